@@ -1,0 +1,56 @@
+"""The checks, one module each; importing this package registers them.
+
+DECISION_ORDER is the order reasons are listed in a decision: an explanation that names the cause
+(a stale table, a known event) comes before a generic one (transient drift).
+"""
+
+from airflow_retrain_gate.core.checks import (  # noqa: F401  (imported to register)
+    freshness,
+    schema,
+    dead_signal,
+    scale_shift,
+    category_coverage,
+    null_rate,
+    volume,
+    training_signal_hygiene,
+    expectations,
+    known_events,
+    segment_mix,
+    proxy_alignment,
+    kpi_by_band,
+    trust,
+    drift_persistence,
+    label_maturity,
+    concept_drift,
+    performance,
+    drift,
+)
+from airflow_retrain_gate.core.checks.registry import REGISTRY, CheckSettings, CheckSpec, register
+
+DECISION_ORDER = (
+    "freshness",
+    "schema",
+    "dead_signal",
+    "scale_shift",
+    "category_coverage",
+    "null_rate",
+    "volume",
+    "training_signal_hygiene",
+    "expectations",
+    "known_events",
+    "segment_mix",
+    "proxy_alignment",
+    "kpi_by_band",
+    "trust",
+    "drift_persistence",
+    "label_maturity",
+    "concept_drift",
+    "performance",
+    "drift",
+)
+"""Checks from the most specific explanation to the most generic; reasons are listed in this order."""
+
+CHECK_RANK = {name: rank for rank, name in enumerate(DECISION_ORDER)}
+assert set(DECISION_ORDER) == set(REGISTRY), "every registered check needs a place in DECISION_ORDER"
+
+__all__ = ["CHECK_RANK", "DECISION_ORDER", "REGISTRY", "CheckSettings", "CheckSpec", "register"]

@@ -1,0 +1,99 @@
+"""What a check receives: the profiles of one gate run, the windows, and the policy's statistics settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiles import DailyCounts, EventRecord, OutcomeProfile, TableProfile
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+if TYPE_CHECKING:
+    from airflow_retrain_gate.core.policy import Policy
+    from airflow_retrain_gate.core.warehouse import TableInfo
+
+PROFILE_KINDS = ("schema", "features", "outcomes", "overrides", "training_signals", "events", "expectations")
+"""Profile kinds checks can read; each maps to the policy table of the same name (schema, expectations: features)."""
+
+
+@dataclass(frozen=True)
+class ProfileSet:
+    """Every profile a gate run computed, with the error or absence of those it could not."""
+
+    features_reference: TableProfile | None = None
+    features_current: TableProfile | None = None
+    latest_feature_timestamp: datetime | None = None
+    feature_schema: TableInfo | None = None
+    outcomes_reference: OutcomeProfile | None = None
+    outcomes_current: OutcomeProfile | None = None
+    outcomes_have_predictions: bool = False
+    overrides_reference: DailyCounts | None = None
+    overrides_current: DailyCounts | None = None
+    signals_reference: DailyCounts | None = None
+    signals_current: DailyCounts | None = None
+    events: tuple[EventRecord, ...] = ()
+    expectation_results: tuple[dict[str, Any], ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)
+    """Profile kind -> why it could not be computed (missing table, warehouse error ...)."""
+    unmapped: frozenset[str] = frozenset()
+    """Profile kinds whose tables the policy does not map."""
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """Everything a check may read: profiles, windows, as_of and the policy (for shared thresholds)."""
+
+    profiles: ProfileSet
+    policy: Policy
+    as_of: datetime
+    reference: TimeWindow
+    current: TimeWindow
+
+    @property
+    def alpha(self) -> float:
+        """Significance level of every test."""
+        return self.policy.statistics.alpha
+
+    @property
+    def large_sample(self) -> int:
+        """Sample size above which effect sizes alone decide."""
+        return self.policy.statistics.large_sample
+
+    @property
+    def min_rows(self) -> int:
+        """Rows a window needs before a comparison is judged."""
+        return self.policy.statistics.min_rows
+
+    def material(self, value: float, threshold: float, p_value: float, sample_size: float) -> bool:
+        """Whether an effect reaches its threshold and (on small samples) is significant."""
+        from airflow_retrain_gate.core.stats import is_material
+
+        return is_material(value, threshold, p_value, sample_size, self.alpha, self.large_sample)
+
+
+def outcome(
+    check: str,
+    subject: str,
+    status: Status,
+    message: str,
+    *,
+    action: Action = Action.NONE,
+    statistic: str | None = None,
+    value: float | None = None,
+    threshold: float | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> Finding:
+    """Build a finding; keeps check modules short."""
+    return Finding(
+        check=check,
+        subject=subject,
+        status=status,
+        action=action if status is Status.FAIL else Action.NONE,
+        message=message,
+        statistic=statistic,
+        value=value,
+        threshold=threshold,
+        evidence=evidence or {},
+    )

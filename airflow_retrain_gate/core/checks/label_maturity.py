@@ -1,0 +1,78 @@
+"""label_maturity: enough predictions of the current window have a known outcome (by as_of) for the
+outcome checks to judge; below that they report insufficient data instead of deciding."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.findings import Action, Finding, Status
+
+
+class LabelMaturitySettings(CheckSettings):
+    """The share and count of matured labels the outcome checks need in each window."""
+
+    min_share: float = Field(default=0.5, gt=0, le=1, description="Share of current predictions with a known outcome.")
+    min_labels: int = Field(default=200, ge=1, description="Matured labels each window needs.")
+
+
+def maturity_problem(inputs: CheckInputs) -> str | None:
+    """Why outcome checks cannot judge yet (immature or too few labels), or None when they can."""
+    settings: LabelMaturitySettings = inputs.policy.check_settings("label_maturity")
+    reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
+    if reference is None or current is None:
+        return "outcomes are not profiled"
+    if reference.matured < settings.min_labels:
+        return f"only {reference.matured} matured labels in the reference window (need {settings.min_labels})"
+    if current.matured < settings.min_labels:
+        return f"only {current.matured} matured labels in the current window (need {settings.min_labels})"
+    if inputs.profiles.outcomes_have_predictions and current.predictions:
+        share = current.matured / current.predictions
+        if share < settings.min_share:
+            return (
+                f"only {share:.0%} of current predictions have a known outcome by as_of "
+                f"(need {settings.min_share:.0%}); labels are not mature yet"
+            )
+    return None
+
+
+@register(
+    "label_maturity",
+    settings=LabelMaturitySettings,
+    reads=("outcomes",),
+    action=Action.NONE,
+    summary="Enough current predictions have matured outcomes for the outcome checks to judge.",
+)
+def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -> list[Finding]:
+    """One finding: pass, or insufficient_data saying what is missing."""
+    current = inputs.profiles.outcomes_current
+    assert current is not None
+    subject = (inputs.policy.tables.outcomes.table if inputs.policy.tables.outcomes else "outcomes")
+    share = current.matured / current.predictions if current.predictions else 0.0
+    evidence = {
+        "predictions": current.predictions,
+        "matured": current.matured,
+        "daily": {
+            "days": list(current.days),
+            "matured_share": [
+                matured / total if total else None
+                for matured, total in zip(current.by_day("matured"), current.by_day("n"), strict=True)
+            ],
+        },
+    }
+    problem = maturity_problem(inputs)
+    if problem:
+        return [outcome("label_maturity", subject, Status.INSUFFICIENT_DATA, f"Outcome checks cannot judge yet: {problem}.", statistic="matured_share", value=share, threshold=settings.min_share, evidence=evidence)]
+    return [
+        outcome(
+            "label_maturity",
+            subject,
+            Status.PASS,
+            f"{current.matured} outcomes are known for the current window ({share:.0%} of predictions).",
+            statistic="matured_share",
+            value=share,
+            threshold=settings.min_share,
+            evidence=evidence,
+        )
+    ]

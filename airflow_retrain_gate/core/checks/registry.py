@@ -1,0 +1,54 @@
+"""The registry of checks: each check module registers its name, settings model and evaluator here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from airflow_retrain_gate.core.findings import Action, Finding
+
+if TYPE_CHECKING:
+    from airflow_retrain_gate.core.checks.context import CheckInputs
+
+
+class CheckSettings(BaseModel):
+    """Settings every check accepts; each check extends it with its own thresholds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: its policy name, settings, the profiles it reads and its evaluator."""
+
+    name: str
+    settings_model: type[CheckSettings]
+    reads: tuple[str, ...]
+    """Profile kinds the check consumes (``features``, ``outcomes``, ``overrides`` ...)."""
+    action: Action
+    """The action a failing finding of this check asks for unless the policy overrides it."""
+    summary: str
+    evaluate: Callable[[CheckInputs, Any], list[Finding]]
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def register(
+    name: str, *, settings: type[CheckSettings], reads: tuple[str, ...], action: Action, summary: str
+) -> Callable[[Callable[[CheckInputs, Any], list[Finding]]], Callable[[CheckInputs, Any], list[Finding]]]:
+    """Register an evaluator under the name policies use for it."""
+
+    def decorate(
+        evaluate: Callable[[CheckInputs, Any], list[Finding]],
+    ) -> Callable[[CheckInputs, Any], list[Finding]]:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} is registered twice")
+        REGISTRY[name] = CheckSpec(name, settings, reads, action, summary, evaluate)
+        return evaluate
+
+    return decorate

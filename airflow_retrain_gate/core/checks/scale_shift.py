@@ -1,0 +1,118 @@
+"""scale_shift: values arrive on a new scale (a unit change): mean and spread both multiplied by one factor.
+
+Reads window and per-day moments of numeric columns.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.moments import Moments
+
+MIN_ROWS = 30
+"""A day or window needs this many values for its spread to be a usable scale estimate."""
+
+
+class ScaleShiftSettings(CheckSettings):
+    """The smallest factor treated as a unit change, and how closely the location must follow it."""
+
+    min_factor: float = Field(default=3.0, gt=1, description="Spread ratio (either way) that counts as a new scale.")
+    location_tolerance: float = Field(
+        default=0.5, gt=0, description="|mean/factor - reference mean| must stay below this many reference stds."
+    )
+
+
+def scale_factor(reference: Moments, current: Moments, settings: ScaleShiftSettings) -> float | None:
+    """The factor current = factor x reference when that explains both mean and spread; else None."""
+    if current.count < MIN_ROWS or reference.std <= 0 or current.std <= 0:
+        return None
+    factor = current.std / reference.std
+    if abs(math.log(factor)) < math.log(settings.min_factor):
+        return None
+    if abs(current.mean / factor - reference.mean) > settings.location_tolerance * reference.std:
+        return None
+    return factor
+
+
+def _trailing_run(days: tuple[str, ...], factors: list[float | None], counts: list[int]) -> list[tuple[str, float]]:
+    run: list[tuple[str, float]] = []
+    for day, factor, count in zip(reversed(days), reversed(factors), reversed(counts), strict=True):
+        if count < MIN_ROWS and not run:
+            continue
+        if factor is None or (run and abs(math.log(factor / run[0][1])) > math.log(1.5)):
+            break
+        run.append((day, factor))
+    return list(reversed(run))
+
+
+@register(
+    "scale_shift",
+    settings=ScaleShiftSettings,
+    reads=("features",),
+    action=Action.FIX_FEATURES,
+    summary="Numeric columns keep their unit: mean and spread are not multiplied by one factor.",
+)
+def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list[Finding]:
+    """One finding per numeric column; fails on a consistent rescaling of the whole window or its last days."""
+    reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
+    assert reference is not None and current is not None
+    table = inputs.policy.tables.features.table
+    findings = []
+    for name, profile in reference.numeric.items():
+        subject = f"{table}.{name}"
+        ref, cur = profile.moments, current.numeric[name]
+        if ref.count < MIN_ROWS or ref.std <= 0:
+            findings.append(outcome("scale_shift", subject, Status.INSUFFICIENT_DATA, f"Column {subject} has too few or constant reference values to judge its scale."))
+            continue
+        evidence = {
+            "reference": {"mean": ref.mean, "std": ref.std},
+            "current": {"mean": cur.moments.mean, "std": cur.moments.std},
+            "daily": {
+                "days": list(current.days),
+                "mean": [day.mean if day.count else None for day in cur.daily_moments],
+                "std": [day.std if day.count else None for day in cur.daily_moments],
+            },
+        }
+        factor = scale_factor(ref, cur.moments, settings)
+        since = current.days[0]
+        if factor is None:
+            factors = [scale_factor(ref, day, settings) for day in cur.daily_moments]
+            run = _trailing_run(current.days, factors, [day.count for day in cur.daily_moments])
+            if run:
+                since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
+        if factor is None:
+            ratio = cur.moments.std / ref.std if cur.moments.count >= 2 else 1.0
+            findings.append(
+                outcome(
+                    "scale_shift",
+                    subject,
+                    Status.PASS,
+                    f"Column {subject} keeps its scale (spread ratio {ratio:.2f}).",
+                    statistic="scale_factor",
+                    value=ratio,
+                    threshold=settings.min_factor,
+                    evidence=evidence,
+                )
+            )
+            continue
+        findings.append(
+            outcome(
+                "scale_shift",
+                subject,
+                Status.FAIL,
+                f"Column {subject} changed scale: since {since} values are about {factor:.3g}x the reference "
+                f"(mean {ref.mean:.4g} -> {cur.moments.mean:.4g}, std {ref.std:.4g} -> {cur.moments.std:.4g}). "
+                "Looks like a unit change upstream; fix the feature, do not retrain on it.",
+                action=Action.FIX_FEATURES,
+                statistic="scale_factor",
+                value=factor,
+                threshold=settings.min_factor,
+                evidence={**evidence, "since": since},
+            )
+        )
+    return findings

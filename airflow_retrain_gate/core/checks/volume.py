@@ -1,0 +1,148 @@
+"""volume: rows per day in the current window against what the reference window had on the same weekday."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from pydantic import Field
+from scipy import stats as scipy_stats
+
+from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
+from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiles import TableProfile
+
+MIN_EXPECTED_ROWS = 20
+
+
+class VolumeSettings(CheckSettings):
+    """How far row counts may fall (or rise) against the reference."""
+
+    min_ratio: float = Field(default=0.5, gt=0, description="Window rows / expected below this: data is missing.")
+    min_day_ratio: float = Field(default=0.5, gt=0, description="A day below this share of its expected rows is partial.")
+    max_ratio: float = Field(default=3.0, gt=1, description="Window rows / expected above this is noted (no action).")
+
+
+def expected_rows(reference: TableProfile, current: TableProfile) -> np.ndarray:
+    """Rows each current day should have: the median reference day of the same weekday, scaled by coverage."""
+    full_days = [
+        (date.fromisoformat(day), rows)
+        for day, rows in zip(reference.days, reference.daily_rows, strict=True)
+        if reference.window.day_coverage(date.fromisoformat(day)) >= 0.999
+    ]
+    overall = float(np.median([rows for _, rows in full_days])) if full_days else 0.0
+    expected = []
+    for day in current.days:
+        weekday = date.fromisoformat(day).weekday()
+        same = [rows for when, rows in full_days if when.weekday() == weekday]
+        base = float(np.median(same)) if len(same) >= 2 else overall
+        expected.append(base * current.window.day_coverage(date.fromisoformat(day)))
+    return np.asarray(expected)
+
+
+@register(
+    "volume",
+    settings=VolumeSettings,
+    reads=("features",),
+    action=Action.FIX_FEATURES,
+    summary="Rows per day match the reference (same weekday); missing or partial days fail.",
+)
+def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]:
+    """Fail when rows are missing from the current window or from some of its days."""
+    reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
+    assert reference is not None and current is not None
+    table = inputs.policy.tables.features.table
+    if reference.rows == 0 and current.rows == 0:
+        return [
+            outcome(
+                "volume",
+                table,
+                Status.ERROR,
+                f"Table {table} has no rows in the reference or the current window: nothing to diagnose "
+                "(check the windows, the timestamp column and the filters).",
+            )
+        ]
+    if reference.rows == 0:
+        return [
+            outcome(
+                "volume",
+                table,
+                Status.INSUFFICIENT_DATA,
+                f"Table {table} has no rows in the reference window {reference.window.start:%Y-%m-%d} to "
+                f"{reference.window.end:%Y-%m-%d}; volumes cannot be compared.",
+            )
+        ]
+    expected = expected_rows(reference, current)
+    observed = np.asarray(current.daily_rows, float)
+    ratio = float(observed.sum() / expected.sum()) if expected.sum() > 0 else float("inf")
+    evidence = {
+        "daily": {"days": list(current.days), "rows": observed.tolist(), "expected": np.round(expected, 1).tolist()},
+        "ratio": ratio,
+    }
+    coverage = [current.window.day_coverage(date.fromisoformat(day)) for day in current.days]
+    partial_days = [
+        day
+        for day, rows, wanted, covered in zip(current.days, observed, expected, coverage, strict=True)
+        if covered >= 0.5
+        and wanted >= MIN_EXPECTED_ROWS
+        and rows < settings.min_day_ratio * wanted
+        and scipy_stats.poisson.cdf(rows, wanted) < inputs.alpha
+    ]
+    if ratio < settings.min_ratio or partial_days:
+        if current.rows == 0:
+            message = f"No rows arrived in table {table} during the current window (expected about {expected.sum():.0f})."
+        elif partial_days:
+            shares = ", ".join(
+                f"{day} ({observed[current.days.index(day)] / expected[current.days.index(day)]:.0%})"
+                for day in partial_days
+            )
+            message = (
+                f"Table {table} is missing rows on {len(partial_days)} day(s): {shares} of the expected volume "
+                "(late or partial loads)."
+            )
+        else:
+            message = f"Table {table} has only {ratio:.0%} of the rows expected in the current window."
+        explained = fully_explained(partial_days, inputs.profiles.events)
+        action = Action.ALERT if explained else Action.FIX_FEATURES
+        if explained:
+            message += f" Known event(s) cover those days: {describe_events(events_on(partial_days, inputs.profiles.events))}."
+        return [
+            outcome(
+                "volume",
+                table,
+                Status.FAIL,
+                message,
+                action=action,
+                statistic="rows_ratio",
+                value=ratio,
+                threshold=settings.min_ratio,
+                evidence={**evidence, "partial_days": partial_days},
+            )
+        ]
+    if ratio > settings.max_ratio:
+        return [
+            outcome(
+                "volume",
+                table,
+                Status.WARN,
+                f"Table {table} has {ratio:.1f}x the rows expected in the current window.",
+                statistic="rows_ratio",
+                value=ratio,
+                threshold=settings.max_ratio,
+                evidence=evidence,
+            )
+        ]
+    return [
+        outcome(
+            "volume",
+            table,
+            Status.PASS,
+            f"Table {table} has {ratio:.0%} of the expected rows ({int(observed.sum())} rows).",
+            statistic="rows_ratio",
+            value=ratio,
+            threshold=settings.min_ratio,
+            evidence=evidence,
+        )
+    ]

@@ -1,0 +1,217 @@
+"""The decision: which branch, why, and every finding behind it; JSON and markdown renderings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_retrain_gate.core.findings import PRECEDENCE, Action, Branch, Finding, Status, json_safe
+from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
+
+STATUS_MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "insufficient_data": "n/a"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A gate's verdict: the branch, the reasons an on-call engineer reads, and every finding."""
+
+    branch: Branch
+    reasons: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    policy_name: str
+    policy_sha256: str
+    as_of: datetime
+    windows: dict[str, TimeWindow]
+    started_at: datetime
+    duration_s: float
+    deciding_checks: tuple[str, ...] = ()
+    """Checks whose findings chose the branch, most specific first."""
+    queries: int = 0
+    rows_fetched: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def deciding_findings(self) -> list[Finding]:
+        """The findings that chose the branch, most specific first."""
+        order = {name: index for index, name in enumerate(self.deciding_checks)}
+        return sorted((f for f in self.findings if f.check in order and _asks_for(f, self.branch)), key=lambda f: order[f.check])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: top-level branch, reasons, findings, then provenance."""
+        return json_safe(
+            {
+                "branch": self.branch.value,
+                "reasons": list(self.reasons),
+                "deciding_checks": list(self.deciding_checks),
+                "findings": [finding.to_dict() for finding in self.findings],
+                "policy_name": self.policy_name,
+                "policy_sha256": self.policy_sha256,
+                "as_of": self.as_of.isoformat(),
+                "windows": {name: window.to_dict() for name, window in self.windows.items()},
+                "started_at": self.started_at.isoformat(),
+                "duration_s": round(self.duration_s, 3),
+                "queries": self.queries,
+                "rows_fetched": self.rows_fetched,
+                "notes": self.notes,
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The decision as a JSON document."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """Rebuild a decision from `to_dict` output (XCom, the decision log)."""
+        return cls(
+            branch=Branch(data["branch"]),
+            reasons=tuple(data.get("reasons", ())),
+            findings=tuple(Finding.from_dict(item) for item in data.get("findings", ())),
+            policy_name=data.get("policy_name", ""),
+            policy_sha256=data.get("policy_sha256", ""),
+            as_of=to_utc(data["as_of"]),
+            windows={
+                name: TimeWindow(name, to_utc(window["start"]), to_utc(window["end"]))
+                for name, window in data.get("windows", {}).items()
+            },
+            started_at=to_utc(data.get("started_at") or data["as_of"]),
+            duration_s=float(data.get("duration_s") or 0.0),
+            deciding_checks=tuple(data.get("deciding_checks", ())),
+            queries=int(data.get("queries") or 0),
+            rows_fetched=int(data.get("rows_fetched") or 0),
+            notes=dict(data.get("notes") or {}),
+        )
+
+    def headline(self) -> str:
+        """One line: branch and the first reason."""
+        first = self.reasons[0] if self.reasons else ""
+        return f"{self.branch.value}: {first}"
+
+    def to_markdown(self) -> str:
+        """The decision as markdown for logs, Rendered Templates and review bodies."""
+        lines = [
+            f"## Retrain gate: **{self.branch.value}** ({self.policy_name})",
+            "",
+            f"as of {self.as_of.isoformat()} · "
+            + " · ".join(
+                f"{name} {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M}"
+                for name, window in self.windows.items()
+            )
+            + f" · {self.queries} queries, {self.rows_fetched} aggregate rows, {format_duration_s(self.duration_s)}",
+            "",
+            "### Why",
+        ]
+        lines += [f"- {reason}" for reason in self.reasons] or ["- (no reasons recorded)"]
+        lines += ["", "### Findings", "", "| check | subject | status | statistic | value | threshold | message |", "|---|---|---|---|---|---|---|"]
+        for finding in sorted(self.findings, key=_finding_order):
+            lines.append(
+                "| {check} | {subject} | {status} | {statistic} | {value} | {threshold} | {message} |".format(
+                    check=finding.check,
+                    subject=_cell(finding.subject),
+                    status=STATUS_MARK[finding.status.value],
+                    statistic=finding.statistic or "",
+                    value=_number(finding.value),
+                    threshold=_number(finding.threshold),
+                    message=_cell(finding.message),
+                )
+            )
+        lines += ["", f"policy sha256 `{self.policy_sha256[:12]}`"]
+        return "\n".join(lines)
+
+
+def _asks_for(finding: Finding, branch: Branch) -> bool:
+    if finding.status is Status.ERROR:
+        return True
+    return finding.decides and finding.action.value == branch.value
+
+
+def _finding_order(finding: Finding) -> tuple[int, str, str]:
+    rank = {"error": 0, "fail": 1, "warn": 2, "insufficient_data": 3, "pass": 4}[finding.status.value]
+    return rank, finding.check, finding.subject
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}"
+
+
+def format_duration_s(seconds: float) -> str:
+    """Seconds for people: 0.84 s, 12 s, 3m 5s."""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    return format_duration(timedelta(seconds=seconds))
+
+
+def decide(
+    findings: list[Finding],
+    *,
+    error_branch: Branch,
+    action_overrides: dict[str, Action],
+    check_rank: dict[str, int],
+    last_train_at: datetime | None,
+    cooldown_s: float | None,
+    as_of: datetime,
+) -> tuple[Branch, list[str], list[str], list[Finding]]:
+    """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides)."""
+    adjusted = [_override(finding, action_overrides) for finding in findings]
+    errors = [finding for finding in adjusted if finding.status is Status.ERROR]
+    wanted: dict[Branch, list[Finding]] = {branch: [] for branch in PRECEDENCE}
+    for finding in adjusted:
+        if finding.decides:
+            wanted[Branch(finding.action.value)].append(finding)
+    if errors and error_branch is not Branch.SKIP:
+        wanted[error_branch] = errors + wanted[error_branch]
+    branch = next((candidate for candidate in PRECEDENCE if wanted[candidate]), Branch.SKIP)
+    rank = lambda finding: (check_rank.get(finding.check, 999), -(finding.value or 0.0))  # noqa: E731
+    deciding = sorted(wanted[branch], key=lambda f: (0 if f.status is Status.ERROR else 1, *rank(f)))
+    reasons = []
+    for finding in deciding:
+        prefix = f"could not diagnose ({finding.check}): " if finding.status is Status.ERROR else ""
+        reasons.append(prefix + finding.message)
+    if branch is Branch.TRAIN and last_train_at is not None and cooldown_s is not None:
+        elapsed = (as_of - last_train_at).total_seconds()
+        if 0 <= elapsed < cooldown_s:
+            reasons.insert(
+                0,
+                f"Cooldown: the last train decision was {format_duration(timedelta(seconds=elapsed))} ago "
+                f"(cooldown {format_duration(timedelta(seconds=cooldown_s))}), so this run alerts instead of "
+                "retraining again.",
+            )
+            branch = Branch.ALERT
+    if branch is Branch.SKIP:
+        reasons = _skip_reasons(adjusted)
+    lower = [
+        finding
+        for candidate in PRECEDENCE
+        if PRECEDENCE.index(candidate) > PRECEDENCE.index(branch) and candidate is not Branch.SKIP
+        for finding in wanted[candidate]
+    ]
+    reasons += [f"Also seen ({finding.action.value}, lower precedence): {finding.message}" for finding in lower]
+    undecided = [finding for finding in adjusted if finding.status is Status.INSUFFICIENT_DATA]
+    reasons += [f"Not decided ({finding.check}, insufficient data): {finding.message}" for finding in undecided]
+    if errors and error_branch is Branch.SKIP:
+        reasons += [f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}" for finding in errors]
+    deciding_checks = list(dict.fromkeys(finding.check for finding in deciding))
+    return branch, reasons, deciding_checks, adjusted
+
+
+def _override(finding: Finding, overrides: dict[str, Action]) -> Finding:
+    if finding.status is not Status.FAIL or finding.check not in overrides:
+        return finding
+    return replace(finding, action=overrides[finding.check])
+
+
+def _skip_reasons(findings: list[Finding]) -> list[str]:
+    judged = [finding for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)]
+    warnings = [finding for finding in findings if finding.status in (Status.WARN, Status.FAIL)]
+    if not warnings:
+        return [f"Nothing calls for action: all {len(judged)} judged findings passed."]
+    return ["Nothing calls for action."] + [f"Noted without action: {finding.message}" for finding in warnings]
+

@@ -1,0 +1,300 @@
+"""Profiles a features table over a window: three aggregate queries, whatever the table's size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core.moments import Moments
+from airflow_retrain_gate.core.policy import FeaturesTable
+from airflow_retrain_gate.core.profile_queries import (
+    NULL_BUCKET,
+    NumericEdges,
+    category_key,
+    grouped,
+    summary_query,
+    top_values_query,
+)
+from airflow_retrain_gate.core.profiles import MISSING, OTHER, CategoricalProfile, NumericProfile, TableProfile
+from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.sql import day_of
+from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Resolution of profiles: fine histogram bins per numeric column, tracked categories per column."""
+
+    fine_bins: int = 100
+    top_k: int = 50
+
+
+@dataclass(frozen=True)
+class FeatureBinning:
+    """Bins every window is counted on, derived once from the reference window."""
+
+    numeric: dict[str, NumericEdges]
+    categories: dict[str, tuple[str, ...]]
+    segments: tuple[str, ...]
+
+    @classmethod
+    def of(cls, reference: TableProfile) -> FeatureBinning:
+        """The binning a reference profile was counted on."""
+        numeric = {
+            name: NumericEdges(profile.edges[0], profile.edges[-1], max(len(profile.edges) - 1, 1))
+            for name, profile in reference.numeric.items()
+        }
+        categories = {name: profile.categories for name, profile in reference.categorical.items()}
+        segments = tuple(value for value in reference.segments if value not in (OTHER, MISSING))
+        return cls(numeric, categories, segments)
+
+
+def day_key(value: date | datetime | str) -> str:
+    """A warehouse day value (date, timestamp or text) as an ISO date."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def profile_features(
+    source: TableSource, window: TimeWindow, binning: FeatureBinning | None, settings: ProfileSettings
+) -> TableProfile:
+    """Profile every mapped feature column of `source` over `window`, on `binning` (None: derive it here)."""
+    mapping: FeaturesTable = source.mapping  # type: ignore[assignment]
+    warehouse = source.warehouse
+    numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
+    numeric = [source.number(f"numeric[{i}]", name) for i, name in enumerate(numeric_names)]
+    categorical = [source.named(name, f"categorical[{i}]") for i, name in enumerate(categorical_names)]
+    segment = source.column("segment") if mapping.segment else None
+    where = source.in_window("timestamp", window)
+    timestamp = source.column("timestamp")
+    days = [day.isoformat() for day in window.days()]
+    day_index = {day: index for index, day in enumerate(days)}
+
+    summary_rows = warehouse.fetch(
+        summary_query(source.clause, where, timestamp, numeric, categorical, warehouse.supports_approx_distinct),
+        f"profile {mapping.table} {window.name}: summary",
+    )
+    summary = _Summary.decode(summary_rows, numeric_names, categorical_names, day_index)
+
+    top_rows: dict[int, list[tuple[str, int]]] = {}
+    distinct_from_top: dict[int, int] = {}
+    ranked_columns = categorical + ([segment] if segment is not None else [])
+    if ranked_columns:
+        rows = warehouse.fetch(
+            top_values_query(source.clause, where, ranked_columns, settings.top_k, warehouse.supports_grouping_sets),
+            f"profile {mapping.table} {window.name}: top values",
+        )
+        for row in rows:
+            top_rows.setdefault(int(row.col), []).append((str(row.value), int(row.n)))
+            distinct_from_top[int(row.col)] = int(row.distinct_values)
+        for values in top_rows.values():
+            values.sort(key=lambda item: (-item[1], item[0]))
+
+    if binning is None:
+        binning = FeatureBinning(
+            numeric={
+                name: NumericEdges.from_range(
+                    moments.minimum, moments.maximum, moments.mean, moments.std, settings.fine_bins
+                )
+                for name, moments in summary.moments.items()
+            },
+            categories={
+                name: tuple(value for value, _ in top_rows.get(index, []) if value != MISSING)
+                for index, name in enumerate(categorical_names)
+            },
+            segments=tuple(
+                value for value, _ in top_rows.get(len(categorical_names), []) if value not in (OTHER, MISSING)
+            ),
+        )
+
+    keys: dict[str, Any] = {"day": day_of(timestamp)}
+    for index, name in enumerate(numeric_names):
+        keys[f"b{index}"] = binning.numeric[name].bucket(numeric[index])
+    for index, name in enumerate(categorical_names):
+        keys[f"c{index}"] = category_key(categorical[index], binning.categories[name])
+    value_keys = [key for key in keys if key != "day"]
+    sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
+    if segment is not None:
+        keys["seg"] = category_key(segment, binning.segments)
+        sets += [("seg", key) for key in value_keys] + [("day", "seg")]
+    bins_rows = (
+        warehouse.fetch(
+            grouped(source.clause, where, keys, sets, [sa.func.count().label("n")], warehouse.supports_grouping_sets),
+            f"profile {mapping.table} {window.name}: histograms",
+        )
+        if sets
+        else []
+    )
+    return _assemble(
+        mapping, window, days, day_index, summary, binning, bins_rows, top_rows, distinct_from_top, source
+    )
+
+
+@dataclass
+class _Summary:
+    rows: np.ndarray
+    max_timestamp: datetime | None
+    daily_moments: dict[str, list[Moments]]
+    moments: dict[str, Moments]
+    daily_nonnull: dict[str, np.ndarray]
+    distinct: dict[str, int | None]
+
+    @classmethod
+    def decode(
+        cls, rows: list[Any], numeric: list[str], categorical: list[str], day_index: dict[str, int]
+    ) -> _Summary:
+        size = len(day_index)
+        daily_rows = np.zeros(size, dtype=np.int64)
+        daily_moments = {name: [Moments()] * size for name in numeric}
+        daily_nonnull = {name: np.zeros(size, dtype=np.int64) for name in numeric + categorical}
+        distinct: dict[str, int | None] = {name: None for name in numeric + categorical}
+        max_timestamp: datetime | None = None
+        for row in rows:
+            if row.day is None:
+                for index, name in enumerate(numeric):
+                    distinct[name] = _int(getattr(row, f"nd{index}", None))
+                for index, name in enumerate(categorical):
+                    distinct[name] = _int(getattr(row, f"cd{index}", None))
+                continue
+            position = day_index.get(day_key(row.day))
+            if position is None:
+                continue
+            daily_rows[position] = int(row.rows)
+            if row.max_ts is not None:
+                stamp = to_utc(row.max_ts)
+                max_timestamp = stamp if max_timestamp is None else max(max_timestamp, stamp)
+            for index, name in enumerate(numeric):
+                count = int(getattr(row, f"n{index}") or 0)
+                daily_nonnull[name][position] = count
+                daily_moments[name][position] = Moments.from_aggregates(
+                    count,
+                    getattr(row, f"mean{index}"),
+                    getattr(row, f"var{index}"),
+                    getattr(row, f"min{index}"),
+                    getattr(row, f"max{index}"),
+                )
+            for index, name in enumerate(categorical):
+                daily_nonnull[name][position] = int(getattr(row, f"c{index}") or 0)
+        moments = {name: Moments.combine_all(parts) for name, parts in daily_moments.items()}
+        return cls(daily_rows, max_timestamp, daily_moments, moments, daily_nonnull, distinct)
+
+
+def _assemble(
+    mapping: FeaturesTable,
+    window: TimeWindow,
+    days: list[str],
+    day_index: dict[str, int],
+    summary: _Summary,
+    binning: FeatureBinning,
+    bins_rows: list[Any],
+    top_rows: dict[int, list[tuple[str, int]]],
+    distinct_from_top: dict[int, int],
+    source: TableSource,
+) -> TableProfile:
+    size = len(days)
+    numeric_daily = {name: np.zeros((size, edges.slots), dtype=np.int64) for name, edges in binning.numeric.items()}
+    numeric_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.numeric}
+    categorical_slots = {name: len(values) + 1 for name, values in binning.categories.items()}
+    categorical_daily = {name: np.zeros((size, slots), dtype=np.int64) for name, slots in categorical_slots.items()}
+    categorical_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.categories}
+    segment_slots = [*binning.segments, OTHER, MISSING]
+    segment_daily = np.zeros((size, len(segment_slots)), dtype=np.int64)
+    numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
+    for row in bins_rows:
+        values = row._mapping
+        day = values.get("day")
+        segment = values.get("seg")
+        count = int(values["n"])
+        position = day_index.get(day_key(day)) if day is not None else None
+        if day is not None and segment is not None:
+            if position is not None:
+                segment_daily[position, _segment_slot(segment_slots, segment)] += count
+            continue
+        for index, name in enumerate(numeric_names):
+            bucket = values.get(f"b{index}")
+            if bucket is None:
+                continue
+            bucket = int(bucket)
+            if bucket == NULL_BUCKET:
+                break
+            slot = min(max(bucket + 1, 0), binning.numeric[name].slots - 1)
+            if segment is not None:
+                target = numeric_segment[name].setdefault(str(segment), np.zeros(binning.numeric[name].slots, np.int64))
+                target[slot] += count
+            elif position is not None:
+                numeric_daily[name][position, slot] += count
+            break
+        else:
+            for index, name in enumerate(categorical_names):
+                key = values.get(f"c{index}")
+                if key is None:
+                    continue
+                if key == MISSING:
+                    break
+                tracked = binning.categories[name]
+                slot = tracked.index(key) if key in tracked else len(tracked)
+                if segment is not None:
+                    target = categorical_segment[name].setdefault(str(segment), np.zeros(categorical_slots[name], np.int64))
+                    target[slot] += count
+                elif position is not None:
+                    categorical_daily[name][position, slot] += count
+                break
+
+    numeric_profiles = {}
+    for name in numeric_names:
+        daily = numeric_daily[name]
+        numeric_profiles[name] = NumericProfile(
+            column=name,
+            nulls=int((summary.rows - summary.daily_nonnull[name]).sum()),
+            distinct=summary.distinct[name],
+            moments=summary.moments[name],
+            edges=binning.numeric[name].edges,
+            counts=tuple(int(value) for value in daily.sum(axis=0)),
+            daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
+            daily_moments=tuple(summary.daily_moments[name]),
+            daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
+            segment_counts={key: tuple(int(v) for v in counts) for key, counts in numeric_segment[name].items()},
+        )
+    categorical_profiles = {}
+    for index, name in enumerate(categorical_names):
+        daily = categorical_daily[name]
+        categorical_profiles[name] = CategoricalProfile(
+            column=name,
+            nulls=int((summary.rows - summary.daily_nonnull[name]).sum()),
+            distinct=summary.distinct[name] if summary.distinct[name] is not None else distinct_from_top.get(index),
+            categories=binning.categories[name],
+            counts=tuple(int(value) for value in daily.sum(axis=0)),
+            daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
+            daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
+            top_values=tuple(top_rows.get(index, [])),
+            segment_counts={key: tuple(int(v) for v in counts) for key, counts in categorical_segment[name].items()},
+        )
+    return TableProfile(
+        table=source.info.qualified_name,
+        window=window,
+        rows=int(summary.rows.sum()),
+        max_timestamp=summary.max_timestamp,
+        days=tuple(days),
+        daily_rows=tuple(int(value) for value in summary.rows),
+        numeric=numeric_profiles,
+        categorical=categorical_profiles,
+        segments=tuple(segment_slots) if mapping.segment else (),
+        segment_rows=tuple(int(value) for value in segment_daily.sum(axis=0)) if mapping.segment else (),
+        daily_segment_rows=tuple(tuple(int(v) for v in day) for day in segment_daily) if mapping.segment else (),
+        column_types={name: column.sql_type for name, column in source.info.columns.items()},
+    )
+
+
+def _segment_slot(slots: list[str], segment: str) -> int:
+    return slots.index(segment) if segment in slots else slots.index(OTHER)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)

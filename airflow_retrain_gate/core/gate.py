@@ -1,0 +1,149 @@
+"""run_gate: profiles -> checks -> findings -> decision. The one entry point CLI, tests and operators call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
+from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
+from airflow_retrain_gate.core.decision import Decision, decide
+from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
+from airflow_retrain_gate.core.feature_profiler import ProfileSettings
+from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.policy import Policy, PolicyError
+from airflow_retrain_gate.core.profile_builder import ProfileBuilder
+from airflow_retrain_gate.core.profile_cache import ProfileCache
+from airflow_retrain_gate.core.state import StateStore
+from airflow_retrain_gate.core.timeframes import TimeWindow, parse_duration, resolve_instant, to_utc
+from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+
+log = logging.getLogger("airflow_retrain_gate")
+
+MAPPED_BY = {
+    "schema": "tables.features",
+    "features": "tables.features",
+    "outcomes": "tables.outcomes",
+    "overrides": "tables.overrides",
+    "training_signals": "tables.training_signals",
+    "events": "tables.events",
+    "expectations": "checks.expectations.suite",
+}
+
+
+def resolve_windows(policy: Policy, as_of: datetime) -> tuple[TimeWindow, TimeWindow]:
+    """The reference and current windows of `policy` as absolute UTC ranges at `as_of`."""
+    windows = []
+    for name in ("reference", "current"):
+        spec = getattr(policy.windows, name)
+        start, end = resolve_instant(spec.start, as_of), resolve_instant(spec.end, as_of)
+        if start >= end:
+            raise PolicyError([f"windows.{name}: start {start.isoformat()} is not before end {end.isoformat()}"])
+        windows.append(TimeWindow(name, start, end))
+    return windows[0], windows[1]
+
+
+def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
+    """Run each enabled check on the profiles; a check that cannot run yields an error finding."""
+    findings: list[Finding] = []
+    profiles = inputs.profiles
+    for name in enabled:
+        spec = REGISTRY[name]
+        failed = [kind for kind in spec.reads if kind in profiles.errors]
+        missing = [kind for kind in spec.reads if kind in profiles.unmapped]
+        if failed:
+            findings.append(outcome(name, MAPPED_BY[failed[0]], Status.ERROR, profiles.errors[failed[0]]))
+            continue
+        if missing:
+            wanted = " and ".join(MAPPED_BY[kind] for kind in missing)
+            findings.append(outcome(name, MAPPED_BY[missing[0]], Status.INSUFFICIENT_DATA, f"Not configured: map {wanted} in the policy to run {name}."))
+            continue
+        try:
+            findings.extend(spec.evaluate(inputs, inputs.policy.check_settings(name)))
+        except Exception as error:  # noqa: BLE001 - one broken check must not hide the others
+            log.exception("check %s failed", name)
+            findings.append(outcome(name, name, Status.ERROR, f"check {name} failed: {type(error).__name__}: {error}"))
+    return findings
+
+
+def run_gate(
+    policy: Policy,
+    warehouse: Warehouse,
+    as_of: datetime | str | None = None,
+    *,
+    state: StateStore | None = None,
+    run_key: RunKey | None = None,
+    settings: ProfileSettings | None = None,
+) -> Decision:
+    """Diagnose the policy's tables at `as_of` (default now) and decide a branch.
+
+    With a `state` store, reference profiles are cached there and the cooldown reads its decision log;
+    recording the decision is the caller's step (`DecisionLog.record`), since only it knows the run.
+    """
+    started_at = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    as_of_utc = to_utc(as_of) if as_of is not None else started_at
+    reference, current = resolve_windows(policy, as_of_utc)
+    enabled = [name for name in CHECK_RANK if policy.check_settings(name).enabled]
+    kinds = {kind for name in enabled for kind in REGISTRY[name].reads} | {"events"}
+    queries_before = len(warehouse.query_log.records)
+    cache = None
+    state_note = None
+    if state is not None:
+        try:
+            state.migrate()
+            cache = ProfileCache(state)
+        except WarehouseError as error:
+            state_note = f"state database unavailable, reference profiles not cached: {error}"
+            log.warning(state_note)
+    log.info("retrain gate %r: as_of %s, %d checks", policy.name, as_of_utc.isoformat(), len(enabled))
+    expectations_runner = None
+    if "expectations" in kinds and policy.check_settings("expectations").suite is not None:
+        from airflow_retrain_gate.core.expectations_runner import run_expectations
+
+        expectations_runner = run_expectations
+    profiles: ProfileSet = ProfileBuilder(
+        warehouse, policy, reference, current, as_of_utc, cache, settings or ProfileSettings(), expectations_runner
+    ).build(kinds)
+    findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
+    last_train = None
+    if policy.cooldown and state is not None and state_note is None:
+        try:
+            last_train = DecisionLog(state).last_train_before(
+                policy.name, run_key.dag_id if run_key else None, run_key.task_id if run_key else None, as_of_utc
+            )
+        except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
+            findings.append(outcome("cooldown", "decision log", Status.ERROR, f"cannot read the decision log for the cooldown: {error}"))
+    branch, reasons, deciding, adjusted = decide(
+        findings,
+        error_branch=policy.error_branch,
+        action_overrides={name: Action(action) for name, action in policy.actions.items()},
+        check_rank=CHECK_RANK,
+        last_train_at=last_train,
+        cooldown_s=parse_duration(policy.cooldown).total_seconds() if policy.cooldown else None,
+        as_of=as_of_utc,
+    )
+    records = warehouse.query_log.records[queries_before:]
+    notes: dict[str, object] = {}
+    if cache is not None:
+        notes["profile_cache"] = {"hits": cache.hits, "misses": cache.misses}
+    if state_note:
+        notes["state"] = state_note
+    decision = Decision(
+        branch=branch,
+        reasons=tuple(reasons),
+        findings=tuple(adjusted),
+        policy_name=policy.name,
+        policy_sha256=policy.sha256,
+        as_of=as_of_utc,
+        windows={"reference": reference, "current": current},
+        started_at=started_at,
+        duration_s=time.perf_counter() - clock,
+        deciding_checks=tuple(deciding),
+        queries=len(records),
+        rows_fetched=sum(record.rows for record in records),
+        notes=notes,
+    )
+    log.info("retrain gate %r decided %s: %s", policy.name, branch.value, reasons[0] if reasons else "")
+    return decision

@@ -1,0 +1,201 @@
+"""Profiles predictions joined to the outcomes known by as_of: score bins x day, and bands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from airflow_retrain_gate.core.feature_profiler import day_key
+from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, grouped
+from airflow_retrain_gate.core.profiles import MISSING, OUTCOME_METRICS, OTHER, OutcomeProfile
+from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.sql import day_of, population_variance
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+MAX_BANDS = 20
+
+
+@dataclass(frozen=True)
+class OutcomeBinning:
+    """Score bins and bands every window is counted on, derived from the reference window."""
+
+    score: NumericEdges
+    bands: tuple[str, ...]
+    label_kind: str
+
+    @classmethod
+    def of(cls, reference: OutcomeProfile) -> OutcomeBinning:
+        """The binning a reference outcome profile was counted on."""
+        edges = reference.score_edges
+        score = NumericEdges(edges[0], edges[-1], max(len(edges) - 1, 1))
+        bands = tuple(band for band in reference.bands if band not in (OTHER, MISSING))
+        return cls(score, bands, reference.label_kind)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    source: sa.FromClause
+    where: list[ColumnElement[bool]]
+    timestamp: ColumnElement[Any]
+    score: ColumnElement[Any] | None
+    band: ColumnElement[Any] | None
+    label: ColumnElement[Any]
+    known: ColumnElement[bool]
+    proxy: ColumnElement[Any] | None
+    engagement: ColumnElement[Any] | None
+
+
+def _join(predictions: TableSource | None, outcomes: TableSource, window: TimeWindow, as_of: datetime) -> _Joined:
+    """Predictions in the window LEFT JOIN outcomes known by as_of; without predictions, outcomes by label time."""
+    mapping = outcomes.mapping
+    label = outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
+    proxy = outcomes.number("proxy", mapping.proxy) if mapping.proxy else None  # type: ignore[attr-defined]
+    engagement = (
+        outcomes.number("engagement", mapping.engagement) if mapping.engagement else None  # type: ignore[attr-defined]
+    )
+    if predictions is None:
+        label_time = outcomes.column("label_timestamp")
+        where = [*outcomes.in_window("label_timestamp", window), label_time <= outcomes.instant("label_timestamp", as_of)]
+        return _Joined(outcomes.clause, where, label_time, None, None, label, label.is_not(None), proxy, engagement)
+    join_on = sa.and_(
+        predictions.column("entity") == outcomes.column("entity"),
+        outcomes.column("label_timestamp") <= outcomes.instant("label_timestamp", as_of),
+        *outcomes.filters(),
+    )
+    source = predictions.clause.outerjoin(outcomes.clause, join_on)
+    score = predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
+    band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
+    known = outcomes.column("entity").is_not(None) & label.is_not(None)
+    where = predictions.in_window("timestamp", window)
+    return _Joined(source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement)
+
+
+def _reference_binning(warehouse: Any, joined: _Joined, fine_bins: int, purpose: str) -> OutcomeBinning:
+    label = joined.label
+    measures = [
+        sa.func.count(label).label("labels"),
+        sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
+    ]
+    if joined.score is not None:
+        measures += [
+            sa.func.min(joined.score).label("min"),
+            sa.func.max(joined.score).label("max"),
+            sa.func.avg(joined.score).label("mean"),
+            population_variance(joined.score).label("var"),
+        ]
+    row = warehouse.fetch(sa.select(*measures).select_from(joined.source).where(*joined.where), purpose)[0]
+    label_kind = "binary" if (row.non_binary or 0) == 0 else "numeric"
+    if joined.score is None:
+        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind)
+    std = float(row.var or 0.0) ** 0.5
+    edges = NumericEdges.from_range(
+        None if row.min is None else float(row.min),
+        None if row.max is None else float(row.max),
+        float(row.mean or 0.0),
+        std,
+        fine_bins,
+    )
+    bands: tuple[str, ...] = ()
+    if joined.band is not None:
+        band_rows = warehouse.fetch(
+            sa.select(sa.cast(joined.band, sa.String).label("band"), sa.func.count().label("n"))
+            .select_from(joined.source)
+            .where(*joined.where, joined.band.is_not(None))
+            .group_by(sa.cast(joined.band, sa.String))
+            .order_by(sa.func.count().desc())
+            .limit(MAX_BANDS),
+            purpose + " (bands)",
+        )
+        bands = tuple(str(band_row.band) for band_row in band_rows)
+    return OutcomeBinning(edges, bands, label_kind)
+
+
+def _measures(joined: _Joined) -> list[ColumnElement[Any]]:
+    known, label = joined.known, joined.label
+    zero = sa.literal(0.0, sa.Float)
+
+    def when_known(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+        return sa.func.sum(sa.case((known, expression), else_=zero))
+
+    error = (label - joined.score) if joined.score is not None else None
+    measures = {
+        "n": sa.func.count(),
+        "matured": sa.func.sum(sa.case((known, 1), else_=0)),
+        "label_sum": when_known(label),
+        "label_sq": when_known(label * label),
+        "score_sum": when_known(joined.score) if joined.score is not None else zero,
+        "error_sq": when_known(error * error) if error is not None else zero,
+        "error_sq_sq": when_known(error * error * error * error) if error is not None else zero,
+        "proxy_n": sa.func.count(joined.proxy) if joined.proxy is not None else zero,
+        "proxy_sum": sa.func.sum(joined.proxy) if joined.proxy is not None else zero,
+        "engagement_n": sa.func.count(joined.engagement) if joined.engagement is not None else zero,
+        "engagement_sum": sa.func.sum(joined.engagement) if joined.engagement is not None else zero,
+        "engagement_sq": sa.func.sum(joined.engagement * joined.engagement) if joined.engagement is not None else zero,
+    }
+    return [measures[name].label(name) for name in OUTCOME_METRICS]
+
+
+def profile_outcomes(
+    predictions: TableSource | None,
+    outcomes: TableSource,
+    window: TimeWindow,
+    as_of: datetime,
+    binning: OutcomeBinning | None,
+    fine_bins: int,
+) -> OutcomeProfile:
+    """Aggregate outcomes (known by `as_of`) of the predictions made in `window`."""
+    warehouse = outcomes.warehouse
+    joined = _join(predictions, outcomes, window, as_of)
+    purpose = f"profile outcomes {window.name}"
+    if binning is None:
+        binning = _reference_binning(warehouse, joined, fine_bins, purpose + ": score range")
+    days = [day.isoformat() for day in window.days()]
+    day_index = {day: index for index, day in enumerate(days)}
+    keys: dict[str, ColumnElement[Any]] = {"day": day_of(joined.timestamp)}
+    keys["sb"] = binning.score.bucket(joined.score) if joined.score is not None else sa.literal(0)
+    sets: list[tuple[str, ...]] = [("day", "sb")]
+    if joined.band is not None:
+        keys["band"] = category_key(joined.band, binning.bands)
+        sets.append(("band", "sb"))
+    rows = warehouse.fetch(
+        grouped(joined.source, joined.where, keys, sets, _measures(joined), warehouse.supports_grouping_sets),
+        purpose + ": score bins",
+    )
+    slots = binning.score.slots if joined.score is not None else 1
+    daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}
+    band_slots = [*binning.bands, OTHER, MISSING]
+    band_metrics = {name: np.zeros((len(band_slots), slots)) for name in OUTCOME_METRICS}
+    for row in rows:
+        values = row._mapping
+        bucket = int(values["sb"]) if joined.score is not None else 0
+        if bucket == NULL_BUCKET:
+            continue  # a prediction without a score cannot be placed on the score axis
+        slot = min(max(bucket + 1, 0), slots - 1) if joined.score is not None else 0
+        if values.get("band") is not None:
+            band = band_slots.index(values["band"]) if values["band"] in band_slots else band_slots.index(OTHER)
+            for name in OUTCOME_METRICS:
+                band_metrics[name][band, slot] += float(values[name] or 0.0)
+            continue
+        position = day_index.get(day_key(values["day"])) if values.get("day") is not None else None
+        if position is None:
+            continue
+        for name in OUTCOME_METRICS:
+            daily[name][position, slot] += float(values[name] or 0.0)
+    return OutcomeProfile(
+        window=window,
+        predictions=int(daily["n"].sum()),
+        matured=int(daily["matured"].sum()),
+        label_kind=binning.label_kind,
+        score_edges=binning.score.edges,
+        days=tuple(days),
+        daily_bins={name: tuple(tuple(float(v) for v in day) for day in daily[name]) for name in OUTCOME_METRICS},
+        bands=tuple(band_slots) if joined.band is not None else (),
+        band_bins={name: tuple(tuple(float(v) for v in band) for band in values) for name, values in band_metrics.items()}
+        if joined.band is not None
+        else {},
+    )

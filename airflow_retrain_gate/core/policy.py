@@ -1,0 +1,351 @@
+"""The policy (format v1): which tables to watch, windows, thresholds, actions; loaded from YAML and validated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from airflow_retrain_gate.core.checks import REGISTRY
+from airflow_retrain_gate.core.findings import Action, Branch
+from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
+from airflow_retrain_gate.core.timeframes import parse_duration
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used; the message names each offending field path."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(problems))
+
+
+FilterValue = str | int | float | bool
+Strict = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableMapping(BaseModel):
+    """A warehouse table the gate reads, with optional equality filters (a list means IN)."""
+
+    model_config = Strict
+    table: Identifier = Field(description="Table name, optionally schema-qualified: analytics.features")
+    filters: dict[Identifier, FilterValue | list[FilterValue]] = Field(
+        default_factory=dict, description="Equality (or IN for a list) filters, bound as parameters."
+    )
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Policy field name -> column name for every column this mapping names."""
+        columns = {
+            name: value
+            for name, value in self.__dict__.items()
+            if name not in {"table", "filters", "control_arm"} and isinstance(value, str)
+        }
+        columns.update({f"filters.{column}": column for column in self.filters})
+        return columns
+
+
+class FeaturesTable(TableMapping):
+    """The model's input features."""
+
+    timestamp: Identifier
+    entity: Identifier | None = None
+    numeric: list[Identifier] = Field(default_factory=list)
+    categorical: list[Identifier] = Field(default_factory=list)
+    segment: Identifier | None = Field(default=None, description="Cohort column for segment-mix checks.")
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> FeaturesTable:
+        seen: dict[str, str] = {}
+        for role in ("numeric", "categorical"):
+            for column in getattr(self, role):
+                if column in seen:
+                    raise ValueError(f"column {column!r} is listed twice (in {seen[column]} and {role})")
+                seen[column] = role
+        if self.timestamp in seen:
+            raise ValueError(f"the timestamp column {self.timestamp!r} is also listed as a feature")
+        return self
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Policy field name -> column name, feature lists included."""
+        columns = super().mapped_columns()
+        columns.update({f"numeric[{i}]": column for i, column in enumerate(self.numeric)})
+        columns.update({f"categorical[{i}]": column for i, column in enumerate(self.categorical)})
+        return columns
+
+
+class PredictionsTable(TableMapping):
+    """What the model predicted, one row per scored entity."""
+
+    timestamp: Identifier
+    entity: Identifier
+    score: Identifier
+    band: Identifier | None = Field(default=None, description="Predicted band (low/medium/high ...).")
+
+
+class OutcomesTable(TableMapping):
+    """Ground truth, joined to predictions on the entity key."""
+
+    entity: Identifier
+    label_timestamp: Identifier = Field(description="When the outcome became known (maturity).")
+    label: Identifier
+    proxy: Identifier | None = Field(default=None, description="A proxy the model is trained or judged on.")
+    engagement: Identifier | None = Field(default=None, description="An engagement measure behind the proxy.")
+
+
+class OverridesTable(TableMapping):
+    """Manual overrides of the model's decisions (trust)."""
+
+    timestamp: Identifier
+    flag: Identifier
+
+
+class EventsTable(TableMapping):
+    """Known events (campaigns, launches, incidents) that may explain a change."""
+
+    starts_at: Identifier
+    ends_at: Identifier | None = None
+    kind: Identifier | None = None
+    description: Identifier | None = None
+
+
+class TrainingSignalsTable(TableMapping):
+    """The rows the next training set would learn from."""
+
+    timestamp: Identifier
+    active: Identifier | None = Field(default=None, description="1 = active user.")
+    experiment_arm: Identifier | None = None
+    control_arm: str = Field(default="control", description="Value of experiment_arm meaning 'no experiment'.")
+    feedback_complete: Identifier | None = None
+
+
+class Tables(BaseModel):
+    """The tables a policy maps; only `features` is required."""
+
+    model_config = Strict
+    features: FeaturesTable
+    predictions: PredictionsTable | None = None
+    outcomes: OutcomesTable | None = None
+    overrides: OverridesTable | None = None
+    events: EventsTable | None = None
+    training_signals: TrainingSignalsTable | None = None
+
+
+class WindowSpec(BaseModel):
+    """A half-open window [start, end), relative to as_of (s, m, h, d, w) or absolute ISO dates."""
+
+    model_config = Strict
+    start: Bound
+    end: Bound
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowSpec:
+        try:
+            start, end = parse_duration(self.start), parse_duration(self.end)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            return self
+        if start >= end:
+            raise ValueError(f"start {self.start!r} must come before end {self.end!r}")
+        return self
+
+
+class Windows(BaseModel):
+    """The reference window (what normal looked like) and the current window (what is judged)."""
+
+    model_config = Strict
+    reference: WindowSpec = WindowSpec(start="-63d", end="-35d")
+    current: WindowSpec = WindowSpec(start="-7d", end="0d")
+
+
+class StatisticsSettings(BaseModel):
+    """How statistical significance guards effect sizes."""
+
+    model_config = Strict
+    alpha: float = Field(default=0.001, gt=0, lt=1, description="Significance level of every test.")
+    large_sample: int = Field(
+        default=100_000,
+        ge=1,
+        description="Above this many rows p-values are only reported: effect sizes alone decide.",
+    )
+    min_rows: int = Field(default=200, ge=1, description="Fewer rows than this in a window: insufficient_data.")
+
+
+class BranchTasks(BaseModel):
+    """Downstream task ids per branch; `skip` has none (it short-circuits)."""
+
+    model_config = Strict
+    fix_features: str | list[str] | None = None
+    alert: str | list[str] | None = None
+    train: str | list[str] | None = None
+
+
+def settings_field(check: str) -> str:
+    """The ChecksConfig attribute of a check ('schema' would shadow a pydantic method, so it gets a '_')."""
+    return f"{check}_" if hasattr(BaseModel, check) else check
+
+
+ChecksConfig: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "ChecksConfig",
+    __config__=ConfigDict(extra="forbid", frozen=True, populate_by_name=True),
+    __doc__="Per-check settings; every check runs with its defaults unless `enabled: false`.",
+    **{
+        settings_field(name): (spec.settings_model, Field(default=spec.settings_model(), alias=name))
+        for name, spec in sorted(REGISTRY.items())
+    },
+)
+
+
+class Policy(BaseModel):
+    """A retrain policy (format v1)."""
+
+    model_config = Strict
+    name: str = Field(min_length=1, description="Shown in every decision.")
+    description: str | None = None
+    windows: Windows = Windows()
+    tables: Tables
+    checks: ChecksConfig = ChecksConfig()  # type: ignore[valid-type]
+    actions: dict[str, Literal["none", "fix_features", "alert", "train"]] = Field(
+        default_factory=dict, description="Per-check override of the action a failing check asks for."
+    )
+    cooldown: Duration | None = Field(default=None, description="Minimum time between two `train` decisions.")
+    on_error: Literal["alert", "fix_features", "skip"] = Field(
+        default="alert", description="Branch when the gate cannot diagnose; never train."
+    )
+    statistics: StatisticsSettings = StatisticsSettings()
+    branches: BranchTasks = BranchTasks()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("on_error") == "train":
+            raise ValueError(
+                "on_error: 'train' is not allowed: a gate that cannot diagnose must never retrain "
+                "(use alert, fix_features or skip)"
+            )
+        known = ", ".join(sorted(REGISTRY))
+        for section in ("checks", "actions"):
+            names = data.get(section) or {}
+            if isinstance(names, dict):
+                for name in names:
+                    if name not in REGISTRY:
+                        raise ValueError(f"{section}.{name}: unknown check {name!r} (known checks: {known})")
+        return data
+
+    def check_settings(self, name: str) -> Any:
+        """The validated settings of check `name`."""
+        return getattr(self.checks, settings_field(name))
+
+    def action_for(self, check: str) -> Action:
+        """The action a failing finding of `check` asks for, after the policy's overrides."""
+        if check in self.actions:
+            return Action(self.actions[check])
+        return REGISTRY[check].action
+
+    @property
+    def error_branch(self) -> Branch:
+        """The branch taken when the gate cannot diagnose."""
+        return Branch(self.on_error)
+
+    @property
+    def sha256(self) -> str:
+        """A hash of the fully merged policy, shown in every decision."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base` recursively; the override wins, lists are replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise PolicyError([f"cannot read policy file: {error.strerror or error}"], str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise PolicyError([f"malformed YAML{where}: {problem}"], str(path)) from None
+    if data is None:
+        raise PolicyError(["the file is empty; a policy needs at least `name` and `tables.features`"], str(path))
+    if not isinstance(data, dict):
+        raise PolicyError([f"a policy is a mapping of keys, not a {type(data).__name__}"], str(path))
+    return data
+
+
+def _resolve_extends(data: dict[str, Any], base_dir: Path | None, chain: tuple[Path, ...]) -> dict[str, Any]:
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise PolicyError(["extends: give the base policy's path as a string"])
+    if base_dir is None:
+        base_dir = Path.cwd()
+    parent_path = (base_dir / parent).resolve()
+    if parent_path in chain:
+        cycle = " -> ".join(str(path) for path in (*chain, parent_path))
+        raise PolicyError([f"extends: cycle between policies: {cycle}"])
+    if not parent_path.exists():
+        raise PolicyError([f"extends: base policy {parent!r} not found (looked for {parent_path})"])
+    parent_data = _resolve_extends(_read_yaml(parent_path), parent_path.parent, (*chain, parent_path))
+    return deep_merge(parent_data, data)
+
+
+def _format_validation_error(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-after"))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see `retrain-gate schema`)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        problems.append(f"{path}: {message}" if path else message)
+    return problems
+
+
+def parse_policy(data: dict[str, Any], *, base_dir: Path | None = None, source: str | None = None) -> Policy:
+    """Validate a policy given as a mapping (as the operator receives it), following `extends`."""
+    if not isinstance(data, dict):
+        raise PolicyError([f"a policy is a mapping of keys, not a {type(data).__name__}"], source)
+    chain = (Path(source).resolve(),) if source and Path(source).exists() else ()
+    merged = _resolve_extends(dict(data), base_dir, chain)
+    try:
+        return Policy.model_validate(merged)
+    except ValidationError as error:
+        raise PolicyError(_format_validation_error(error), source) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read, merge (`extends`) and validate a policy YAML file."""
+    path = Path(path)
+    return parse_policy(_read_yaml(path), base_dir=path.resolve().parent, source=str(path))
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy format, for editors and CI validation."""
+    schema = Policy.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "airflow-retrain-gate policy (v1)"
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Path of a base policy, relative to this file; deep-merged, this file winning.",
+    }
+    return schema

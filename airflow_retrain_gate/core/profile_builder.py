@@ -1,0 +1,144 @@
+"""Computes the profiles a gate run needs (the I/O half of the gate), using the reference-profile cache."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from airflow_retrain_gate.core.checks.context import ProfileSet
+from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
+from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
+from airflow_retrain_gate.core.policy import Policy
+from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.simple_profilers import latest_timestamp, load_events, profile_overrides, profile_training_signals
+from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+
+log = logging.getLogger("airflow_retrain_gate")
+Profile = TypeVar("Profile")
+
+
+@dataclass
+class ProfileBuilder:
+    """Profiles the policy's tables over the reference and current windows; errors are kept, not raised."""
+
+    warehouse: Warehouse
+    policy: Policy
+    reference: TimeWindow
+    current: TimeWindow
+    as_of: datetime
+    cache: ProfileCache | None = None
+    settings: ProfileSettings = field(default_factory=ProfileSettings)
+    expectations_runner: Callable[[Warehouse, Policy, TimeWindow], tuple[dict[str, Any], ...]] | None = None
+
+    def build(self, kinds: set[str]) -> ProfileSet:
+        """Compute every profile kind in `kinds` that the policy maps."""
+        tables = self.policy.tables
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        unmapped = {kind for kind in ("outcomes", "overrides", "training_signals", "events") if getattr(tables, kind) is None}
+        steps: list[tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = [
+            (("schema",), self._schema),
+            (("features",), self._features),
+            (("outcomes",), self._outcomes),
+            (("overrides",), self._overrides),
+            (("training_signals",), self._signals),
+            (("events",), self._events),
+        ]
+        if self.expectations_runner is not None:
+            steps.append((("expectations",), self._expectations))
+        for produced, step in steps:
+            if not (set(produced) & kinds) or set(produced) <= unmapped:
+                continue
+            try:
+                values.update(step())
+            except WarehouseError as error:
+                for kind in produced:
+                    errors[kind] = str(error)
+            except Exception as error:  # noqa: BLE001 - a bug in one profile must not stop the others
+                log.exception("profiling %s failed", produced)
+                for kind in produced:
+                    errors[kind] = f"internal error while profiling: {type(error).__name__}: {error}"
+        return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
+
+    def _cached(self, kind: str, identity: dict[str, Any], window: TimeWindow, table: str, compute: Callable[[], Profile]) -> Profile:
+        if self.cache is None:
+            return compute()
+        key = cache_key(kind, identity, window)
+        cached = self.cache.get(key)
+        if cached is not None:
+            log.info("reference profile of %s %s: from cache", table, kind)
+            return cached  # type: ignore[no-any-return]
+        profile = compute()
+        self.cache.put(key, kind, table, window, profile)
+        return profile
+
+    def _identity(self, *mappings: Any) -> dict[str, Any]:
+        return {
+            "tables": [mapping.model_dump(mode="json") for mapping in mappings if mapping is not None],
+            "fine_bins": self.settings.fine_bins,
+            "top_k": self.settings.top_k,
+        }
+
+    def _schema(self) -> dict[str, Any]:
+        return {"feature_schema": self.warehouse.describe(self.policy.tables.features.table, "tables.features.table")}
+
+    def _features(self) -> dict[str, Any]:
+        mapping = self.policy.tables.features
+        source = TableSource.bind(self.warehouse, mapping, "tables.features")
+        reference = self._cached(
+            "features",
+            self._identity(mapping),
+            self.reference,
+            mapping.table,
+            lambda: profile_features(source, self.reference, None, self.settings),
+        )
+        current = profile_features(source, self.current, FeatureBinning.of(reference), self.settings)
+        latest = current.max_timestamp
+        if latest is None:
+            latest = latest_timestamp(source, self.as_of, self.as_of - min(self.reference.start, self.current.start))
+        return {"features_reference": reference, "features_current": current, "latest_feature_timestamp": latest}
+
+    def _outcomes(self) -> dict[str, Any]:
+        tables = self.policy.tables
+        assert tables.outcomes is not None
+        outcomes = TableSource.bind(self.warehouse, tables.outcomes, "tables.outcomes")
+        predictions = TableSource.bind(self.warehouse, tables.predictions, "tables.predictions") if tables.predictions else None
+        fine_bins = self.settings.fine_bins
+        identity = {**self._identity(tables.predictions, tables.outcomes), "labels_known_by": self.as_of.date().isoformat()}
+        reference = self._cached(
+            "outcomes",
+            identity,
+            self.reference,
+            tables.outcomes.table,
+            lambda: profile_outcomes(predictions, outcomes, self.reference, self.as_of, None, fine_bins),
+        )
+        current = profile_outcomes(predictions, outcomes, self.current, self.as_of, OutcomeBinning.of(reference), fine_bins)
+        return {"outcomes_reference": reference, "outcomes_current": current, "outcomes_have_predictions": predictions is not None}
+
+    def _daily(self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]) -> tuple[Any, Any]:
+        mapping = getattr(self.policy.tables, kind)
+        source = TableSource.bind(self.warehouse, mapping, section)
+        reference = self._cached(kind, self._identity(mapping), self.reference, mapping.table, lambda: profiler(source, self.reference))
+        return reference, profiler(source, self.current)
+
+    def _overrides(self) -> dict[str, Any]:
+        reference, current = self._daily("overrides", "tables.overrides", profile_overrides)
+        return {"overrides_reference": reference, "overrides_current": current}
+
+    def _signals(self) -> dict[str, Any]:
+        reference, current = self._daily("training_signals", "tables.training_signals", profile_training_signals)
+        return {"signals_reference": reference, "signals_current": current}
+
+    def _events(self) -> dict[str, Any]:
+        assert self.policy.tables.events is not None
+        source = TableSource.bind(self.warehouse, self.policy.tables.events, "tables.events")
+        return {"events": load_events(source, self.current)}
+
+    def _expectations(self) -> dict[str, Any]:
+        assert self.expectations_runner is not None
+        return {"expectation_results": self.expectations_runner(self.warehouse, self.policy, self.current)}

@@ -1,0 +1,71 @@
+"""Reference profiles cached in the state database: a past window does not change, so it is scanned once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.state import StateStore
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+QUERY_VERSION = 1
+"""Bump when profile queries or their meaning change: older cache entries are then ignored."""
+
+
+def cache_key(kind: str, identity: dict[str, Any], window: TimeWindow) -> str:
+    """A stable key from the profile kind, the mapping and settings that shape it, and the window."""
+    payload = {
+        "kind": kind,
+        "identity": identity,
+        "window": [window.start.isoformat(), window.end.isoformat()],
+        "query_version": QUERY_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ProfileCache:
+    """Get and put reference profiles by key; a concurrent duplicate put is harmless."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Any | None:
+        """The cached profile, or None."""
+        table = self.state.tables["cache"]
+        with self.state.reading() as connection:
+            text = connection.execute(
+                sa.select(table.c.profile_json).where(table.c.cache_key == key, table.c.query_version == QUERY_VERSION)
+            ).scalar()
+        if text is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return from_jsonable(json.loads(text))
+
+    def put(self, key: str, kind: str, table_name: str, window: TimeWindow, profile: Any) -> None:
+        """Store a profile once; if another gate stored the same key first, keep theirs."""
+        table = self.state.tables["cache"]
+        row = {
+            "cache_key": key,
+            "kind": kind,
+            "table_name": table_name,
+            "window_start": window.start,
+            "window_end": window.end,
+            "query_version": QUERY_VERSION,
+            "created_at": datetime.now(timezone.utc),
+            "profile_json": json.dumps(to_jsonable(profile)),
+        }
+        try:
+            with self.state.writing() as connection:
+                exists = connection.execute(sa.select(table.c.cache_key).where(table.c.cache_key == key)).first()
+                if exists is None:
+                    connection.execute(table.insert().values(**row))
+        except sa.exc.IntegrityError:
+            pass  # a concurrent gate cached the same window first; both computed the same aggregates

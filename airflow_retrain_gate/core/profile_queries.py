@@ -1,0 +1,161 @@
+"""SQLAlchemy Core queries that compute profiles in the warehouse; each returns a bounded number of rows.
+
+Several GROUP BY sets are computed in one scan with GROUPING SETS where the dialect has them, else
+with UNION ALL. Key columns use sentinels for NULL values (bucket -2, MISSING) so that, in a result
+row, exactly the keys of its own grouping set are non-null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from airflow_retrain_gate.core.profiles import MISSING, OTHER
+from airflow_retrain_gate.core.sql import approx_distinct, day_of, floor_int, population_variance
+
+NULL_BUCKET = -2
+UNDERFLOW_BUCKET = -1
+
+
+@dataclass(frozen=True)
+class NumericEdges:
+    """Equal-width fine bins over [low, high], derived from the reference window; low == high is one value."""
+
+    low: float
+    high: float
+    bins: int
+
+    @classmethod
+    def from_range(cls, minimum: float | None, maximum: float | None, mean: float, std: float, bins: int) -> NumericEdges:
+        """Edges over the reference range, trimmed to mean +/- 6 std so one outlier cannot squash every bin."""
+        if minimum is None or maximum is None or not np.isfinite([minimum, maximum, mean, std]).all():
+            return cls(0.0, 0.0, 1)
+        low = max(minimum, mean - 6 * std) if std > 0 else minimum
+        high = min(maximum, mean + 6 * std) if std > 0 else maximum
+        if high <= low:
+            return cls(float(low), float(low), 1)
+        return cls(float(low), float(high), bins)
+
+    @property
+    def edges(self) -> tuple[float, ...]:
+        """The bin boundaries low..high."""
+        if self.high == self.low:
+            return (self.low, self.high)
+        return tuple(float(edge) for edge in np.linspace(self.low, self.high, self.bins + 1))
+
+    @property
+    def slots(self) -> int:
+        """Histogram length: underflow + fine bins + overflow."""
+        return self.bins + 2
+
+    def bucket(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """SQL: the bucket index of `value` (-2 null, -1 underflow, 0..bins-1, bins overflow)."""
+        low = sa.literal(self.low, sa.Float)
+        if self.high == self.low:
+            return sa.case((value.is_(None), NULL_BUCKET), (value < low, UNDERFLOW_BUCKET), (value > low, 1), else_=0)
+        high = sa.literal(self.high, sa.Float)
+        width = sa.literal((self.high - self.low) / self.bins, sa.Float)
+        return sa.case(
+            (value.is_(None), NULL_BUCKET),
+            (value < low, UNDERFLOW_BUCKET),
+            (value > high, self.bins),
+            (value >= high, self.bins - 1),
+            else_=floor_int((value - low) / width),
+        )
+
+
+def category_key(column: ColumnElement[Any], tracked: Sequence[str]) -> ColumnElement[Any]:
+    """SQL: the value as text if tracked, OTHER if not, MISSING for NULL."""
+    text = sa.cast(column, sa.String)
+    if not tracked:
+        return sa.case((column.is_(None), MISSING), else_=OTHER)
+    return sa.case((column.is_(None), MISSING), (text.in_(list(tracked)), text), else_=OTHER)
+
+
+def raw_key(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL: the value as text, MISSING for NULL."""
+    return sa.func.coalesce(sa.cast(column, sa.String), MISSING)
+
+
+def grouped(
+    source: sa.FromClause,
+    where: list[ColumnElement[bool]],
+    keys: dict[str, ColumnElement[Any]],
+    sets: list[tuple[str, ...]],
+    measures: list[ColumnElement[Any]],
+    grouping_sets: bool,
+) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """Aggregate `measures` over several GROUP BY sets of named key expressions in one statement."""
+    key_types = {name: expression.type for name, expression in keys.items()}
+    if grouping_sets:
+        used = [name for name in keys if any(name in group for group in sets)]
+        labelled = [keys[name].label(name) for name in used]
+        clauses = [sa.tuple_(*[keys[name] for name in group]) for group in sets]
+        return sa.select(*labelled, *measures).select_from(source).where(*where).group_by(sa.func.grouping_sets(*clauses))
+    selects = []
+    used = [name for name in keys if any(name in group for group in sets)]
+    for group in sets:
+        columns = [
+            (keys[name] if name in group else sa.cast(sa.null(), key_types[name])).label(name) for name in used
+        ]
+        selects.append(sa.select(*columns, *measures).select_from(source).where(*where).group_by(*[keys[name] for name in group]))
+    return selects[0] if len(selects) == 1 else sa.union_all(*selects)
+
+
+def summary_query(
+    source: sa.FromClause,
+    where: list[ColumnElement[bool]],
+    timestamp: ColumnElement[Any],
+    numeric: list[ColumnElement[Any]],
+    categorical: list[ColumnElement[Any]],
+    with_distinct: bool,
+) -> sa.Select[Any]:
+    """Per day (and, with approximate distinct counts, for the whole window): rows, max timestamp, moments."""
+    measures: list[ColumnElement[Any]] = [sa.func.count().label("rows"), sa.func.max(timestamp).label("max_ts")]
+    for index, value in enumerate(numeric):
+        measures += [
+            sa.func.count(value).label(f"n{index}"),
+            sa.func.avg(value).label(f"mean{index}"),
+            population_variance(value).label(f"var{index}"),
+            sa.func.min(value).label(f"min{index}"),
+            sa.func.max(value).label(f"max{index}"),
+        ]
+        if with_distinct:
+            measures.append(approx_distinct(value).label(f"nd{index}"))
+    for index, value in enumerate(categorical):
+        measures.append(sa.func.count(value).label(f"c{index}"))
+        if with_distinct:
+            measures.append(approx_distinct(value).label(f"cd{index}"))
+    day = day_of(timestamp).label("day")
+    query = sa.select(day, *measures).select_from(source).where(*where)
+    if with_distinct:
+        return query.group_by(sa.func.grouping_sets(sa.tuple_(day_of(timestamp)), sa.tuple_()))
+    return query.group_by(day_of(timestamp))
+
+
+def top_values_query(
+    source: sa.FromClause,
+    where: list[ColumnElement[bool]],
+    columns: list[ColumnElement[Any]],
+    top_k: int,
+    grouping_sets: bool,
+) -> sa.Select[Any]:
+    """The `top_k` most frequent values of each column with their counts and the column's distinct count."""
+    keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
+    inner = grouped(source, where, keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets).subquery()
+    column_index = sa.case(*[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1)
+    value = sa.func.coalesce(*[inner.c[name] for name in keys]) if len(keys) > 1 else inner.c["k0"]
+    ranked = sa.select(
+        column_index.label("col"),
+        value.label("value"),
+        inner.c.n,
+        sa.func.row_number().over(partition_by=column_index, order_by=(inner.c.n.desc(), value)).label("rank"),
+        sa.func.count().over(partition_by=column_index).label("distinct_values"),
+    ).subquery()
+    return sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(ranked.c["rank"] <= top_k)
+

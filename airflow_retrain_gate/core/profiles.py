@@ -1,0 +1,238 @@
+"""Profiles: the aggregates of one table over one window, as they came back from the warehouse.
+
+A profile never holds rows. Histograms use fine bins over reference-derived edges:
+index 0 is the underflow (below the reference range), then the fine bins, then the overflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from airflow_retrain_gate.core.moments import Moments
+from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+
+OTHER = "__other__"
+"""Category key of values outside the tracked (reference top-k) categories."""
+MISSING = "__null__"
+"""Category or segment key of NULL values."""
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """A numeric column over one window: moments, a histogram on reference edges, per-day slices."""
+
+    column: str
+    nulls: int
+    distinct: int | None
+    moments: Moments
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    daily_counts: tuple[tuple[int, ...], ...]
+    daily_moments: tuple[Moments, ...]
+    daily_nulls: tuple[int, ...]
+    segment_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def histogram(self, days: list[int] | None = None) -> np.ndarray:
+        """Bin counts over the whole window, or summed over the given day indexes."""
+        if days is None:
+            return np.asarray(self.counts, float)
+        return np.asarray([self.daily_counts[index] for index in days], float).reshape(-1, len(self.counts)).sum(axis=0)
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """A categorical column over one window: counts of the tracked categories plus 'other', per day."""
+
+    column: str
+    nulls: int
+    distinct: int | None
+    categories: tuple[str, ...]
+    """The tracked categories (the reference window's most frequent); `counts` has one more slot for OTHER."""
+    counts: tuple[int, ...]
+    daily_counts: tuple[tuple[int, ...], ...]
+    daily_nulls: tuple[int, ...]
+    top_values: tuple[tuple[str, int], ...]
+    """This window's own most frequent values, to name categories the reference never saw."""
+    segment_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def share(self, category: str) -> float:
+        """Share of non-null rows in `category` (OTHER for the untracked rest)."""
+        total = sum(self.counts)
+        if not total:
+            return 0.0
+        index = len(self.categories) if category == OTHER else self.categories.index(category)
+        return self.counts[index] / total
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    """Every watched column of a features table over one window, with daily row counts and segments."""
+
+    table: str
+    window: TimeWindow
+    rows: int
+    max_timestamp: datetime | None
+    days: tuple[str, ...]
+    daily_rows: tuple[int, ...]
+    numeric: dict[str, NumericProfile]
+    categorical: dict[str, CategoricalProfile]
+    segments: tuple[str, ...] = ()
+    segment_rows: tuple[int, ...] = ()
+    daily_segment_rows: tuple[tuple[int, ...], ...] = ()
+    column_types: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutcomeProfile:
+    """Predictions joined to outcomes known by as_of, aggregated per day x score bin and per band."""
+
+    window: TimeWindow
+    predictions: int
+    matured: int
+    label_kind: str
+    """``binary`` (labels are 0/1) or ``numeric``."""
+    score_edges: tuple[float, ...]
+    days: tuple[str, ...]
+    daily_bins: dict[str, tuple[tuple[float, ...], ...]]
+    """Metric -> [day][score bin]; metrics are OUTCOME_METRICS."""
+    bands: tuple[str, ...] = ()
+    band_bins: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    """Metric -> [band][score bin], bands aligned with `bands`."""
+
+    def totals(self, metric: str) -> float:
+        """A metric summed over the whole window."""
+        values = self.daily_bins.get(metric)
+        return float(np.asarray(values, float).sum()) if values else 0.0
+
+    def by_bin(self, metric: str, days: list[int] | None = None) -> np.ndarray:
+        """A metric per score bin, summed over all days or over the given day indexes."""
+        values = self.daily_bins.get(metric)
+        if not values:
+            return np.zeros(len(self.score_edges) + 1)
+        array = np.asarray(values, float)
+        return (array if days is None else array[days]).sum(axis=0)
+
+    def band_by_bin(self, metric: str, band: str) -> np.ndarray:
+        """A metric per score bin within one predicted band."""
+        values = self.band_bins.get(metric)
+        if not values or band not in self.bands:
+            return np.zeros(len(self.score_edges) + 1)
+        return np.asarray(values[self.bands.index(band)], float)
+
+    def halves(self) -> tuple[list[int], list[int]]:
+        """Day indexes of the first and second half of the window's days that have matured labels."""
+        matured = self.by_day("matured")
+        with_labels = [index for index, count in enumerate(matured) if count > 0]
+        middle = len(with_labels) // 2
+        return with_labels[:middle], with_labels[middle:]
+
+    def by_day(self, metric: str) -> np.ndarray:
+        """A metric per day, summed over score bins."""
+        values = self.daily_bins.get(metric)
+        if not values:
+            return np.zeros(len(self.days))
+        return np.asarray(values, float).sum(axis=1)
+
+
+OUTCOME_METRICS = (
+    "n",
+    "matured",
+    "label_sum",
+    "label_sq",
+    "score_sum",
+    "error_sq",
+    "error_sq_sq",
+    "proxy_n",
+    "proxy_sum",
+    "engagement_n",
+    "engagement_sum",
+    "engagement_sq",
+)
+
+
+@dataclass(frozen=True)
+class DailyCounts:
+    """Per-day counters of a simple table (overrides, training signals) over one window."""
+
+    table: str
+    window: TimeWindow
+    days: tuple[str, ...]
+    rows: tuple[int, ...]
+    counters: dict[str, tuple[int, ...]]
+
+    def total(self, counter: str) -> int:
+        """A counter summed over the window."""
+        return int(sum(self.counters.get(counter, ())))
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A known event (campaign, launch, incident) overlapping the current window."""
+
+    starts_at: datetime
+    ends_at: datetime | None
+    kind: str | None
+    description: str | None
+
+    def covers_day(self, day: str) -> bool:
+        """Whether the event overlaps the UTC day `day` (ISO date)."""
+        day_start = to_utc(day)
+        day_end = day_start.replace(hour=23, minute=59, second=59)
+        return self.starts_at <= day_end and (self.ends_at is None or self.ends_at > day_start)
+
+    def label(self) -> str:
+        """How the event is named in messages."""
+        name = self.description or self.kind or "event"
+        kind = f"{self.kind} " if self.kind and self.description else ""
+        until = self.ends_at.date().isoformat() if self.ends_at else "ongoing"
+        return f"{kind}'{name}' ({self.starts_at.date().isoformat()} to {until})"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Serialise a profile (nested dataclasses, Moments, windows, datetimes) to JSON-ready data."""
+    if isinstance(value, Moments):
+        return {"__moments__": value.to_list()}
+    if isinstance(value, TimeWindow):
+        return {"__window__": [value.name, value.start.isoformat(), value.end.isoformat()]}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {"__type__": type(value).__name__, **{f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+_PROFILE_TYPES = {cls.__name__: cls for cls in (NumericProfile, CategoricalProfile, TableProfile, OutcomeProfile, DailyCounts, EventRecord)}
+
+
+def from_jsonable(value: Any) -> Any:
+    """Inverse of `to_jsonable`; sequences come back as tuples."""
+    if isinstance(value, dict):
+        if "__moments__" in value:
+            return Moments.from_list(value["__moments__"])
+        if "__window__" in value:
+            name, start, end = value["__window__"]
+            return TimeWindow(name, to_utc(start), to_utc(end))
+        if "__datetime__" in value:
+            return to_utc(value["__datetime__"])
+        if "__type__" in value:
+            cls = _PROFILE_TYPES[value["__type__"]]
+            return cls(**{key: from_jsonable(item) for key, item in value.items() if key != "__type__"})
+        return {key: from_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return tuple(from_jsonable(item) for item in value)
+    return value
+
+
+def display_label(key: str) -> str:
+    """How a category, segment or band key reads in messages and charts."""
+    return {OTHER: "(other)", MISSING: "(null)"}.get(key, key)

@@ -1,0 +1,89 @@
+"""A policy table bound to its reflected warehouse table: typed columns, window and filter predicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from airflow_retrain_gate.core.policy import TableMapping
+from airflow_retrain_gate.core.sql import as_number
+from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, TEMPORAL_KINDS, MappingError, TableInfo, Warehouse
+
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A mapped table: its reflection, the policy section naming it, and typed SQL columns."""
+
+    warehouse: Warehouse
+    info: TableInfo
+    mapping: TableMapping
+    section: str
+    """The policy path of the mapping, e.g. ``tables.features``."""
+    clause: sa.TableClause
+
+    @classmethod
+    def bind(cls, warehouse: Warehouse, mapping: TableMapping, section: str) -> TableSource:
+        """Reflect the table and check every column the mapping names, before any query runs."""
+        info = warehouse.describe(mapping.table, f"{section}.table")
+        for field_path, column in mapping.mapped_columns().items():
+            info.column(f"{section}.{field_path}", column)
+        names = [info.column(section, column).name for column in dict.fromkeys(mapping.mapped_columns().values())]
+        return cls(warehouse, info, mapping, section, info.clause(names))
+
+    def column(self, field: str) -> ColumnElement[Any]:
+        """The SQL column a mapping field names (``timestamp``, ``score`` ...)."""
+        name = getattr(self.mapping, field)
+        return self.clause.c[self.info.column(f"{self.section}.{field}", name).name]
+
+    def named(self, column_name: str, field_path: str) -> ColumnElement[Any]:
+        """The SQL column called `column_name` (from a list field such as ``numeric[2]``)."""
+        return self.clause.c[self.info.column(f"{self.section}.{field_path}", column_name).name]
+
+    def kind(self, column_name: str) -> str:
+        """The reflected kind of a column (numeric, boolean, timestamp ...)."""
+        return self.info.column(self.section, column_name).kind
+
+    def require_kind(self, field_path: str, column_name: str, kinds: set[str], expected: str) -> None:
+        """Raise a MappingError naming the field when a column's type cannot serve its role."""
+        column = self.info.column(f"{self.section}.{field_path}", column_name)
+        if column.kind not in kinds:
+            raise MappingError(
+                f"{self.section}.{field_path}",
+                f"column {column.name!r} of table {self.info.qualified_name!r} has type {column.sql_type}; "
+                f"the policy uses it as {expected}",
+            )
+
+    def number(self, field_path: str, column_name: str) -> ColumnElement[Any]:
+        """A numeric or boolean column as a double, after checking its type."""
+        self.require_kind(field_path, column_name, NUMERIC_KINDS, "a number")
+        return as_number(self.named(column_name, field_path), self.kind(column_name))
+
+    def filters(self) -> list[ColumnElement[bool]]:
+        """Equality / IN predicates of the mapping's `filters`, bound as parameters."""
+        predicates = []
+        for column_name, value in self.mapping.filters.items():
+            column = self.named(column_name, f"filters.{column_name}")
+            predicates.append(column.in_(value) if isinstance(value, list) else column == value)
+        return predicates
+
+    def instant(self, field: str, value: datetime) -> ColumnElement[Any]:
+        """A UTC instant as a parameter typed like the temporal column of mapping field `field`."""
+        name = getattr(self.mapping, field)
+        self.require_kind(field, name, TEMPORAL_KINDS, "a timestamp")
+        column = self.column(field)
+        return sa.literal(self.warehouse.bind_time(value, self.kind(name)), column.type)
+
+    def in_window(self, field: str, window: TimeWindow) -> list[ColumnElement[bool]]:
+        """Rows with ``start <= field < end``, plus the mapping's filters."""
+        column = self.column(field)
+        return [
+            column >= self.instant(field, window.start),
+            column < self.instant(field, window.end),
+            *self.filters(),
+        ]

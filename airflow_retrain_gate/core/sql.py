@@ -1,0 +1,99 @@
+"""Portable SQL expressions compiled per dialect (day buckets, floor, approximate distinct, variance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks"}
+GROUPING_SETS_DIALECTS = {"postgresql", "duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks", "mssql"}
+
+
+class day_of(FunctionElement[Any]):
+    """The UTC calendar day of a timestamp."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(day_of)
+def _day_default(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(day_of, "bigquery")
+def _day_bigquery(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"DATE({compiler.process(element.clauses, **kw)})"
+
+
+class floor_int(FunctionElement[Any]):
+    """floor(x) as an integer, for non-negative x."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(floor_int)
+def _floor_default(element: floor_int, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(floor_int, "sqlite")
+def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
+    # CAST truncates toward zero in SQLite, which is floor for the non-negative values we pass.
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+class approx_distinct(FunctionElement[Any]):
+    """An approximate count of distinct values, where the dialect has one."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(approx_distinct)
+def _approx_default(element: approx_distinct, compiler: Any, **kw: Any) -> str:
+    return f"approx_count_distinct({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(approx_distinct, "trino")
+def _approx_trino(element: approx_distinct, compiler: Any, **kw: Any) -> str:
+    return f"approx_distinct({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(approx_distinct, "redshift")
+def _approx_redshift(element: approx_distinct, compiler: Any, **kw: Any) -> str:
+    return f"APPROXIMATE COUNT(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+class population_variance(FunctionElement[Any]):
+    """The population variance of a numeric expression."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(population_variance)
+def _var_default(element: population_variance, compiler: Any, **kw: Any) -> str:
+    return f"VAR_POP({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(population_variance, "sqlite")
+def _var_sqlite(element: population_variance, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"(AVG(({value}) * ({value})) - AVG({value}) * AVG({value}))"
+
+
+def as_number(column: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
+    """A column as a double: booleans become 1/0, integers are widened so sums cannot overflow."""
+    if kind == "boolean":
+        return sa.case((column.is_(None), sa.null()), (column, 1.0), else_=0.0)
+    return sa.cast(column, sa.Float)

@@ -1,0 +1,148 @@
+"""The state database: the gate's own tables (decision log, reference-profile cache), created and
+migrated by versioned steps, in a `retrain_gate` schema where the dialect has schemas."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from airflow_retrain_gate.core.warehouse import WarehouseError, short_error, create_engine
+
+SCHEMALESS_DIALECTS = {"sqlite"}
+DEFAULT_SCHEMA = "retrain_gate"
+
+
+def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    version = sa.Table(
+        "retrain_gate_schema_version",
+        metadata,
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("description", sa.String(200), nullable=False),
+    )
+    cache = sa.Table(
+        "retrain_gate_profile_cache",
+        metadata,
+        sa.Column("cache_key", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("table_name", sa.String(400), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("query_version", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("profile_json", sa.Text, nullable=False),
+    )
+    decisions = sa.Table(
+        "retrain_gate_decisions",
+        metadata,
+        sa.Column("dag_id", sa.String(250), primary_key=True),
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("task_id", sa.String(250), primary_key=True),
+        sa.Column("map_index", sa.Integer, primary_key=True),
+        sa.Column("policy_name", sa.String(250), nullable=False),
+        sa.Column("policy_sha256", sa.String(64), nullable=False),
+        sa.Column("branch", sa.String(20), nullable=False),
+        sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("duration_s", sa.Float, nullable=False),
+        sa.Column("decision_json", sa.Text, nullable=False),
+        sa.Column("try_number", sa.Integer, nullable=False, default=1),
+        sa.Column("review_branch", sa.String(20)),
+        sa.Column("review_by", sa.String(250)),
+        sa.Column("review_at", sa.DateTime(timezone=True)),
+        sa.Column("review_comment", sa.Text),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    sa.Index("ix_retrain_gate_decisions_as_of", decisions.c.as_of)
+    sa.Index("ix_retrain_gate_decisions_policy", decisions.c.policy_name, decisions.c.branch, decisions.c.as_of)
+    return {"version": version, "cache": cache, "decisions": decisions}
+
+
+Migration = tuple[int, str, Callable[[Connection, dict[str, sa.Table]], None]]
+
+
+def _create_initial(connection: Connection, tables: dict[str, sa.Table]) -> None:
+    for name in ("cache", "decisions"):
+        tables[name].create(connection, checkfirst=True)
+        for index in tables[name].indexes:
+            index.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = ((1, "decision log and reference-profile cache", _create_initial),)
+"""Versioned schema steps, applied in order; append new steps, never edit old ones."""
+
+
+class StateStore:
+    """The gate's writable database, with its tables migrated on first use."""
+
+    def __init__(self, url_or_engine: str | Engine, *, schema: str | None = DEFAULT_SCHEMA) -> None:
+        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else create_engine(url_or_engine)
+        self.schema = None if self.engine.dialect.name in SCHEMALESS_DIALECTS else schema
+        self.metadata = sa.MetaData(schema=self.schema)
+        self.tables = _tables(self.metadata)
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A short write transaction, after making sure the tables exist."""
+        self.migrate()
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read connection, after making sure the tables exist."""
+        self.migrate()
+        with self.engine.connect() as connection:
+            yield connection
+
+    def migrate(self) -> int:
+        """Apply missing migrations (idempotent, safe across concurrent processes); returns the version."""
+        if self._migrated:
+            return MIGRATIONS[-1][0]
+        with self._lock:
+            try:
+                with self.engine.begin() as connection:
+                    _lock_migrations(connection)
+                    if self.schema:
+                        connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+                    self.tables["version"].create(connection, checkfirst=True)
+                    applied = set(connection.execute(sa.select(self.tables["version"].c.version)).scalars())
+                    for version, description, step in MIGRATIONS:
+                        if version in applied:
+                            continue
+                        step(connection, self.tables)
+                        connection.execute(
+                            self.tables["version"].insert().values(
+                                version=version, applied_at=datetime.now(timezone.utc), description=description
+                            )
+                        )
+            except sa.exc.SQLAlchemyError as error:
+                raise WarehouseError(f"state database: cannot create the gate's tables: {short_error(error)}") from None
+            self._migrated = True
+        return MIGRATIONS[-1][0]
+
+    def version(self) -> int:
+        """The schema version recorded in the database (0 before the first migration)."""
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table(self.tables["version"].name, schema=self.schema):
+                return 0
+            return int(connection.execute(sa.select(sa.func.max(self.tables["version"].c.version))).scalar() or 0)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def _lock_migrations(connection: Connection) -> None:
+    """Serialise concurrent migrations where the database can (a PostgreSQL advisory lock)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(b"retrain_gate_migrations")})

@@ -1,0 +1,94 @@
+"""Durations ("7d", "-63d", "12h") and windows resolved against an `as_of` instant."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+_DURATION = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta:
+    """Parse a signed duration such as ``"-63d"``, ``"12h"`` or ``"1.5w"`` (units s, m, h, d, w)."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration; write it like '7d', '-63d' or '12h'")
+    if isinstance(text, int | float):
+        return timedelta(seconds=float(text))
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write it like '7d', '-63d' or '12h' (units s, m, h, d, w)")
+    sign, amount, unit = match.groups()
+    seconds = float(amount) * _UNIT_SECONDS[unit]
+    return timedelta(seconds=-seconds if sign == "-" else seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Render a duration the way people read it: ``2d 3h``, ``45m``, ``-7d``."""
+    seconds = int(round(value.total_seconds()))
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return sign + (" ".join(parts[:2]) if parts else "0s")
+
+
+def to_utc(value: datetime | date | str) -> datetime:
+    """Return an aware UTC datetime; naive inputs are taken to be UTC already."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not an ISO-8601 date or timestamp") from error
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def resolve_instant(bound: str | datetime | date, as_of: datetime) -> datetime:
+    """Resolve a window bound: a relative duration (``-7d``, ``0d``) or an absolute ISO date/timestamp."""
+    if isinstance(bound, datetime | date):
+        return to_utc(bound)
+    try:
+        return as_of + parse_duration(bound)
+    except ValueError:
+        return to_utc(bound)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A half-open time range ``[start, end)`` in UTC."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    @property
+    def length(self) -> timedelta:
+        """The window's duration."""
+        return self.end - self.start
+
+    def days(self) -> list[date]:
+        """The UTC calendar days the window touches, in order."""
+        first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
+        return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+    def day_coverage(self, day: date) -> float:
+        """The share (0..1) of the UTC day ``day`` that lies inside the window."""
+        day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        day_end = day_start + timedelta(days=1)
+        overlap = min(day_end, self.end) - max(day_start, self.start)
+        return max(overlap.total_seconds(), 0.0) / 86400.0
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form: ISO timestamps."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}

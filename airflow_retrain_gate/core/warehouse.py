@@ -1,0 +1,335 @@
+"""The warehouse: a SQLAlchemy engine used read-only, with reflection that names what exists."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from airflow_retrain_gate.core.sql import APPROX_DISTINCT_DIALECTS, GROUPING_SETS_DIALECTS
+
+DEFAULT_URL = "duckdb:///:memory:"
+TEMPORAL_KINDS = frozenset({"timestamp", "timestamptz", "date"})
+NUMERIC_KINDS = frozenset({"numeric", "boolean"})
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not answer: unreachable, timed out, or a table/column is missing."""
+
+
+class MappingError(WarehouseError):
+    """A table or column named in the policy does not exist in the warehouse."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        self.field_path = field_path
+        super().__init__(f"{field_path}: {message}")
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A reflected column: its name, SQL type, and the kind the gate treats it as."""
+
+    name: str
+    sql_type: str
+    kind: str
+    """One of numeric, boolean, timestamp, timestamptz, date, text, other."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A reflected table: schema, name and columns in order."""
+
+    schema: str | None
+    name: str
+    columns: dict[str, ColumnInfo]
+
+    @property
+    def qualified_name(self) -> str:
+        """``schema.name`` or ``name``."""
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def column(self, field_path: str, name: str) -> ColumnInfo:
+        """The column `name`, or a MappingError naming the policy field and the columns that exist."""
+        if name in self.columns:
+            return self.columns[name]
+        folded = [column for column in self.columns if column.lower() == name.lower()]
+        if len(folded) == 1:
+            return self.columns[folded[0]]
+        available = ", ".join(self.columns) or "none"
+        raise MappingError(
+            field_path, f"column {name!r} not found in table {self.qualified_name!r} (columns: {available})"
+        )
+
+    def clause(self, names: list[str]) -> sa.TableClause:
+        """A lightweight table clause with typed columns, for building queries."""
+        columns = [sa.column(self.columns[name].name, _TYPE_FOR_KIND[self.columns[name].kind]) for name in names]
+        return sa.table(self.name, *columns, schema=self.schema)
+
+
+_TYPE_FOR_KIND: dict[str, sa.types.TypeEngine[Any]] = {
+    "numeric": sa.Float(),
+    "boolean": sa.Boolean(),
+    "timestamp": sa.DateTime(timezone=False),
+    "timestamptz": sa.DateTime(timezone=True),
+    "date": sa.Date(),
+    "text": sa.String(),
+    "other": sa.types.NullType(),
+}
+
+
+def classify_type(sql_type: sa.types.TypeEngine[Any] | str) -> str:
+    """Map a reflected SQL type to the kind of value the gate treats it as."""
+    if isinstance(sql_type, sa.types.TypeEngine):
+        if isinstance(sql_type, sa.Boolean):
+            return "boolean"
+        if isinstance(sql_type, sa.DateTime):
+            return "timestamptz" if getattr(sql_type, "timezone", False) else "timestamp"
+        if isinstance(sql_type, sa.Date):
+            return "date"
+        if isinstance(sql_type, sa.Numeric | sa.Integer | sa.Float):
+            return "numeric"
+        if isinstance(sql_type, sa.String | sa.Text | sa.Enum):
+            return "text"
+        text = str(sql_type)
+    else:
+        text = sql_type
+    upper = text.upper()
+    if upper.startswith("BOOL"):
+        return "boolean"
+    if "TIMESTAMP" in upper or "DATETIME" in upper:
+        return "timestamptz" if ("WITH TIME ZONE" in upper or upper.endswith("TZ")) else "timestamp"
+    if upper == "DATE":
+        return "date"
+    numeric_words = ("INT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "NUMBER")
+    if any(word in upper for word in numeric_words):
+        return "numeric"
+    if any(word in upper for word in ("CHAR", "TEXT", "STRING", "ENUM", "UUID")):
+        return "text"
+    return "other"
+
+
+@dataclass
+class QueryRecord:
+    """One query the gate ran: what it was for, the rows it returned and how long it took."""
+
+    purpose: str
+    rows: int
+    seconds: float
+
+
+@dataclass
+class QueryLog:
+    """Every query a gate run sent, for evidence, benchmarks and the bounded-rows test."""
+
+    records: list[QueryRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: QueryRecord) -> None:
+        """Append one record (thread-safe)."""
+        with self._lock:
+            self.records.append(record)
+
+    @property
+    def rows_fetched(self) -> int:
+        """Total rows that came back into Python."""
+        return sum(record.rows for record in self.records)
+
+
+class Warehouse:
+    """A SQLAlchemy engine the gate reads from, in read-only UTC transactions with an optional timeout."""
+
+    def __init__(
+        self,
+        url_or_engine: str | Engine = DEFAULT_URL,
+        *,
+        statement_timeout_s: float | None = None,
+        read_only: bool = False,
+    ) -> None:
+        if isinstance(url_or_engine, Engine):
+            self.engine = url_or_engine
+        else:
+            self.engine = create_engine(url_or_engine, read_only=read_only)
+        self.statement_timeout_s = statement_timeout_s
+        self.query_log = QueryLog()
+        self.observers: list[Callable[[QueryRecord], None]] = []
+        self._tables: dict[str, TableInfo] = {}
+
+    @property
+    def dialect(self) -> str:
+        """The SQLAlchemy dialect name (duckdb, postgresql, sqlite ...)."""
+        return self.engine.dialect.name
+
+    @property
+    def supports_grouping_sets(self) -> bool:
+        """Whether one scan can aggregate several GROUP BY sets at once."""
+        return self.dialect in GROUPING_SETS_DIALECTS
+
+    @property
+    def supports_approx_distinct(self) -> bool:
+        """Whether the dialect has an approximate distinct-count aggregate."""
+        return self.dialect in APPROX_DISTINCT_DIALECTS
+
+    def describe(self, qualified_name: str, field_path: str) -> TableInfo:
+        """Reflect a table named in the policy; a MappingError lists the tables that do exist."""
+        if qualified_name in self._tables:
+            return self._tables[qualified_name]
+        schema, _, name = qualified_name.rpartition(".")
+        schema_name = schema or None
+        with self.reading() as connection:
+            inspector = sa.inspect(connection)
+            try:
+                names = inspector.get_table_names(schema=schema_name) + inspector.get_view_names(schema=schema_name)
+            except sa.exc.SQLAlchemyError as error:
+                if schema_name and not _schema_exists(inspector, schema_name):
+                    raise MappingError(
+                        field_path, f"schema {schema_name!r} of table {qualified_name!r} does not exist"
+                    ) from None
+                raise WarehouseError(f"{field_path}: cannot list tables: {short_error(error)}") from None
+            actual = _match_name(name, names)
+            if actual is None:
+                listed = ", ".join(sorted(names)[:30]) or "none"
+                where = f" in schema {schema_name!r}" if schema_name else ""
+                raise MappingError(field_path, f"table {qualified_name!r} not found{where} (tables: {listed})")
+            columns = _reflect_columns(connection, inspector, schema_name, actual)
+        info = TableInfo(schema_name, actual, columns)
+        self._tables[qualified_name] = info
+        return info
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in a read-only transaction (where the dialect has one), in UTC, with the timeout set."""
+        with self.engine.connect() as connection:
+            with connection.begin():
+                _prepare_read(connection, self.statement_timeout_s)
+                timer = _interrupt_timer(connection, self.statement_timeout_s)
+                try:
+                    yield connection
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+
+    def fetch(self, query: sa.Executable, purpose: str) -> list[sa.Row[Any]]:
+        """Run one aggregate query and return its (bounded) rows, recording them in the query log."""
+        started = time.perf_counter()
+        try:
+            with self.reading() as connection:
+                rows = list(connection.execute(query).all())
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(f"{purpose}: query failed: {short_error(error)}") from None
+        record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
+        self.query_log.add(record)
+        for observer in self.observers:
+            observer(record)
+        return rows
+
+    def bind_time(self, value: datetime, kind: str) -> datetime | date | str:
+        """A UTC instant as a parameter the column's type compares correctly."""
+        if kind == "date":
+            return value.date()
+        if kind == "timestamptz":
+            return value
+        naive = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if self.dialect == "sqlite":
+            return naive.isoformat(sep=" ")
+        return naive
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def create_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url`; DuckDB files may be opened read-only.
+
+    DuckDB without its ICU extension (not bundled, and nothing downloads at run time) does timestamp
+    arithmetic in UTC, which is what the gate wants.
+    """
+    connect_args: dict[str, Any] = {}
+    if url.startswith("duckdb") and read_only and ":memory:" not in url:
+        connect_args["read_only"] = True
+    try:
+        return sa.create_engine(url, connect_args=connect_args)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
+        raise WarehouseError(f"warehouse URL is not usable: {short_error(error)}") from None
+
+
+def _prepare_read(connection: Connection, timeout_s: float | None) -> None:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        if timeout_s:
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+
+
+def _interrupt_timer(connection: Connection, timeout_s: float | None) -> threading.Timer | None:
+    """DuckDB has no statement timeout: interrupt the connection from a timer instead."""
+    if not timeout_s or connection.dialect.name != "duckdb":
+        return None
+    raw = connection.connection.dbapi_connection
+    interrupt = getattr(raw, "interrupt", None) or getattr(getattr(raw, "_ConnectionWrapper__c", None), "interrupt", None)
+    if interrupt is None:
+        return None
+    timer = threading.Timer(timeout_s, interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _match_name(name: str, names: list[str]) -> str | None:
+    if name in names:
+        return name
+    folded = [candidate for candidate in names if candidate.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def _schema_exists(inspector: sa.Inspector, schema: str) -> bool:
+    try:
+        return schema in inspector.get_schema_names() or any(
+            qualified.endswith(f".{schema}") for qualified in inspector.get_schema_names()
+        )
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+def _reflect_columns(
+    connection: Connection, inspector: sa.Inspector, schema: str | None, table: str
+) -> dict[str, ColumnInfo]:
+    if connection.dialect.name == "duckdb":
+        # duckdb-engine's column reflection queries pg_collation, which DuckDB lacks under SQLAlchemy 2.1.
+        columns_table = sa.table(
+            "columns",
+            sa.column("table_schema"),
+            sa.column("table_name"),
+            sa.column("column_name"),
+            sa.column("data_type"),
+            sa.column("ordinal_position"),
+            schema="information_schema",
+        )
+        query = (
+            sa.select(columns_table.c.column_name, columns_table.c.data_type)
+            .where(columns_table.c.table_name == table)
+            .where(columns_table.c.table_schema == (schema or sa.func.current_schema()))
+            .order_by(columns_table.c.ordinal_position)
+        )
+        rows = connection.execute(query).all()
+        return {name: ColumnInfo(name, data_type, classify_type(data_type)) for name, data_type in rows}
+    reflected = inspector.get_columns(table, schema=schema)
+    return {
+        column["name"]: ColumnInfo(column["name"], str(column["type"]), classify_type(column["type"]))
+        for column in reflected
+    }
+
+
+def short_error(error: BaseException) -> str:
+    """The first line of a driver error, without SQL, parameters or connection strings."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return text[:300]
