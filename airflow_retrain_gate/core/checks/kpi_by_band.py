@@ -22,8 +22,8 @@ from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, OutcomeProfile
 from airflow_retrain_gate.core.score_mix import expected_mean, reference_means, score_groups
 
-HOLD_ALPHA = 0.05
-"""The other end of the score scale 'held' when its change is not significant even at this loose level."""
+HOLD_SHARE = 0.5
+"""The other end of the score scale 'held' when it moved at most this share of the culprit band's move."""
 
 
 class KpiByBandSettings(CheckSettings):
@@ -49,8 +49,14 @@ class BandChange:
     moved: bool
 
     def held_against(self, culprit: BandChange) -> bool:
-        """No sign of change here (p >= HOLD_ALPHA) and at most half the culprit's absolute change."""
-        return self.p_value >= HOLD_ALPHA and abs(self.change) <= 0.5 * abs(culprit.change)
+        """This band moved at most HOLD_SHARE of the culprit's move, in rate points and relative to its rate.
+
+        Both measures, because when the score stops separating the high band falls by more points while the
+        low band rises by more relative to its small rate; a uniform shift moves every band.
+        """
+        return abs(self.change) <= HOLD_SHARE * abs(culprit.change) and abs(self.relative_change) <= HOLD_SHARE * abs(
+            culprit.relative_change
+        )
 
 
 def _band_change(inputs: CheckInputs, band: str, reference: OutcomeProfile, current: OutcomeProfile, settings: KpiByBandSettings) -> BandChange | None:
@@ -110,8 +116,11 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
         },
     }
     low, high = changes[0], changes[-1]
-    low_misaligned = low.moved and low.relative_change > 0 and high.held_against(low)
-    high_misaligned = high.moved and high.relative_change < 0 and low.held_against(high)
+    low_adverse = low.moved and low.relative_change > 0
+    high_adverse = high.moved and high.relative_change < 0
+    # Both ends moving against their meaning is the score losing its separation: performance's call.
+    low_misaligned = low_adverse and not high_adverse and high.held_against(low)
+    high_misaligned = high_adverse and not low_adverse and low.held_against(high)
     if low_misaligned or high_misaligned:
         culprit, other = (low, "highest") if low_misaligned else (high, "lowest")
         return [

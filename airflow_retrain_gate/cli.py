@@ -1,0 +1,154 @@
+"""The `retrain-gate` command: diagnose, validate-policy, schema, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from airflow_retrain_gate import __version__
+from airflow_retrain_gate.core import Decision, DecisionLog, PolicyError, RunKey, StateStore, Warehouse, WarehouseError, load_policy, run_gate
+from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
+from airflow_retrain_gate.core.timeframes import to_utc
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs; printed as one line, exit code 2."""
+
+
+def render_table(decision: Decision) -> str:
+    """A compact plain-text view: branch, reasons, then one line per finding that is not a pass."""
+    lines = [f"branch: {decision.branch.value}   policy: {decision.policy_name}   as_of: {decision.as_of.isoformat()}", "reasons:"]
+    lines += [f"  - {reason}" for reason in decision.reasons]
+    lines.append("findings (pass omitted):")
+    for finding in decision.findings:
+        if finding.status.value != "pass":
+            lines.append(f"  {finding.status.value:17s} {finding.check:24s} {finding.subject:40s} {finding.message}")
+    return "\n".join(lines)
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    try:
+        as_of = to_utc(args.as_of) if args.as_of else None
+    except ValueError as error:
+        raise UsageError(f"--as-of: {error}") from None
+    warehouse = Warehouse(args.warehouse, statement_timeout_s=args.timeout)
+    state = StateStore(args.state) if args.state else None
+    key = RunKey("cli", f"cli__{(as_of.isoformat() if as_of else 'now')}", policy.name)
+    decision = run_gate(policy, warehouse, as_of, state=state, run_key=key)
+    if state is not None and args.record:
+        DecisionLog(state).record(key, decision)
+    output = {"json": decision.to_json, "markdown": decision.to_markdown, "table": lambda: render_table(decision)}[args.format]()
+    print(output)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    print(f"{args.policy}: valid policy {policy.name!r} (sha256 {policy.sha256[:12]})")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(policy_json_schema(), indent=2))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from airflow_retrain_gate.demo.catalog import DEMO_AS_OF, build_demo_warehouse
+    from airflow_retrain_gate.demo.stories import STORIES
+
+    path = Path(args.path).resolve()
+    if path.exists():
+        path.unlink()
+    url = f"duckdb:///{path}"
+    started = time.perf_counter()
+    names = args.story or list(STORIES)
+    unknown = [name for name in names if name not in STORIES]
+    if unknown:
+        raise UsageError(f"--story: unknown story {unknown[0]!r} (stories: {', '.join(STORIES)})")
+    policies = build_demo_warehouse(url, names, progress=lambda name: print(f"  building {name} ...", file=sys.stderr))
+    print(f"Demo warehouse {path} ({time.perf_counter() - started:.1f} s); as_of {DEMO_AS_OF.isoformat()}\n")
+    warehouse = Warehouse(url)
+    header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
+    print(header)
+    print("-" * len(header))
+    mismatches = 0
+    for name, policy in policies.items():
+        story = STORIES[name]
+        decision = run_gate(parse_policy(policy), warehouse, DEMO_AS_OF)
+        deciding = decision.deciding_findings
+        evidence = f"[{deciding[0].check}] {deciding[0].message}" if deciding else decision.reasons[0]
+        mark = "" if decision.branch.value == story.branch else "  <-- differs"
+        mismatches += bool(mark)
+        print(f"{name:24s} {story.branch:13s} {decision.branch.value:13s} {evidence[:150]}{mark}")
+    warehouse.dispose()
+    print(f"\n{len(policies) - mismatches}/{len(policies)} stories took the branch they call for.")
+    print(f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}")
+    if args.write_policies:
+        import yaml
+
+        folder = Path(args.write_policies)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, policy in policies.items():
+            (folder / f"{name}.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+        print(f"Policies written to {folder}/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `retrain-gate`."""
+    parser = argparse.ArgumentParser(prog="retrain-gate", description="Decide whether a model should be retrained.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (queries, timings) to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    diagnose = commands.add_parser("diagnose", help="run the gate and print the decision")
+    diagnose.add_argument("--policy", required=True, help="policy YAML file")
+    diagnose.add_argument("--warehouse", required=True, help="SQLAlchemy URL, e.g. duckdb:///warehouse.duckdb")
+    diagnose.add_argument("--as-of", help="ISO-8601 instant the windows are relative to (default: now)")
+    diagnose.add_argument("--format", choices=("json", "markdown", "table"), default="json")
+    diagnose.add_argument("--state", help="SQLAlchemy URL of the state database (profile cache, decision log, cooldown)")
+    diagnose.add_argument("--record", action="store_true", help="write the decision to the decision log (needs --state)")
+    diagnose.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    diagnose.set_defaults(handler=_diagnose)
+
+    validate = commands.add_parser("validate-policy", help="check a policy file and print its hash")
+    validate.add_argument("policy")
+    validate.set_defaults(handler=_validate)
+
+    schema = commands.add_parser("schema", help="print the policy JSON Schema")
+    schema.set_defaults(handler=_schema)
+
+    demo = commands.add_parser("demo", help="build a DuckDB warehouse of every story and show each decision")
+    demo.add_argument("--path", default="retrain_gate_demo.duckdb", help="where to write the demo warehouse")
+    demo.add_argument("--story", action="append", help="only this story (repeatable)")
+    demo.add_argument("--write-policies", metavar="DIR", help="also write each story's policy YAML into DIR")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 for every branch, 2 for usage or policy errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        return int(args.handler(args))
+    except (PolicyError, UsageError) as error:
+        print(f"retrain-gate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except WarehouseError as error:
+        print(f"retrain-gate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
