@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from airflow_retrain_gate.core.decision import Decision
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import to_utc
 from airflow_retrain_gate.core.warehouse import WarehouseError, short_error
+
+SUMMARY_COLUMNS: dict[str, Any] = {"headline": sa.Text, "deciding_checks": sa.String(500)}
+"""Columns migration 2 adds so history pages list decisions without parsing their JSON."""
 
 
 @dataclass(frozen=True)
@@ -26,20 +31,45 @@ class RunKey:
 
 
 @dataclass(frozen=True)
-class LoggedDecision:
-    """A row of the decision log."""
+class Review:
+    """A human's answer to a decision: the branch they chose (equal to the gate's when confirming)."""
+
+    branch: str
+    by: str | None
+    at: datetime
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the decision log without the decision document: what history pages list."""
 
     key: RunKey
     policy_name: str
+    policy_sha256: str
     branch: str
+    headline: str
+    """The first reason, as the on-call engineer reads it."""
+    deciding_checks: tuple[str, ...]
     as_of: datetime
+    started_at: datetime
     duration_s: float
-    decision: dict[str, Any]
     try_number: int
-    review_branch: str | None
-    review_by: str | None
-    review_at: datetime | None
-    review_comment: str | None
+    review: Review | None
+    updated_at: datetime
+
+    @property
+    def effective_branch(self) -> str:
+        """The branch after human review: the reviewer's answer when there is one."""
+        return self.review.branch if self.review else self.branch
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """A row of the decision log with its full decision."""
+
+    entry: LogEntry
+    decision: Decision
 
 
 class DecisionLog:
@@ -48,10 +78,14 @@ class DecisionLog:
     def __init__(self, state: StateStore) -> None:
         self.state = state
         self.table = state.tables["decisions"]
+        # state.py's table predates the summary columns; migration 2 adds them to the database.
+        for name, column_type in SUMMARY_COLUMNS.items():
+            if name not in self.table.c:
+                self.table.append_column(sa.Column(name, column_type))
 
     def record(self, key: RunKey, decision: Decision, try_number: int = 1) -> None:
-        """Insert or replace the row of `key` (a retry overwrites its own row, never adds one)."""
-        now = datetime.now(timezone.utc)
+        """Insert or replace the row of `key` (a retry overwrites its own row and any review of it)."""
+        now = datetime.now(UTC)
         values = {
             "policy_name": decision.policy_name,
             "policy_sha256": decision.policy_sha256,
@@ -61,6 +95,11 @@ class DecisionLog:
             "duration_s": decision.duration_s,
             "decision_json": decision.to_json(indent=None),
             "try_number": try_number,
+            **summary_values(decision.to_dict()),
+            "review_branch": None,
+            "review_by": None,
+            "review_at": None,
+            "review_comment": None,
             "updated_at": now,
         }
         where = self._where(key)
@@ -71,7 +110,12 @@ class DecisionLog:
                 else:
                     connection.execute(
                         self.table.insert().values(
-                            dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id, map_index=key.map_index, created_at=now, **values
+                            dag_id=key.dag_id,
+                            run_id=key.run_id,
+                            task_id=key.task_id,
+                            map_index=key.map_index,
+                            created_at=now,
+                            **values,
                         )
                     )
         except sa.exc.IntegrityError:
@@ -84,48 +128,93 @@ class DecisionLog:
     def record_review(self, key: RunKey, branch: str, reviewer: str | None, comment: str | None) -> bool:
         """Store a human's confirmation or override of a decision; False if the decision is not logged."""
         where = self._where(key)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.state.writing() as connection:
             if connection.execute(sa.select(self.table.c.branch).where(*where)).first() is None:
                 return False
             connection.execute(
                 self.table.update()
                 .where(*where)
-                .values(review_branch=branch, review_by=reviewer, review_comment=comment, review_at=now, updated_at=now)
+                .values(
+                    review_branch=branch,
+                    review_by=reviewer,
+                    review_comment=comment,
+                    review_at=now,
+                    updated_at=now,
+                )
             )
         return True
 
     def get(self, key: RunKey) -> LoggedDecision | None:
         """The logged decision of one task instance."""
+        query = sa.select(*self._entry_columns(), self.table.c.decision_json).where(*self._where(key))
         with self.state.reading() as connection:
-            row = connection.execute(sa.select(self.table).where(*self._where(key))).first()
-        return None if row is None else _logged(row)
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return LoggedDecision(_entry(row), Decision.from_dict(json.loads(row.decision_json)))
 
     def history(
         self,
         *,
-        dag_ids: list[str] | None = None,
+        dag_ids: Collection[str] | None = None,
+        run_id: str | None = None,
         branch: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[LoggedDecision]:
-        """Logged decisions, newest first, filtered by DAGs, branch and as_of range."""
-        query = sa.select(self.table)
-        if dag_ids is not None:
-            query = query.where(self.table.c.dag_id.in_(dag_ids))
-        if branch:
-            query = query.where(self.table.c.branch == branch)
-        if since:
-            query = query.where(self.table.c.as_of >= since)
-        if until:
-            query = query.where(self.table.c.as_of < until)
-        query = query.order_by(self.table.c.as_of.desc(), self.table.c.updated_at.desc()).limit(limit).offset(offset)
+    ) -> list[LogEntry]:
+        """Logged decisions, newest `as_of` first, filtered by DAGs, run, branch and `[since, until)`."""
+        if dag_ids is not None and not dag_ids:
+            return []
+        columns = self.table.c
+        query = (
+            sa.select(*self._entry_columns())
+            .where(*self._conditions(dag_ids, run_id, branch, since, until))
+            .order_by(
+                columns.as_of.desc(),
+                columns.updated_at.desc(),
+                columns.dag_id,
+                columns.run_id,
+                columns.task_id,
+                columns.map_index,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
         with self.state.reading() as connection:
-            return [_logged(row) for row in connection.execute(query)]
+            return [_entry(row) for row in connection.execute(query)]
 
-    def last_train_before(self, policy_name: str, dag_id: str | None, task_id: str | None, before: datetime) -> datetime | None:
+    def count(
+        self,
+        *,
+        dag_ids: Collection[str] | None = None,
+        run_id: str | None = None,
+        branch: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many decisions `history` would list with the same filters and no limit."""
+        if dag_ids is not None and not dag_ids:
+            return 0
+        query = (
+            sa.select(sa.func.count())
+            .select_from(self.table)
+            .where(*self._conditions(dag_ids, run_id, branch, since, until))
+        )
+        with self.state.reading() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
+    def logged_dag_ids(self) -> list[str]:
+        """The DAG ids that have decisions in the log, sorted."""
+        query = sa.select(self.table.c.dag_id).distinct().order_by(self.table.c.dag_id)
+        with self.state.reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def last_train_before(
+        self, policy_name: str, dag_id: str | None, task_id: str | None, before: datetime
+    ) -> datetime | None:
         """as_of of the latest `train` decision (after any human review) of a gate before `before`."""
         effective = sa.func.coalesce(self.table.c.review_branch, self.table.c.branch)
         query = sa.select(sa.func.max(self.table.c.as_of)).where(
@@ -139,6 +228,31 @@ class DecisionLog:
             value = connection.execute(query).scalar()
         return None if value is None else to_utc(value)
 
+    def _entry_columns(self) -> list[sa.Column[Any]]:
+        return [column for column in self.table.c if column.name not in ("decision_json", "created_at")]
+
+    def _conditions(
+        self,
+        dag_ids: Collection[str] | None,
+        run_id: str | None,
+        branch: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[sa.ColumnElement[bool]]:
+        columns = self.table.c
+        conditions = []
+        if dag_ids is not None:
+            conditions.append(columns.dag_id.in_(sorted(dag_ids)))
+        if run_id is not None:
+            conditions.append(columns.run_id == run_id)
+        if branch:
+            conditions.append(columns.branch == branch)
+        if since:
+            conditions.append(columns.as_of >= since)
+        if until:
+            conditions.append(columns.as_of < until)
+        return conditions
+
     def _where(self, key: RunKey) -> list[sa.ColumnElement[bool]]:
         return [
             self.table.c.dag_id == key.dag_id,
@@ -148,17 +262,62 @@ class DecisionLog:
         ]
 
 
-def _logged(row: Any) -> LoggedDecision:
-    return LoggedDecision(
+def summary_values(decision: dict[str, Any]) -> dict[str, str]:
+    """The summary columns of a decision (as `Decision.to_dict` writes it)."""
+    reasons = decision.get("reasons") or [""]
+    return {"headline": reasons[0], "deciding_checks": ",".join(decision.get("deciding_checks") or ())[:500]}
+
+
+def add_summary_columns(connection: Connection, decisions: sa.Table) -> None:
+    """Migration 2: add the summary columns (where missing), fill them for logged rows, index DAG history."""
+    preparer = connection.dialect.identifier_preparer
+    # Column names from an empty result, not the inspector: duckdb-engine's reflection fails on DuckDB 2.
+    existing = set(
+        connection.exec_driver_sql(f"SELECT * FROM {preparer.format_table(decisions)} WHERE 1 = 0").keys()
+    )
+    for name, column_type in SUMMARY_COLUMNS.items():
+        if name not in existing:
+            ddl_type = sa.types.to_instance(column_type).compile(dialect=connection.dialect)
+            connection.exec_driver_sql(
+                f"ALTER TABLE {preparer.format_table(decisions)} ADD COLUMN {preparer.quote(name)} {ddl_type}"
+            )
+    table = sa.table(
+        decisions.name,
+        *(
+            sa.column(name)
+            for name in ("dag_id", "run_id", "task_id", "map_index", "decision_json", *SUMMARY_COLUMNS)
+        ),
+        schema=decisions.schema,
+    )
+    keys = ("dag_id", "run_id", "task_id", "map_index")
+    rows = connection.execute(
+        sa.select(*(table.c[name] for name in (*keys, "decision_json"))).where(table.c.headline.is_(None))
+    ).all()
+    for row in rows:
+        connection.execute(
+            table.update()
+            .where(*(table.c[name] == getattr(row, name) for name in keys))
+            .values(**summary_values(json.loads(row.decision_json)))
+        )
+    index = sa.Index("ix_retrain_gate_decisions_dag_as_of", decisions.c.dag_id, decisions.c.as_of)
+    connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
+def _entry(row: Any) -> LogEntry:
+    review = None
+    if row.review_branch is not None:
+        review = Review(row.review_branch, row.review_by, to_utc(row.review_at), row.review_comment)
+    return LogEntry(
         key=RunKey(row.dag_id, row.run_id, row.task_id, row.map_index),
         policy_name=row.policy_name,
+        policy_sha256=row.policy_sha256,
         branch=row.branch,
+        headline=row.headline or "",
+        deciding_checks=tuple(filter(None, (row.deciding_checks or "").split(","))),
         as_of=to_utc(row.as_of),
+        started_at=to_utc(row.started_at),
         duration_s=row.duration_s,
-        decision=json.loads(row.decision_json),
         try_number=row.try_number,
-        review_branch=row.review_branch,
-        review_by=row.review_by,
-        review_at=None if row.review_at is None else to_utc(row.review_at),
-        review_comment=row.review_comment,
+        review=review,
+        updated_at=to_utc(row.updated_at),
     )

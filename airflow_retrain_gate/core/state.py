@@ -22,7 +22,7 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     version = sa.Table(
         "retrain_gate_schema_version",
         metadata,
-        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("description", sa.String(200), nullable=False),
     )
@@ -72,10 +72,20 @@ def _create_initial(connection: Connection, tables: dict[str, sa.Table]) -> None
     for name in ("cache", "decisions"):
         tables[name].create(connection, checkfirst=True)
         for index in tables[name].indexes:
-            index.create(connection, checkfirst=True)
+            # IF NOT EXISTS rather than checkfirst: duckdb-engine cannot reflect indexes.
+            connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "decision log and reference-profile cache", _create_initial),)
+def _add_decision_summaries(connection: Connection, tables: dict[str, sa.Table]) -> None:
+    from airflow_retrain_gate.core.decision_log import add_summary_columns  # it imports this module
+
+    add_summary_columns(connection, tables["decisions"])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "decision log and reference-profile cache", _create_initial),
+    (2, "decision log: headline and deciding checks for history pages", _add_decision_summaries),
+)
 """Versioned schema steps, applied in order; append new steps, never edit old ones."""
 
 
