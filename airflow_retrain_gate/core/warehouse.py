@@ -229,16 +229,13 @@ class Warehouse:
             observer(record)
         return rows
 
-    def bind_time(self, value: datetime, kind: str) -> datetime | date | str:
-        """A UTC instant as a parameter the column's type compares correctly."""
+    def bind_time(self, value: datetime, kind: str) -> datetime | date:
+        """A UTC instant as a parameter the column's type compares correctly (naive UTC for naive columns)."""
         if kind == "date":
             return value.date()
         if kind == "timestamptz":
             return value
-        naive = value.astimezone(timezone.utc).replace(tzinfo=None)
-        if self.dialect == "sqlite":
-            return naive.isoformat(sep=" ")
-        return naive
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -49,10 +49,16 @@ def _load_duckdb(engine: Engine, table: str, schema: str | None, frame: pd.DataF
             raw.unregister("_story_frame")  # type: ignore[union-attr]
 
 
+def _pg_type(column: pd.Series) -> str:
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return "TIMESTAMPTZ"
+    return _PG_TYPES.get(column.dtype.kind, "TEXT")
+
+
 def _load_postgres(engine: Engine, table: str, schema: str | None, frame: pd.DataFrame) -> None:
     name = _qualified(engine, table, schema)
     preparer = engine.dialect.identifier_preparer
-    columns = ", ".join(f"{preparer.quote(column)} {_PG_TYPES.get(frame[column].dtype.kind, 'TEXT')}" for column in frame.columns)
+    columns = ", ".join(f"{preparer.quote(column)} {_pg_type(frame[column])}" for column in frame.columns)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
     buffer.seek(0)

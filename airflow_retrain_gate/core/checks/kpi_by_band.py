@@ -45,17 +45,24 @@ class BandChange:
     change: float
     """Current rate minus the rate its scores predict (after the band's reference excess)."""
     relative_change: float
+    standard_error: float
     p_value: float
     moved: bool
 
-    def held_against(self, culprit: BandChange) -> bool:
-        """This band moved at most HOLD_SHARE of the culprit's move, in rate points and relative to its rate.
+    def held_against(self, culprit: BandChange, adverse_sign: int) -> bool:
+        """Whether this end of the score scale held while the culprit band moved.
 
-        Both measures, because when the score stops separating the high band falls by more points while the
-        low band rises by more relative to its small rate; a uniform shift moves every band.
+        It held when it moved against its own meaning (`adverse_sign`) by at most HOLD_SHARE of the culprit's
+        move, in rate points and relative to its rate (when the score stops separating, the high band falls
+        by more points while the low band rises by more relative to its small rate), and moved either way by
+        no more than the culprit plus noise (a uniform shift moves the high band most).
         """
-        return abs(self.change) <= HOLD_SHARE * abs(culprit.change) and abs(self.relative_change) <= HOLD_SHARE * abs(
-            culprit.relative_change
+        adverse = max(self.change * adverse_sign, 0.0)
+        adverse_relative = max(self.relative_change * adverse_sign, 0.0)
+        return (
+            adverse <= HOLD_SHARE * abs(culprit.change)
+            and adverse_relative <= HOLD_SHARE * abs(culprit.relative_change)
+            and abs(self.change) <= abs(culprit.change) + 2 * self.standard_error
         )
 
 
@@ -73,12 +80,13 @@ def _band_change(inputs: CheckInputs, band: str, reference: OutcomeProfile, curr
     variance = expected_now * (1 - expected_now) / cur_n.sum() + ref_rate * (1 - ref_rate) / ref_n.sum()
     if reference.label_kind != "binary":
         variance = abs(expected_now) / cur_n.sum() + abs(ref_rate) / ref_n.sum()
-    p_value = stats.normal_p_value(change, math.sqrt(max(variance, 1e-18)))
+    standard_error = math.sqrt(max(variance, 1e-18))
+    p_value = stats.normal_p_value(change, standard_error)
     base = min(expected_now, 1 - expected_now) if reference.label_kind == "binary" else abs(expected_now)
     relative = change / max(base, 1e-9)
     mean_score = reference.band_by_bin("score_sum", band).sum() / ref_n.sum()
     moved = inputs.material(abs(relative), settings.min_change, p_value, stats.effective_size(ref_n.sum(), cur_n.sum()))
-    return BandChange(band, mean_score, ref_rate, cur_rate, expected_now, change, relative, p_value, moved)
+    return BandChange(band, mean_score, ref_rate, cur_rate, expected_now, change, relative, standard_error, p_value, moved)
 
 
 @register(
@@ -119,8 +127,8 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
     low_adverse = low.moved and low.relative_change > 0
     high_adverse = high.moved and high.relative_change < 0
     # Both ends moving against their meaning is the score losing its separation: performance's call.
-    low_misaligned = low_adverse and not high_adverse and high.held_against(low)
-    high_misaligned = high_adverse and not low_adverse and low.held_against(high)
+    low_misaligned = low_adverse and not high_adverse and high.held_against(low, adverse_sign=-1)
+    high_misaligned = high_adverse and not low_adverse and low.held_against(high, adverse_sign=+1)
     if low_misaligned or high_misaligned:
         culprit, other = (low, "highest") if low_misaligned else (high, "lowest")
         return [

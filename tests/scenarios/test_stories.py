@@ -1,0 +1,61 @@
+"""Each story of the design, told by a warehouse at several magnitudes and seeds, takes its branch.
+
+The warehouses come from `airflow_retrain_gate.demo.stories` (the demo uses the same generator); this
+module is where they are built on each dialect and judged.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_retrain_gate.core import Branch, Decision, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
+from airflow_retrain_gate.demo.loading import load_tables
+from airflow_retrain_gate.demo.stories import STORIES, build_story, story_policy
+
+VARIANTS = [(0, 0.5), (1, 0.5), (0, 2.0), (1, 2.0), (2, 1.0)]
+"""(seed, magnitude) pairs: subtle and blatant, with seeds that pick each story's variants."""
+
+
+def diagnose(url: str, story: str, *, seed: int = 0, magnitude: float = 1.0, rows_per_day: int = 1500, schema: str | None = None) -> Decision:
+    """Build the story's tables in `url` and run the gate on them at the demo's as_of."""
+    load_tables(url, build_story(story, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=schema)
+    warehouse = Warehouse(url)
+    try:
+        return run_gate(parse_policy(story_policy(story, schema=schema)), warehouse, DEMO_AS_OF)
+    finally:
+        warehouse.dispose()
+
+
+def assert_story(decision: Decision, story: str) -> None:
+    """The decision takes the story's branch, decided by the story's check (concept drift: either outcome check)."""
+    expected = STORIES[story]
+    assert decision.branch is Branch(expected.branch), decision.reasons
+    if expected.deciding_check is not None:
+        accepted = {expected.deciding_check} | ({"performance"} if expected.deciding_check == "concept_drift" else set())
+        assert accepted & set(decision.deciding_checks), decision.reasons
+    assert not [f for f in decision.findings if f.status.value == "error"], decision.reasons
+
+
+@pytest.mark.parametrize(("seed", "magnitude"), VARIANTS)
+@pytest.mark.parametrize("story", list(STORIES))
+def test_story_on_duckdb(duckdb_url: str, story: str, seed: int, magnitude: float) -> None:
+    assert_story(diagnose(duckdb_url, story, seed=seed, magnitude=magnitude), story)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("story", list(STORIES))
+def test_story_on_postgresql(postgres_server: str, postgres_schema: str, story: str) -> None:
+    assert_story(diagnose(postgres_server, story, rows_per_day=1000, schema=postgres_schema), story)
+
+
+@pytest.mark.parametrize("story", list(STORIES))
+def test_story_on_sqlite(sqlite_url: str, story: str) -> None:
+    assert_story(diagnose(sqlite_url, story, rows_per_day=1000), story)
+
+
+@pytest.mark.parametrize("rows_per_day", [200, 20_000])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_healthy_tables_skip_at_any_size(duckdb_url: str, seed: int, rows_per_day: int) -> None:
+    decision = diagnose(duckdb_url, "healthy", seed=seed, rows_per_day=rows_per_day)
+    assert decision.branch is Branch.SKIP, decision.reasons
