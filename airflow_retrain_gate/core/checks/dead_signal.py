@@ -57,6 +57,20 @@ def _numeric(subject: str, reference: NumericProfile, current: NumericProfile, d
     if sum(_constant(day) for day in reference.daily_moments) > len(reference.daily_moments) / 2:
         return outcome("dead_signal", subject, Status.PASS, f"Column {subject} is often constant within a day; not judged.")
     cur = current.moments
+    empty_days = _trailing(days, [None if rows == 0 else nonnull == 0 for nonnull, rows in _daily_presence(current)])
+    if len(empty_days) >= settings.min_frozen_days:
+        return outcome(
+            "dead_signal",
+            subject,
+            Status.FAIL,
+            f"Column {subject} stopped updating on {empty_days[0]}: rows keep arriving but the column has no values "
+            f"since ({len(empty_days)} days). The upstream metric looks deprecated.",
+            action=Action.FIX_FEATURES,
+            statistic="empty_days",
+            value=float(len(empty_days)),
+            threshold=float(settings.min_frozen_days),
+            evidence={"empty_since": empty_days[0]},
+        )
     evidence = {
         "daily": {
             "days": list(days),
@@ -118,6 +132,11 @@ def _numeric(subject: str, reference: NumericProfile, current: NumericProfile, d
             evidence={**evidence, "locked_since": first},
         )
     return outcome("dead_signal", subject, Status.PASS, f"Column {subject} is alive: values vary day to day.", evidence=evidence)
+
+
+def _daily_presence(profile: NumericProfile) -> list[tuple[int, int]]:
+    """(non-null values, rows) per day."""
+    return [(moments.count, moments.count + nulls) for moments, nulls in zip(profile.daily_moments, profile.daily_nulls, strict=True)]
 
 
 def _single_slot(counts: tuple[int, ...]) -> int | None:
