@@ -1,0 +1,144 @@
+"""WarehouseHook: an Airflow connection -> the SQLAlchemy engine and core Warehouse the gate reads through."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook, Connection
+from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.log import mask_secret
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from airflow_retrain_gate.core import StateStore, Warehouse, WarehouseError
+from airflow_retrain_gate.core.warehouse import create_engine
+
+POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
+
+
+class WarehouseHook(BaseHook):
+    """Builds the gate's Warehouse (and state store) from an Airflow connection of any SQLAlchemy dialect.
+
+    The URL comes from, in order: the extra ``sqlalchemy_url`` (any connection type, e.g.
+    ``duckdb:////data/warehouse.duckdb``); a ``postgres`` connection, through the postgres provider's own
+    URL logic (extras ``sqlalchemy_scheme``, ``sqlalchemy_query``, IAM); or the extra ``drivername`` with the
+    host, port, login, password and schema fields (e.g. ``snowflake``, ``trino``). Extras ``read_only``
+    (open DuckDB files read-only) and ``statement_timeout_s`` tune the warehouse.
+
+    :param warehouse_conn_id: the connection id (templated in the operators that take it).
+    """
+
+    conn_name_attr = "warehouse_conn_id"
+    default_conn_name = "warehouse_default"
+    conn_type = "retrain_gate_warehouse"
+    hook_name = "Retrain gate warehouse"
+
+    def __init__(self, warehouse_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.warehouse_conn_id = warehouse_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form of this type: a URL or a drivername in the extra, credentials in fields."""
+        return {
+            "hidden_fields": [],
+            "relabeling": {"schema": "Database"},
+            "placeholders": {
+                "extra": '{"sqlalchemy_url": "duckdb:////data/warehouse.duckdb", "read_only": true} '
+                'or {"drivername": "snowflake", "statement_timeout_s": 300}',
+            },
+        }
+
+    @cached_property
+    def connection(self) -> Connection:
+        """The Airflow connection; a missing one raises an error naming its id."""
+        try:
+            return self.get_connection(self.warehouse_conn_id)
+        except AirflowNotFoundException:
+            raise AirflowNotFoundException(_not_defined(self.warehouse_conn_id)) from None
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The connection's SQLAlchemy URL (its password is registered with Airflow's secrets masker)."""
+        return sqlalchemy_url_of(self.connection)
+
+    def get_sqlalchemy_engine(self) -> Engine:
+        """A new engine for the connection (the caller disposes it)."""
+        return engine_of(self.connection)
+
+    def get_warehouse(self) -> Warehouse:
+        """The core Warehouse the gate and the sensors read from."""
+        return warehouse_of(self.connection)
+
+    def get_state_store(self) -> StateStore:
+        """The gate's state database (decision log, profile cache) on this connection."""
+        return StateStore(self.get_sqlalchemy_engine())
+
+    @classmethod
+    async def aget_warehouse(cls, warehouse_conn_id: str) -> Warehouse:
+        """The Warehouse for a trigger: the connection is looked up without blocking the event loop."""
+        try:
+            connection = await cls.aget_connection(warehouse_conn_id)
+        except AirflowNotFoundException:
+            raise AirflowNotFoundException(_not_defined(warehouse_conn_id)) from None
+        return await asyncio.to_thread(warehouse_of, connection)
+
+
+def sqlalchemy_url_of(connection: Connection) -> URL:
+    """The SQLAlchemy URL a connection describes; errors name the connection, never its credentials."""
+    extra = connection.extra_dejson
+    conn_id = connection.conn_id
+    if extra.get("sqlalchemy_url"):
+        try:
+            url = make_url(str(extra["sqlalchemy_url"]))
+        except ArgumentError:
+            raise WarehouseError(
+                f"connection {conn_id!r}: the extra 'sqlalchemy_url' is not a SQLAlchemy URL "
+                "(expected dialect+driver://user:password@host/database or duckdb:///path)"
+            ) from None
+    elif connection.conn_type in POSTGRES_CONN_TYPES:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        url = PostgresHook(postgres_conn_id=conn_id, connection=connection).sqlalchemy_url
+    elif extra.get("drivername"):
+        url = URL.create(
+            drivername=str(extra["drivername"]),
+            username=connection.login or None,
+            password=connection.password or None,
+            host=connection.host or None,
+            port=connection.port or None,
+            database=connection.schema or None,
+            query=extra.get("query") or {},
+        )
+    else:
+        raise WarehouseError(
+            f"connection {conn_id!r} (type {connection.conn_type!r}) does not say how to reach the "
+            "warehouse: set the extra 'sqlalchemy_url' (e.g. duckdb:////data/warehouse.duckdb), or the "
+            "extra 'drivername' with the host/login/password/schema fields, or use a postgres connection"
+        )
+    if url.password:
+        mask_secret(url.password)
+        mask_secret(url.render_as_string(hide_password=False))
+    return url
+
+
+def engine_of(connection: Connection) -> Engine:
+    """A SQLAlchemy engine for a connection; DuckDB files open read-only when the extra `read_only` is set."""
+    url = sqlalchemy_url_of(connection)
+    read_only = bool(connection.extra_dejson.get("read_only", False))
+    return create_engine(url.render_as_string(hide_password=False), read_only=read_only)
+
+
+def warehouse_of(connection: Connection) -> Warehouse:
+    """The core Warehouse for a connection, with the extra `statement_timeout_s` applied."""
+    timeout = connection.extra_dejson.get("statement_timeout_s")
+    return Warehouse(engine_of(connection), statement_timeout_s=float(timeout) if timeout else None)
+
+
+def _not_defined(conn_id: str) -> str:
+    return (
+        f"connection {conn_id!r} is not defined: add it under Admin > Connections or as the "
+        f"environment variable AIRFLOW_CONN_{conn_id.upper()} (see docs/airflow.md)"
+    )
