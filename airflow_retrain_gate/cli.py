@@ -61,6 +61,26 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def checks_markdown() -> str:
+    """The catalog of checks as a markdown table: name, what it reads, what it asks for, its settings."""
+    from airflow_retrain_gate.core.checks import DECISION_ORDER, REGISTRY
+
+    lines = ["| check | reads | a failure asks for | what it looks at | settings (defaults) |", "|---|---|---|---|---|"]
+    for name in DECISION_ORDER:
+        spec = REGISTRY[name]
+        defaults = spec.settings_model().model_dump(exclude={"enabled"})
+        settings = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in defaults.items() if key != "unknown_values")
+        if "unknown_values" in defaults:
+            settings += ", `unknown_values: [other, unknown, ...]`"
+        lines.append(f"| `{name}` | {', '.join(spec.reads)} | {spec.action.value} | {spec.summary} | {settings or '-'} |")
+    return "\n".join(lines)
+
+
+def _checks(args: argparse.Namespace) -> int:
+    print(checks_markdown())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from airflow_retrain_gate.demo.catalog import DEMO_AS_OF, build_demo_warehouse
     from airflow_retrain_gate.demo.stories import STORIES
@@ -126,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the policy JSON Schema")
     schema.set_defaults(handler=_schema)
+
+    checks = commands.add_parser("checks", help="print the catalog of checks as a markdown table")
+    checks.set_defaults(handler=_checks)
 
     demo = commands.add_parser("demo", help="build a DuckDB warehouse of every story and show each decision")
     demo.add_argument("--path", default="retrain_gate_demo.duckdb", help="where to write the demo warehouse")
