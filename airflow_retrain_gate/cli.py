@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from airflow_retrain_gate import __version__
-from airflow_retrain_gate.core import Decision, DecisionLog, PolicyError, RunKey, StateStore, Warehouse, WarehouseError, load_policy, run_gate
+from airflow_retrain_gate.core import (
+    Decision,
+    DecisionLog,
+    PolicyError,
+    RunKey,
+    StateStore,
+    Warehouse,
+    WarehouseError,
+    load_policy,
+    run_gate,
+)
 from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
 from airflow_retrain_gate.core.timeframes import to_utc
 
@@ -24,12 +34,17 @@ class UsageError(Exception):
 
 def render_table(decision: Decision) -> str:
     """A compact plain-text view: branch, reasons, then one line per finding that is not a pass."""
-    lines = [f"branch: {decision.branch.value}   policy: {decision.policy_name}   as_of: {decision.as_of.isoformat()}", "reasons:"]
+    lines = [
+        f"branch: {decision.branch.value}   policy: {decision.policy_name}   as_of: {decision.as_of.isoformat()}",
+        "reasons:",
+    ]
     lines += [f"  - {reason}" for reason in decision.reasons]
     lines.append("findings (pass omitted):")
     for finding in decision.findings:
         if finding.status.value != "pass":
-            lines.append(f"  {finding.status.value:17s} {finding.check:24s} {finding.subject:40s} {finding.message}")
+            lines.append(
+                f"  {finding.status.value:17s} {finding.check:24s} {finding.subject:40s} {finding.message}"
+            )
     return "\n".join(lines)
 
 
@@ -45,7 +60,11 @@ def _diagnose(args: argparse.Namespace) -> int:
     decision = run_gate(policy, warehouse, as_of, state=state, run_key=key)
     if state is not None and args.record:
         DecisionLog(state).record(key, decision)
-    output = {"json": decision.to_json, "markdown": decision.to_markdown, "table": lambda: render_table(decision)}[args.format]()
+    output = {
+        "json": decision.to_json,
+        "markdown": decision.to_markdown,
+        "table": lambda: render_table(decision),
+    }[args.format]()
     print(output)
     return 0
 
@@ -65,14 +84,21 @@ def checks_markdown() -> str:
     """The catalog of checks as a markdown table: name, what it reads, what it asks for, its settings."""
     from airflow_retrain_gate.core.checks import DECISION_ORDER, REGISTRY
 
-    lines = ["| check | reads | a failure asks for | what it looks at | settings (defaults) |", "|---|---|---|---|---|"]
+    lines = [
+        "| check | reads | a failure asks for | what it looks at | settings (defaults) |",
+        "|---|---|---|---|---|",
+    ]
     for name in DECISION_ORDER:
         spec = REGISTRY[name]
         defaults = spec.settings_model().model_dump(exclude={"enabled"})
-        settings = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in defaults.items() if key != "unknown_values")
+        settings = ", ".join(
+            f"`{key}: {json.dumps(value)}`" for key, value in defaults.items() if key != "unknown_values"
+        )
         if "unknown_values" in defaults:
             settings += ", `unknown_values: [other, unknown, ...]`"
-        lines.append(f"| `{name}` | {', '.join(spec.reads)} | {spec.action.value} | {spec.summary} | {settings or '-'} |")
+        lines.append(
+            f"| `{name}` | {', '.join(spec.reads)} | {spec.action.value} | {spec.summary} | {settings or '-'} |"
+        )
     return "\n".join(lines)
 
 
@@ -94,7 +120,9 @@ def _demo(args: argparse.Namespace) -> int:
     unknown = [name for name in names if name not in STORIES]
     if unknown:
         raise UsageError(f"--story: unknown story {unknown[0]!r} (stories: {', '.join(STORIES)})")
-    policies = build_demo_warehouse(url, names, progress=lambda name: print(f"  building {name} ...", file=sys.stderr))
+    policies = build_demo_warehouse(
+        url, names, progress=lambda name: print(f"  building {name} ...", file=sys.stderr)
+    )
     print(f"Demo warehouse {path} ({time.perf_counter() - started:.1f} s); as_of {DEMO_AS_OF.isoformat()}\n")
     warehouse = Warehouse(url)
     header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
@@ -111,7 +139,9 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"{name:24s} {story.branch:13s} {decision.branch.value:13s} {evidence[:150]}{mark}")
     warehouse.dispose()
     print(f"\n{len(policies) - mismatches}/{len(policies)} stories took the branch they call for.")
-    print(f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}")
+    print(
+        f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}"
+    )
     if args.write_policies:
         import yaml
 
@@ -125,18 +155,28 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `retrain-gate`."""
-    parser = argparse.ArgumentParser(prog="retrain-gate", description="Decide whether a model should be retrained.")
+    parser = argparse.ArgumentParser(
+        prog="retrain-gate", description="Decide whether a model should be retrained."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (queries, timings) to stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress (queries, timings) to stderr"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     diagnose = commands.add_parser("diagnose", help="run the gate and print the decision")
     diagnose.add_argument("--policy", required=True, help="policy YAML file")
-    diagnose.add_argument("--warehouse", required=True, help="SQLAlchemy URL, e.g. duckdb:///warehouse.duckdb")
+    diagnose.add_argument(
+        "--warehouse", required=True, help="SQLAlchemy URL, e.g. duckdb:///warehouse.duckdb"
+    )
     diagnose.add_argument("--as-of", help="ISO-8601 instant the windows are relative to (default: now)")
     diagnose.add_argument("--format", choices=("json", "markdown", "table"), default="json")
-    diagnose.add_argument("--state", help="SQLAlchemy URL of the state database (profile cache, decision log, cooldown)")
-    diagnose.add_argument("--record", action="store_true", help="write the decision to the decision log (needs --state)")
+    diagnose.add_argument(
+        "--state", help="SQLAlchemy URL of the state database (profile cache, decision log, cooldown)"
+    )
+    diagnose.add_argument(
+        "--record", action="store_true", help="write the decision to the decision log (needs --state)"
+    )
     diagnose.add_argument("--timeout", type=float, help="statement timeout in seconds")
     diagnose.set_defaults(handler=_diagnose)
 
@@ -162,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 for every branch, 2 for usage or policy errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return int(args.handler(args))
     except (PolicyError, UsageError) as error:

@@ -44,24 +44,44 @@ def test_diagnose_prints_the_decision_as_json_and_exits_0(trust_warehouse: tuple
 @pytest.mark.parametrize("output", ["markdown", "table"])
 def test_diagnose_renders_for_people(trust_warehouse: tuple[str, Path], output: str) -> None:
     url, policy = trust_warehouse
-    result = run("diagnose", "--policy", str(policy), "--warehouse", url, "--as-of", "2024-06-01", "--format", output)
+    result = run(
+        "diagnose", "--policy", str(policy), "--warehouse", url, "--as-of", "2024-06-01", "--format", output
+    )
     assert result.returncode == 0
     assert "Trust decay" in result.stdout
 
 
-def test_diagnose_records_the_decision_and_uses_the_cache(trust_warehouse: tuple[str, Path], tmp_path: Path) -> None:
+def test_diagnose_records_the_decision_and_uses_the_cache(
+    trust_warehouse: tuple[str, Path], tmp_path: Path
+) -> None:
     url, policy = trust_warehouse
     state = f"sqlite:///{tmp_path / 'state.sqlite'}"
-    args = ("diagnose", "--policy", str(policy), "--warehouse", url, "--as-of", "2024-06-01", "--state", state, "--record")
+    args = (
+        "diagnose",
+        "--policy",
+        str(policy),
+        "--warehouse",
+        url,
+        "--as-of",
+        "2024-06-01",
+        "--state",
+        state,
+        "--record",
+    )
     first, second = json.loads(run(*args).stdout), json.loads(run(*args).stdout)
     assert first["notes"]["profile_cache"]["misses"] > 0
-    assert second["notes"]["profile_cache"] == {"hits": first["notes"]["profile_cache"]["misses"], "misses": 0}
+    assert second["notes"]["profile_cache"] == {
+        "hits": first["notes"]["profile_cache"]["misses"],
+        "misses": 0,
+    }
     assert second["queries"] < first["queries"]
 
 
 def test_an_unreachable_warehouse_is_a_decision_not_a_crash(trust_warehouse: tuple[str, Path]) -> None:
     _, policy = trust_warehouse
-    result = run("diagnose", "--policy", str(policy), "--warehouse", "postgresql+psycopg2://u:hunter2@127.0.0.1:1/db")
+    result = run(
+        "diagnose", "--policy", str(policy), "--warehouse", "postgresql+psycopg2://u:hunter2@127.0.0.1:1/db"
+    )
     assert result.returncode == 0
     assert json.loads(result.stdout)["branch"] == "alert"
     assert "hunter2" not in result.stdout + result.stderr
@@ -71,11 +91,19 @@ def test_an_unreachable_warehouse_is_a_decision_not_a_crash(trust_warehouse: tup
     ("content", "message"),
     [
         ("name: x\ntables: [\n", "malformed YAML at line"),
-        ("name: x\ntables:\n  features: {table: f, timestamp: ts}\nchecks:\n  drfit: {}\n", "checks.drfit: unknown check"),
-        ("name: x\ntables:\n  features: {table: f, timestamp: ts}\non_error: train\n", "on_error: 'train' is not allowed"),
+        (
+            "name: x\ntables:\n  features: {table: f, timestamp: ts}\nchecks:\n  drfit: {}\n",
+            "checks.drfit: unknown check",
+        ),
+        (
+            "name: x\ntables:\n  features: {table: f, timestamp: ts}\non_error: train\n",
+            "on_error: 'train' is not allowed",
+        ),
     ],
 )
-def test_policy_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path, content: str, message: str) -> None:
+def test_policy_errors_exit_2_with_one_line_and_no_traceback(
+    tmp_path: Path, content: str, message: str
+) -> None:
     policy = tmp_path / "p.yaml"
     policy.write_text(content)
     result = run("diagnose", "--policy", str(policy), "--warehouse", "duckdb:///:memory:")
@@ -85,7 +113,12 @@ def test_policy_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path, con
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    assert run("diagnose", "--policy", str(tmp_path / "missing.yaml"), "--warehouse", "duckdb:///:memory:").returncode == 2
+    assert (
+        run(
+            "diagnose", "--policy", str(tmp_path / "missing.yaml"), "--warehouse", "duckdb:///:memory:"
+        ).returncode
+        == 2
+    )
     assert run("diagnose").returncode == 2
     policy = tmp_path / "p.yaml"
     policy.write_text(yaml.safe_dump(story_policy("healthy")))
@@ -102,7 +135,17 @@ def test_validate_policy_and_schema(tmp_path: Path) -> None:
 
 
 def test_demo_builds_the_stories_and_shows_each_branch(tmp_path: Path) -> None:
-    result = run("demo", "--path", str(tmp_path / "demo.duckdb"), "--story", "healthy", "--story", "pipeline_lag", "--write-policies", str(tmp_path / "policies"))
+    result = run(
+        "demo",
+        "--path",
+        str(tmp_path / "demo.duckdb"),
+        "--story",
+        "healthy",
+        "--story",
+        "pipeline_lag",
+        "--write-policies",
+        str(tmp_path / "policies"),
+    )
     assert result.returncode == 0, result.stderr
     assert "2/2 stories took the branch they call for." in result.stdout
     assert "[freshness]" in result.stdout

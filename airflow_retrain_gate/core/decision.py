@@ -36,7 +36,10 @@ class Decision:
     def deciding_findings(self) -> list[Finding]:
         """The findings that chose the branch, most specific first."""
         order = {name: index for index, name in enumerate(self.deciding_checks)}
-        return sorted((f for f in self.findings if f.check in order and _asks_for(f, self.branch)), key=lambda f: order[f.check])
+        return sorted(
+            (f for f in self.findings if f.check in order and _asks_for(f, self.branch)),
+            key=lambda f: order[f.check],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: top-level branch, reasons, findings, then provenance."""
@@ -104,7 +107,13 @@ class Decision:
             "### Why",
         ]
         lines += [f"- {reason}" for reason in self.reasons] or ["- (no reasons recorded)"]
-        lines += ["", "### Findings", "", "| check | subject | status | statistic | value | threshold | message |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Findings",
+            "",
+            "| check | subject | status | statistic | value | threshold | message |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for finding in sorted(self.findings, key=_finding_order):
             lines.append(
                 "| {check} | {subject} | {status} | {statistic} | {value} | {threshold} | {message} |".format(
@@ -193,11 +202,17 @@ def decide(
         if PRECEDENCE.index(candidate) > PRECEDENCE.index(branch) and candidate is not Branch.SKIP
         for finding in wanted[candidate]
     ]
-    reasons += [f"Also seen ({finding.action.value}, lower precedence): {finding.message}" for finding in lower]
+    reasons += [
+        f"Also seen ({finding.action.value}, lower precedence): {finding.message}" for finding in lower
+    ]
     undecided = [finding for finding in adjusted if finding.status is Status.INSUFFICIENT_DATA]
-    reasons += [f"Not decided ({finding.check}, insufficient data): {finding.message}" for finding in undecided]
+    reasons += [
+        f"Not decided ({finding.check}, insufficient data): {finding.message}" for finding in undecided
+    ]
     if errors and error_branch is Branch.SKIP:
-        reasons += [f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}" for finding in errors]
+        reasons += [
+            f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}" for finding in errors
+        ]
     deciding_checks = list(dict.fromkeys(finding.check for finding in deciding))
     return branch, reasons, deciding_checks, adjusted
 
@@ -213,5 +228,6 @@ def _skip_reasons(findings: list[Finding]) -> list[str]:
     warnings = [finding for finding in findings if finding.status in (Status.WARN, Status.FAIL)]
     if not warnings:
         return [f"Nothing calls for action: all {len(judged)} judged findings passed."]
-    return ["Nothing calls for action."] + [f"Noted without action: {finding.message}" for finding in warnings]
-
+    return ["Nothing calls for action."] + [
+        f"Noted without action: {finding.message}" for finding in warnings
+    ]

@@ -78,7 +78,9 @@ class ColumnDrift:
         return self.warn or any(flag for flag in self.daily_strong if flag)
 
 
-def weekday_reference(reference: TableProfile, daily_counts: tuple[tuple[int, ...], ...]) -> dict[int, np.ndarray]:
+def weekday_reference(
+    reference: TableProfile, daily_counts: tuple[tuple[int, ...], ...]
+) -> dict[int, np.ndarray]:
     """Reference histograms per weekday (0 = Monday) when the reference spans 14 days or more; else {}."""
     if len(reference.days) < 14:
         return {}
@@ -89,7 +91,15 @@ def weekday_reference(reference: TableProfile, daily_counts: tuple[tuple[int, ..
     return by_weekday
 
 
-def _compare(spec: DriftSpec, kind: str, reference: np.ndarray, current: np.ndarray, groups: np.ndarray | None, centres: np.ndarray | None, scale: float) -> tuple[float, float]:
+def _compare(
+    spec: DriftSpec,
+    kind: str,
+    reference: np.ndarray,
+    current: np.ndarray,
+    groups: np.ndarray | None,
+    centres: np.ndarray | None,
+    scale: float,
+) -> tuple[float, float]:
     statistic = spec.statistic if kind == "numeric" or spec.statistic == "js" else "psi"
     if statistic in ("psi", "js"):
         ref = stats.regroup(reference, groups) if groups is not None else reference
@@ -140,8 +150,12 @@ def _column(
         day_value, day_p = _compare(spec, kind, matched, day_counts, groups, centres, scale)
         day_size = stats.effective_size(matched.sum(), day_counts.sum())
         daily_values.append(day_value)
-        daily_drifting.append(stats.is_material(day_value, warn_at, day_p, day_size, spec.alpha, spec.large_sample))
-        daily_strong.append(stats.is_material(day_value, fail_at, day_p, day_size, spec.alpha, spec.large_sample))
+        daily_drifting.append(
+            stats.is_material(day_value, warn_at, day_p, day_size, spec.alpha, spec.large_sample)
+        )
+        daily_strong.append(
+            stats.is_material(day_value, fail_at, day_p, day_size, spec.alpha, spec.large_sample)
+        )
     return ColumnDrift(
         column=reference_profile.column,
         kind=kind,
@@ -209,7 +223,7 @@ def analyse_drift(reference: TableProfile, current: TableProfile, spec: DriftSpe
             drifts.append(_column(spec, "numeric", profile, current.numeric[name], reference, current))
     for name, profile in reference.categorical.items():
         if name in current.categorical:
-            drifts.append(_column(spec, "categorical", profile, current.categorical[name], reference, current))
+            drifts.append(
+                _column(spec, "categorical", profile, current.categorical[name], reference, current)
+            )
     return drifts
-
-

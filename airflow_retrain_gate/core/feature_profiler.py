@@ -19,7 +19,13 @@ from airflow_retrain_gate.core.profile_queries import (
     summary_query,
     top_values_query,
 )
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, CategoricalProfile, NumericProfile, TableProfile
+from airflow_retrain_gate.core.profiles import (
+    MISSING,
+    OTHER,
+    CategoricalProfile,
+    NumericProfile,
+    TableProfile,
+)
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
@@ -78,7 +84,9 @@ def profile_features(
     day_index = {day: index for index, day in enumerate(days)}
 
     summary_rows = warehouse.fetch(
-        summary_query(source.clause, where, timestamp, numeric, categorical, warehouse.supports_approx_distinct),
+        summary_query(
+            source.clause, where, timestamp, numeric, categorical, warehouse.supports_approx_distinct
+        ),
         f"profile {mapping.table} {window.name}: summary",
     )
     summary = _Summary.decode(summary_rows, numeric_names, categorical_names, day_index)
@@ -88,7 +96,9 @@ def profile_features(
     ranked_columns = categorical + ([segment] if segment is not None else [])
     if ranked_columns:
         rows = warehouse.fetch(
-            top_values_query(source.clause, where, ranked_columns, settings.top_k, warehouse.supports_grouping_sets),
+            top_values_query(
+                source.clause, where, ranked_columns, settings.top_k, warehouse.supports_grouping_sets
+            ),
             f"profile {mapping.table} {window.name}: top values",
         )
         for row in rows:
@@ -110,7 +120,9 @@ def profile_features(
                 for index, name in enumerate(categorical_names)
             },
             segments=tuple(
-                value for value, _ in top_rows.get(len(categorical_names), []) if value not in (OTHER, MISSING)
+                value
+                for value, _ in top_rows.get(len(categorical_names), [])
+                if value not in (OTHER, MISSING)
             ),
         )
 
@@ -126,7 +138,14 @@ def profile_features(
         sets += [("seg", key) for key in value_keys] + [("day", "seg")]
     bins_rows = (
         warehouse.fetch(
-            grouped(source.clause, where, keys, sets, [sa.func.count().label("n")], warehouse.supports_grouping_sets),
+            grouped(
+                source.clause,
+                where,
+                keys,
+                sets,
+                [sa.func.count().label("n")],
+                warehouse.supports_grouping_sets,
+            ),
             f"profile {mapping.table} {window.name}: histograms",
         )
         if sets
@@ -199,10 +218,14 @@ def _assemble(
     source: TableSource,
 ) -> TableProfile:
     size = len(days)
-    numeric_daily = {name: np.zeros((size, edges.slots), dtype=np.int64) for name, edges in binning.numeric.items()}
+    numeric_daily = {
+        name: np.zeros((size, edges.slots), dtype=np.int64) for name, edges in binning.numeric.items()
+    }
     numeric_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.numeric}
     categorical_slots = {name: len(values) + 1 for name, values in binning.categories.items()}
-    categorical_daily = {name: np.zeros((size, slots), dtype=np.int64) for name, slots in categorical_slots.items()}
+    categorical_daily = {
+        name: np.zeros((size, slots), dtype=np.int64) for name, slots in categorical_slots.items()
+    }
     categorical_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.categories}
     segment_slots = [*binning.segments, OTHER, MISSING]
     segment_daily = np.zeros((size, len(segment_slots)), dtype=np.int64)
@@ -226,7 +249,9 @@ def _assemble(
                 break
             slot = min(max(bucket + 1, 0), binning.numeric[name].slots - 1)
             if segment is not None:
-                target = numeric_segment[name].setdefault(str(segment), np.zeros(binning.numeric[name].slots, np.int64))
+                target = numeric_segment[name].setdefault(
+                    str(segment), np.zeros(binning.numeric[name].slots, np.int64)
+                )
                 target[slot] += count
             elif position is not None:
                 numeric_daily[name][position, slot] += count
@@ -241,7 +266,9 @@ def _assemble(
                 tracked = binning.categories[name]
                 slot = tracked.index(key) if key in tracked else len(tracked)
                 if segment is not None:
-                    target = categorical_segment[name].setdefault(str(segment), np.zeros(categorical_slots[name], np.int64))
+                    target = categorical_segment[name].setdefault(
+                        str(segment), np.zeros(categorical_slots[name], np.int64)
+                    )
                     target[slot] += count
                 elif position is not None:
                     categorical_daily[name][position, slot] += count
@@ -260,7 +287,9 @@ def _assemble(
             daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
             daily_moments=tuple(summary.daily_moments[name]),
             daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
-            segment_counts={key: tuple(int(v) for v in counts) for key, counts in numeric_segment[name].items()},
+            segment_counts={
+                key: tuple(int(v) for v in counts) for key, counts in numeric_segment[name].items()
+            },
         )
     categorical_profiles = {}
     for index, name in enumerate(categorical_names):
@@ -268,13 +297,17 @@ def _assemble(
         categorical_profiles[name] = CategoricalProfile(
             column=name,
             nulls=int((summary.rows - summary.daily_nonnull[name]).sum()),
-            distinct=summary.distinct[name] if summary.distinct[name] is not None else distinct_from_top.get(index),
+            distinct=summary.distinct[name]
+            if summary.distinct[name] is not None
+            else distinct_from_top.get(index),
             categories=binning.categories[name],
             counts=tuple(int(value) for value in daily.sum(axis=0)),
             daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
             daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
             top_values=tuple(top_rows.get(index, [])),
-            segment_counts={key: tuple(int(v) for v in counts) for key, counts in categorical_segment[name].items()},
+            segment_counts={
+                key: tuple(int(v) for v in counts) for key, counts in categorical_segment[name].items()
+            },
         )
     return TableProfile(
         table=source.info.qualified_name,
@@ -287,7 +320,9 @@ def _assemble(
         categorical=categorical_profiles,
         segments=tuple(segment_slots) if mapping.segment else (),
         segment_rows=tuple(int(value) for value in segment_daily.sum(axis=0)) if mapping.segment else (),
-        daily_segment_rows=tuple(tuple(int(v) for v in day) for day in segment_daily) if mapping.segment else (),
+        daily_segment_rows=tuple(tuple(int(v) for v in day) for day in segment_daily)
+        if mapping.segment
+        else (),
         column_types={name: column.sql_type for name, column in source.info.columns.items()},
     )
 

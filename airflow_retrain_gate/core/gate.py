@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
@@ -39,7 +39,9 @@ def resolve_windows(policy: Policy, as_of: datetime) -> tuple[TimeWindow, TimeWi
         spec = getattr(policy.windows, name)
         start, end = resolve_instant(spec.start, as_of), resolve_instant(spec.end, as_of)
         if start >= end:
-            raise PolicyError([f"windows.{name}: start {start.isoformat()} is not before end {end.isoformat()}"])
+            raise PolicyError(
+                [f"windows.{name}: start {start.isoformat()} is not before end {end.isoformat()}"]
+            )
         windows.append(TimeWindow(name, start, end))
     return windows[0], windows[1]
 
@@ -57,13 +59,22 @@ def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
             continue
         if missing:
             wanted = " and ".join(MAPPED_BY[kind] for kind in missing)
-            findings.append(outcome(name, MAPPED_BY[missing[0]], Status.INSUFFICIENT_DATA, f"Not configured: map {wanted} in the policy to run {name}."))
+            findings.append(
+                outcome(
+                    name,
+                    MAPPED_BY[missing[0]],
+                    Status.INSUFFICIENT_DATA,
+                    f"Not configured: map {wanted} in the policy to run {name}.",
+                )
+            )
             continue
         try:
             findings.extend(spec.evaluate(inputs, inputs.policy.check_settings(name)))
         except Exception as error:  # noqa: BLE001 - one broken check must not hide the others
             log.exception("check %s failed", name)
-            findings.append(outcome(name, name, Status.ERROR, f"check {name} failed: {type(error).__name__}: {error}"))
+            findings.append(
+                outcome(name, name, Status.ERROR, f"check {name} failed: {type(error).__name__}: {error}")
+            )
     return findings
 
 
@@ -81,7 +92,7 @@ def run_gate(
     With a `state` store, reference profiles are cached there and the cooldown reads its decision log;
     recording the decision is the caller's step (`DecisionLog.record`), since only it knows the run.
     """
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     clock = time.perf_counter()
     as_of_utc = to_utc(as_of) if as_of is not None else started_at
     reference, current = resolve_windows(policy, as_of_utc)
@@ -104,17 +115,34 @@ def run_gate(
 
         expectations_runner = run_expectations
     profiles: ProfileSet = ProfileBuilder(
-        warehouse, policy, reference, current, as_of_utc, cache, settings or ProfileSettings(), expectations_runner
+        warehouse,
+        policy,
+        reference,
+        current,
+        as_of_utc,
+        cache,
+        settings or ProfileSettings(),
+        expectations_runner,
     ).build(kinds)
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
     last_train = None
     if policy.cooldown and state is not None and state_note is None:
         try:
             last_train = DecisionLog(state).last_train_before(
-                policy.name, run_key.dag_id if run_key else None, run_key.task_id if run_key else None, as_of_utc
+                policy.name,
+                run_key.dag_id if run_key else None,
+                run_key.task_id if run_key else None,
+                as_of_utc,
             )
         except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
-            findings.append(outcome("cooldown", "decision log", Status.ERROR, f"cannot read the decision log for the cooldown: {error}"))
+            findings.append(
+                outcome(
+                    "cooldown",
+                    "decision log",
+                    Status.ERROR,
+                    f"cannot read the decision log for the cooldown: {error}",
+                )
+            )
     branch, reasons, deciding, adjusted = decide(
         findings,
         error_branch=policy.error_branch,

@@ -19,7 +19,12 @@ class Moments:
 
     @classmethod
     def from_aggregates(
-        cls, count: int | None, mean: float | None, variance: float | None, minimum: float | None, maximum: float | None
+        cls,
+        count: int | None,
+        mean: float | None,
+        variance: float | None,
+        minimum: float | None,
+        maximum: float | None,
     ) -> Moments:
         """Build from SQL aggregates: count, avg, var_pop, min, max (None when there were no values)."""
         if not count:
@@ -71,7 +76,13 @@ class Moments:
     def from_list(cls, values: list[float | int | None]) -> Moments:
         """Inverse of `to_list`."""
         count, mean, m2, minimum, maximum = values
-        return cls(int(count or 0), float(mean if mean is not None else math.nan), float(m2 if m2 is not None else math.nan), _opt(minimum), _opt(maximum))
+        return cls(
+            int(count or 0),
+            float(mean if mean is not None else math.nan),
+            float(m2 if m2 is not None else math.nan),
+            _opt(minimum),
+            _opt(maximum),
+        )
 
 
 def _opt(value: float | None) -> float | None:

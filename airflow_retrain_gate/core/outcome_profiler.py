@@ -12,7 +12,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, grouped
-from airflow_retrain_gate.core.profiles import MISSING, OUTCOME_METRICS, OTHER, OutcomeProfile
+from airflow_retrain_gate.core.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of, population_variance
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -50,7 +50,9 @@ class _Joined:
     engagement: ColumnElement[Any] | None
 
 
-def _join(predictions: TableSource | None, outcomes: TableSource, window: TimeWindow, as_of: datetime) -> _Joined:
+def _join(
+    predictions: TableSource | None, outcomes: TableSource, window: TimeWindow, as_of: datetime
+) -> _Joined:
     """Predictions in the window LEFT JOIN outcomes known by as_of; without predictions, outcomes by label time."""
     mapping = outcomes.mapping
     label = outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
@@ -60,8 +62,13 @@ def _join(predictions: TableSource | None, outcomes: TableSource, window: TimeWi
     )
     if predictions is None:
         label_time = outcomes.column("label_timestamp")
-        where = [*outcomes.in_window("label_timestamp", window), label_time <= outcomes.instant("label_timestamp", as_of)]
-        return _Joined(outcomes.clause, where, label_time, None, None, label, label.is_not(None), proxy, engagement)
+        where = [
+            *outcomes.in_window("label_timestamp", window),
+            label_time <= outcomes.instant("label_timestamp", as_of),
+        ]
+        return _Joined(
+            outcomes.clause, where, label_time, None, None, label, label.is_not(None), proxy, engagement
+        )
     join_on = sa.and_(
         predictions.column("entity") == outcomes.column("entity"),
         outcomes.column("label_timestamp") <= outcomes.instant("label_timestamp", as_of),
@@ -72,7 +79,9 @@ def _join(predictions: TableSource | None, outcomes: TableSource, window: TimeWi
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
     where = predictions.in_window("timestamp", window)
-    return _Joined(source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement)
+    return _Joined(
+        source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement
+    )
 
 
 def _reference_binning(warehouse: Any, joined: _Joined, fine_bins: int, purpose: str) -> OutcomeBinning:
@@ -135,7 +144,9 @@ def _measures(joined: _Joined) -> list[ColumnElement[Any]]:
         "proxy_sum": sa.func.sum(joined.proxy) if joined.proxy is not None else zero,
         "engagement_n": sa.func.count(joined.engagement) if joined.engagement is not None else zero,
         "engagement_sum": sa.func.sum(joined.engagement) if joined.engagement is not None else zero,
-        "engagement_sq": sa.func.sum(joined.engagement * joined.engagement) if joined.engagement is not None else zero,
+        "engagement_sq": sa.func.sum(joined.engagement * joined.engagement)
+        if joined.engagement is not None
+        else zero,
     }
     return [measures[name].label(name) for name in OUTCOME_METRICS]
 
@@ -177,7 +188,9 @@ def profile_outcomes(
             continue  # a prediction without a score cannot be placed on the score axis
         slot = min(max(bucket + 1, 0), slots - 1) if joined.score is not None else 0
         if values.get("band") is not None:
-            band = band_slots.index(values["band"]) if values["band"] in band_slots else band_slots.index(OTHER)
+            band = (
+                band_slots.index(values["band"]) if values["band"] in band_slots else band_slots.index(OTHER)
+            )
             for name in OUTCOME_METRICS:
                 band_metrics[name][band, slot] += float(values[name] or 0.0)
             continue
@@ -193,9 +206,14 @@ def profile_outcomes(
         label_kind=binning.label_kind,
         score_edges=binning.score.edges,
         days=tuple(days),
-        daily_bins={name: tuple(tuple(float(v) for v in day) for day in daily[name]) for name in OUTCOME_METRICS},
+        daily_bins={
+            name: tuple(tuple(float(v) for v in day) for day in daily[name]) for name in OUTCOME_METRICS
+        },
         bands=tuple(band_slots) if joined.band is not None else (),
-        band_bins={name: tuple(tuple(float(v) for v in band) for band in values) for name, values in band_metrics.items()}
+        band_bins={
+            name: tuple(tuple(float(v) for v in band) for band in values)
+            for name, values in band_metrics.items()
+        }
         if joined.band is not None
         else {},
     )

@@ -120,7 +120,9 @@ class TrainingSignalsTable(TableMapping):
     timestamp: Identifier
     active: Identifier | None = Field(default=None, description="1 = active user.")
     experiment_arm: Identifier | None = None
-    control_arm: str = Field(default="control", description="Value of experiment_arm meaning 'no experiment'.")
+    control_arm: str = Field(
+        default="control", description="Value of experiment_arm meaning 'no experiment'."
+    )
     feedback_complete: Identifier | None = None
 
 
@@ -172,7 +174,9 @@ class StatisticsSettings(BaseModel):
         ge=1,
         description="Above this many rows p-values are only reported: effect sizes alone decide.",
     )
-    min_rows: int = Field(default=200, ge=1, description="Fewer rows than this in a window: insufficient_data.")
+    min_rows: int = Field(
+        default=200, ge=1, description="Fewer rows than this in a window: insufficient_data."
+    )
 
 
 class BranchTasks(BaseModel):
@@ -256,7 +260,9 @@ class Policy(BaseModel):
     @property
     def sha256(self) -> str:
         """A hash of the fully merged policy, shown in every decision."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(
+            self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -284,7 +290,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise PolicyError([f"malformed YAML{where}: {problem}"], str(path)) from None
     if data is None:
-        raise PolicyError(["the file is empty; a policy needs at least `name` and `tables.features`"], str(path))
+        raise PolicyError(
+            ["the file is empty; a policy needs at least `name` and `tables.features`"], str(path)
+        )
     if not isinstance(data, dict):
         raise PolicyError([f"a policy is a mapping of keys, not a {type(data).__name__}"], str(path))
     return data
@@ -328,7 +336,7 @@ def parse_policy(data: dict[str, Any], *, base_dir: Path | None = None, source: 
     chain = (Path(source).resolve(),) if source and Path(source).exists() else ()
     merged = _resolve_extends(dict(data), base_dir, chain)
     try:
-        return Policy.model_validate(merged)
+        return Policy.model_validate(merged, context={"base_dir": base_dir})
     except ValidationError as error:
         raise PolicyError(_format_validation_error(error), source) from None
 

@@ -13,7 +13,12 @@ from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSe
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
 from airflow_retrain_gate.core.policy import Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.simple_profilers import latest_timestamp, load_events, profile_overrides, profile_training_signals
+from airflow_retrain_gate.core.simple_profilers import (
+    latest_timestamp,
+    load_events,
+    profile_overrides,
+    profile_training_signals,
+)
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
@@ -40,7 +45,11 @@ class ProfileBuilder:
         tables = self.policy.tables
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        unmapped = {kind for kind in ("outcomes", "overrides", "training_signals", "events") if getattr(tables, kind) is None}
+        unmapped = {
+            kind
+            for kind in ("outcomes", "overrides", "training_signals", "events")
+            if getattr(tables, kind) is None
+        }
         steps: list[tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = [
             (("schema",), self._schema),
             (("features",), self._features),
@@ -65,7 +74,14 @@ class ProfileBuilder:
                     errors[kind] = f"internal error while profiling: {type(error).__name__}: {error}"
         return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
 
-    def _cached(self, kind: str, identity: dict[str, Any], window: TimeWindow, table: str, compute: Callable[[], Profile]) -> Profile:
+    def _cached(
+        self,
+        kind: str,
+        identity: dict[str, Any],
+        window: TimeWindow,
+        table: str,
+        compute: Callable[[], Profile],
+    ) -> Profile:
         if self.cache is None:
             return compute()
         key = cache_key(kind, identity, window)
@@ -85,7 +101,11 @@ class ProfileBuilder:
         }
 
     def _schema(self) -> dict[str, Any]:
-        return {"feature_schema": self.warehouse.describe(self.policy.tables.features.table, "tables.features.table")}
+        return {
+            "feature_schema": self.warehouse.describe(
+                self.policy.tables.features.table, "tables.features.table"
+            )
+        }
 
     def _features(self) -> dict[str, Any]:
         mapping = self.policy.tables.features
@@ -100,16 +120,29 @@ class ProfileBuilder:
         current = profile_features(source, self.current, FeatureBinning.of(reference), self.settings)
         latest = current.max_timestamp
         if latest is None:
-            latest = latest_timestamp(source, self.as_of, self.as_of - min(self.reference.start, self.current.start))
-        return {"features_reference": reference, "features_current": current, "latest_feature_timestamp": latest}
+            latest = latest_timestamp(
+                source, self.as_of, self.as_of - min(self.reference.start, self.current.start)
+            )
+        return {
+            "features_reference": reference,
+            "features_current": current,
+            "latest_feature_timestamp": latest,
+        }
 
     def _outcomes(self) -> dict[str, Any]:
         tables = self.policy.tables
         assert tables.outcomes is not None
         outcomes = TableSource.bind(self.warehouse, tables.outcomes, "tables.outcomes")
-        predictions = TableSource.bind(self.warehouse, tables.predictions, "tables.predictions") if tables.predictions else None
+        predictions = (
+            TableSource.bind(self.warehouse, tables.predictions, "tables.predictions")
+            if tables.predictions
+            else None
+        )
         fine_bins = self.settings.fine_bins
-        identity = {**self._identity(tables.predictions, tables.outcomes), "labels_known_by": self.as_of.date().isoformat()}
+        identity = {
+            **self._identity(tables.predictions, tables.outcomes),
+            "labels_known_by": self.as_of.date().isoformat(),
+        }
         reference = self._cached(
             "outcomes",
             identity,
@@ -117,13 +150,27 @@ class ProfileBuilder:
             tables.outcomes.table,
             lambda: profile_outcomes(predictions, outcomes, self.reference, self.as_of, None, fine_bins),
         )
-        current = profile_outcomes(predictions, outcomes, self.current, self.as_of, OutcomeBinning.of(reference), fine_bins)
-        return {"outcomes_reference": reference, "outcomes_current": current, "outcomes_have_predictions": predictions is not None}
+        current = profile_outcomes(
+            predictions, outcomes, self.current, self.as_of, OutcomeBinning.of(reference), fine_bins
+        )
+        return {
+            "outcomes_reference": reference,
+            "outcomes_current": current,
+            "outcomes_have_predictions": predictions is not None,
+        }
 
-    def _daily(self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]) -> tuple[Any, Any]:
+    def _daily(
+        self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]
+    ) -> tuple[Any, Any]:
         mapping = getattr(self.policy.tables, kind)
         source = TableSource.bind(self.warehouse, mapping, section)
-        reference = self._cached(kind, self._identity(mapping), self.reference, mapping.table, lambda: profiler(source, self.reference))
+        reference = self._cached(
+            kind,
+            self._identity(mapping),
+            self.reference,
+            mapping.table,
+            lambda: profiler(source, self.reference),
+        )
         return reference, profiler(source, self.current)
 
     def _overrides(self) -> dict[str, Any]:
@@ -131,7 +178,9 @@ class ProfileBuilder:
         return {"overrides_reference": reference, "overrides_current": current}
 
     def _signals(self) -> dict[str, Any]:
-        reference, current = self._daily("training_signals", "tables.training_signals", profile_training_signals)
+        reference, current = self._daily(
+            "training_signals", "tables.training_signals", profile_training_signals
+        )
         return {"signals_reference": reference, "signals_current": current}
 
     def _events(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +41,9 @@ class ProfileCache:
         table = self.state.tables["cache"]
         with self.state.reading() as connection:
             text = connection.execute(
-                sa.select(table.c.profile_json).where(table.c.cache_key == key, table.c.query_version == QUERY_VERSION)
+                sa.select(table.c.profile_json).where(
+                    table.c.cache_key == key, table.c.query_version == QUERY_VERSION
+                )
             ).scalar()
         if text is None:
             self.misses += 1
@@ -59,12 +61,14 @@ class ProfileCache:
             "window_start": window.start,
             "window_end": window.end,
             "query_version": QUERY_VERSION,
-            "created_at": datetime.now(timezone.utc),
+            "created_at": datetime.now(UTC),
             "profile_json": json.dumps(to_jsonable(profile)),
         }
         try:
             with self.state.writing() as connection:
-                exists = connection.execute(sa.select(table.c.cache_key).where(table.c.cache_key == key)).first()
+                exists = connection.execute(
+                    sa.select(table.c.cache_key).where(table.c.cache_key == key)
+                ).first()
                 if exists is None:
                     connection.execute(table.insert().values(**row))
         except sa.exc.IntegrityError:

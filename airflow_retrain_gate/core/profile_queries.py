@@ -31,7 +31,9 @@ class NumericEdges:
     bins: int
 
     @classmethod
-    def from_range(cls, minimum: float | None, maximum: float | None, mean: float, std: float, bins: int) -> NumericEdges:
+    def from_range(
+        cls, minimum: float | None, maximum: float | None, mean: float, std: float, bins: int
+    ) -> NumericEdges:
         """Edges over the reference range, trimmed to mean +/- 6 std so one outlier cannot squash every bin."""
         if minimum is None or maximum is None or not np.isfinite([minimum, maximum, mean, std]).all():
             return cls(0.0, 0.0, 1)
@@ -57,7 +59,9 @@ class NumericEdges:
         """SQL: the bucket index of `value` (-2 null, -1 underflow, 0..bins-1, bins overflow)."""
         low = sa.literal(self.low, sa.Float)
         if self.high == self.low:
-            return sa.case((value.is_(None), NULL_BUCKET), (value < low, UNDERFLOW_BUCKET), (value > low, 1), else_=0)
+            return sa.case(
+                (value.is_(None), NULL_BUCKET), (value < low, UNDERFLOW_BUCKET), (value > low, 1), else_=0
+            )
         high = sa.literal(self.high, sa.Float)
         width = sa.literal((self.high - self.low) / self.bins, sa.Float)
         return sa.case(
@@ -96,14 +100,25 @@ def grouped(
         used = [name for name in keys if any(name in group for group in sets)]
         labelled = [keys[name].label(name) for name in used]
         clauses = [sa.tuple_(*[keys[name] for name in group]) for group in sets]
-        return sa.select(*labelled, *measures).select_from(source).where(*where).group_by(sa.func.grouping_sets(*clauses))
+        return (
+            sa.select(*labelled, *measures)
+            .select_from(source)
+            .where(*where)
+            .group_by(sa.func.grouping_sets(*clauses))
+        )
     selects = []
     used = [name for name in keys if any(name in group for group in sets)]
     for group in sets:
         columns = [
-            (keys[name] if name in group else sa.cast(sa.null(), key_types[name])).label(name) for name in used
+            (keys[name] if name in group else sa.cast(sa.null(), key_types[name])).label(name)
+            for name in used
         ]
-        selects.append(sa.select(*columns, *measures).select_from(source).where(*where).group_by(*[keys[name] for name in group]))
+        selects.append(
+            sa.select(*columns, *measures)
+            .select_from(source)
+            .where(*where)
+            .group_by(*[keys[name] for name in group])
+        )
     return selects[0] if len(selects) == 1 else sa.union_all(*selects)
 
 
@@ -116,7 +131,10 @@ def summary_query(
     with_distinct: bool,
 ) -> sa.Select[Any]:
     """Per day (and, with approximate distinct counts, for the whole window): rows, max timestamp, moments."""
-    measures: list[ColumnElement[Any]] = [sa.func.count().label("rows"), sa.func.max(timestamp).label("max_ts")]
+    measures: list[ColumnElement[Any]] = [
+        sa.func.count().label("rows"),
+        sa.func.max(timestamp).label("max_ts"),
+    ]
     for index, value in enumerate(numeric):
         measures += [
             sa.func.count(value).label(f"n{index}"),
@@ -147,15 +165,22 @@ def top_values_query(
 ) -> sa.Select[Any]:
     """The `top_k` most frequent values of each column with their counts and the column's distinct count."""
     keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
-    inner = grouped(source, where, keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets).subquery()
-    column_index = sa.case(*[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1)
+    inner = grouped(
+        source, where, keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
+    ).subquery()
+    column_index = sa.case(
+        *[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1
+    )
     value = sa.func.coalesce(*[inner.c[name] for name in keys]) if len(keys) > 1 else inner.c["k0"]
     ranked = sa.select(
         column_index.label("col"),
         value.label("value"),
         inner.c.n,
-        sa.func.row_number().over(partition_by=column_index, order_by=(inner.c.n.desc(), value)).label("rank"),
+        sa.func.row_number()
+        .over(partition_by=column_index, order_by=(inner.c.n.desc(), value))
+        .label("rank"),
         sa.func.count().over(partition_by=column_index).label("distinct_values"),
     ).subquery()
-    return sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(ranked.c["rank"] <= top_k)
-
+    return sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(
+        ranked.c["rank"] <= top_k
+    )

@@ -40,7 +40,11 @@ class NumericProfile:
         """Bin counts over the whole window, or summed over the given day indexes."""
         if days is None:
             return np.asarray(self.counts, float)
-        return np.asarray([self.daily_counts[index] for index in days], float).reshape(-1, len(self.counts)).sum(axis=0)
+        return (
+            np.asarray([self.daily_counts[index] for index in days], float)
+            .reshape(-1, len(self.counts))
+            .sum(axis=0)
+        )
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,10 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"__datetime__": value.isoformat()}
     if hasattr(value, "__dataclass_fields__"):
-        return {"__type__": type(value).__name__, **{f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}}
+        return {
+            "__type__": type(value).__name__,
+            **{f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)},
+        }
     if isinstance(value, dict):
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -211,7 +218,10 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-_PROFILE_TYPES = {cls.__name__: cls for cls in (NumericProfile, CategoricalProfile, TableProfile, OutcomeProfile, DailyCounts, EventRecord)}
+_PROFILE_TYPES = {
+    cls.__name__: cls
+    for cls in (NumericProfile, CategoricalProfile, TableProfile, OutcomeProfile, DailyCounts, EventRecord)
+}
 
 
 def from_jsonable(value: Any) -> Any:

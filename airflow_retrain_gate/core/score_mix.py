@@ -39,6 +39,10 @@ def adjusted_change(
     """(actual current mean, expected current mean at the reference's outcome-given-score, current count)."""
     groups = score_groups(reference, count)
     current_counts = current.by_bin(count, days)
-    actual = float(current.by_bin(total, days).sum() / current_counts.sum()) if current_counts.sum() else float("nan")
+    actual = (
+        float(current.by_bin(total, days).sum() / current_counts.sum())
+        if current_counts.sum()
+        else float("nan")
+    )
     expected = expected_mean(reference_means(reference, total, count, groups), current_counts, groups)
     return actual, expected, float(current_counts.sum())

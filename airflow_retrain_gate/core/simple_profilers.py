@@ -23,11 +23,17 @@ def _count_when(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
-def _daily_counts(source: TableSource, window: TimeWindow, counters: dict[str, ColumnElement[Any]]) -> DailyCounts:
+def _daily_counts(
+    source: TableSource, window: TimeWindow, counters: dict[str, ColumnElement[Any]]
+) -> DailyCounts:
     timestamp = source.column("timestamp")
     day = day_of(timestamp)
     query = (
-        sa.select(day.label("day"), sa.func.count().label("rows"), *[value.label(name) for name, value in counters.items()])
+        sa.select(
+            day.label("day"),
+            sa.func.count().label("rows"),
+            *[value.label(name) for name, value in counters.items()],
+        )
         .select_from(source.clause)
         .where(*source.in_window("timestamp", window))
         .group_by(day)
@@ -55,7 +61,9 @@ def profile_overrides(source: TableSource, window: TimeWindow) -> DailyCounts:
     """Rows and manual overrides per day."""
     mapping: OverridesTable = source.mapping  # type: ignore[assignment]
     flag = source.number("flag", mapping.flag)
-    return _daily_counts(source, window, {"flag_known": sa.func.count(flag), "flagged": _count_when(flag != 0)})
+    return _daily_counts(
+        source, window, {"flag_known": sa.func.count(flag), "flagged": _count_when(flag != 0)}
+    )
 
 
 def profile_training_signals(source: TableSource, window: TimeWindow) -> DailyCounts:

@@ -12,8 +12,13 @@ from sqlalchemy.sql.expression import ColumnElement
 from airflow_retrain_gate.core.policy import TableMapping
 from airflow_retrain_gate.core.sql import as_number
 from airflow_retrain_gate.core.timeframes import TimeWindow
-from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, TEMPORAL_KINDS, MappingError, TableInfo, Warehouse
-
+from airflow_retrain_gate.core.warehouse import (
+    NUMERIC_KINDS,
+    TEMPORAL_KINDS,
+    MappingError,
+    TableInfo,
+    Warehouse,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,9 @@ class TableSource:
         info = warehouse.describe(mapping.table, f"{section}.table")
         for field_path, column in mapping.mapped_columns().items():
             info.column(f"{section}.{field_path}", column)
-        names = [info.column(section, column).name for column in dict.fromkeys(mapping.mapped_columns().values())]
+        names = [
+            info.column(section, column).name for column in dict.fromkeys(mapping.mapped_columns().values())
+        ]
         return cls(warehouse, info, mapping, section, info.clause(names))
 
     def column(self, field: str) -> ColumnElement[Any]:

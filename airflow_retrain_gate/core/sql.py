@@ -9,7 +9,16 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks"}
-GROUPING_SETS_DIALECTS = {"postgresql", "duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks", "mssql"}
+GROUPING_SETS_DIALECTS = {
+    "postgresql",
+    "duckdb",
+    "snowflake",
+    "bigquery",
+    "trino",
+    "redshift",
+    "databricks",
+    "mssql",
+}
 
 
 class day_of(FunctionElement[Any]):

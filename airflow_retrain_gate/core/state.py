@@ -7,12 +7,12 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airflow_retrain_gate.core.warehouse import WarehouseError, short_error, create_engine
+from airflow_retrain_gate.core.warehouse import WarehouseError, create_engine, short_error
 
 SCHEMALESS_DIALECTS = {"sqlite"}
 DEFAULT_SCHEMA = "retrain_gate"
@@ -61,7 +61,9 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     sa.Index("ix_retrain_gate_decisions_as_of", decisions.c.as_of)
-    sa.Index("ix_retrain_gate_decisions_policy", decisions.c.policy_name, decisions.c.branch, decisions.c.as_of)
+    sa.Index(
+        "ix_retrain_gate_decisions_policy", decisions.c.policy_name, decisions.c.branch, decisions.c.as_of
+    )
     return {"version": version, "cache": cache, "decisions": decisions}
 
 
@@ -131,12 +133,18 @@ class StateStore:
                             continue
                         step(connection, self.tables)
                         connection.execute(
-                            self.tables["version"].insert().values(
-                                version=version, applied_at=datetime.now(timezone.utc), description=description
+                            self.tables["version"]
+                            .insert()
+                            .values(
+                                version=version,
+                                applied_at=datetime.now(UTC),
+                                description=description,
                             )
                         )
             except sa.exc.SQLAlchemyError as error:
-                raise WarehouseError(f"state database: cannot create the gate's tables: {short_error(error)}") from None
+                raise WarehouseError(
+                    f"state database: cannot create the gate's tables: {short_error(error)}"
+                ) from None
             self._migrated = True
         return MIGRATIONS[-1][0]
 
@@ -145,7 +153,9 @@ class StateStore:
         with self.engine.connect() as connection:
             if not sa.inspect(connection).has_table(self.tables["version"].name, schema=self.schema):
                 return 0
-            return int(connection.execute(sa.select(sa.func.max(self.tables["version"].c.version))).scalar() or 0)
+            return int(
+                connection.execute(sa.select(sa.func.max(self.tables["version"].c.version))).scalar() or 0
+            )
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -155,4 +165,6 @@ class StateStore:
 def _lock_migrations(connection: Connection) -> None:
     """Serialise concurrent migrations where the database can (a PostgreSQL advisory lock)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(b"retrain_gate_migrations")})
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(b"retrain_gate_migrations")}
+        )

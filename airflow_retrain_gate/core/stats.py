@@ -37,7 +37,9 @@ def effective_size(reference_n: float, current_n: float) -> float:
     return reference_n * current_n / (reference_n + current_n)
 
 
-def is_material(value: float, threshold: float, p_value: float, sample_size: float, alpha: float, large_sample: int) -> bool:
+def is_material(
+    value: float, threshold: float, p_value: float, sample_size: float, alpha: float, large_sample: int
+) -> bool:
     """An effect fires when it reaches the threshold and, on samples below `large_sample`, is significant."""
     if not math.isfinite(value) or value < threshold:
         return False
@@ -59,11 +61,15 @@ def jensen_shannon(reference_counts: Sequence[float], current_counts: Sequence[f
     """Jensen-Shannon distance (natural log; the square root of the divergence, 0..0.83)."""
     reference, current = _smoothed(reference_counts), _smoothed(current_counts)
     middle = (reference + current) / 2
-    divergence = 0.5 * np.sum(reference * np.log(reference / middle)) + 0.5 * np.sum(current * np.log(current / middle))
+    divergence = 0.5 * np.sum(reference * np.log(reference / middle)) + 0.5 * np.sum(
+        current * np.log(current / middle)
+    )
     return float(math.sqrt(max(divergence, 0.0)))
 
 
-def chi_square(reference_counts: Sequence[float], current_counts: Sequence[float]) -> tuple[float, float, int]:
+def chi_square(
+    reference_counts: Sequence[float], current_counts: Sequence[float]
+) -> tuple[float, float, int]:
     """Chi-square test of homogeneity of two histograms: (statistic, p-value, degrees of freedom)."""
     table = np.vstack([np.asarray(reference_counts, float), np.asarray(current_counts, float)])
     table = table[:, table.sum(axis=0) > 0]
@@ -79,7 +85,9 @@ def ks_binned(reference_counts: Sequence[float], current_counts: Sequence[float]
     current = np.asarray(current_counts, float)
     if reference.sum() == 0 or current.sum() == 0:
         return 0.0, 1.0
-    distance = float(np.max(np.abs(np.cumsum(reference) / reference.sum() - np.cumsum(current) / current.sum())))
+    distance = float(
+        np.max(np.abs(np.cumsum(reference) / reference.sum() - np.cumsum(current) / current.sum()))
+    )
     size = effective_size(reference.sum(), current.sum())
     p_value = float(scipy_stats.kstwobign.sf(distance * math.sqrt(size))) if size > 0 else 1.0
     return distance, p_value
@@ -94,7 +102,9 @@ def bin_centres(edges: Sequence[float], low: float, high: float) -> np.ndarray:
     return np.concatenate([[under], inner, [over]])
 
 
-def wasserstein_binned(centres: Sequence[float], reference_counts: Sequence[float], current_counts: Sequence[float]) -> float:
+def wasserstein_binned(
+    centres: Sequence[float], reference_counts: Sequence[float], current_counts: Sequence[float]
+) -> float:
     """Earth mover's distance between two histograms whose mass sits at the bin centres."""
     reference = np.asarray(reference_counts, float)
     current = np.asarray(current_counts, float)
@@ -128,7 +138,9 @@ def regroup(counts: Sequence[float], assignment: np.ndarray) -> np.ndarray:
     return np.bincount(assignment, weights=np.asarray(counts, float), minlength=int(assignment.max()) + 1)
 
 
-def two_proportions(successes_a: float, total_a: float, successes_b: float, total_b: float) -> tuple[float, float]:
+def two_proportions(
+    successes_a: float, total_a: float, successes_b: float, total_b: float
+) -> tuple[float, float]:
     """Difference of two rates (b - a) and the two-sided p-value of the pooled z-test."""
     if total_a <= 0 or total_b <= 0:
         return 0.0, 1.0
@@ -166,7 +178,9 @@ def auc_from_bins(positives: Sequence[float], negatives: Sequence[float]) -> tup
     positives_above = np.cumsum(pos[::-1])[::-1] - pos
     auc = float(np.sum(neg * (positives_above + 0.5 * pos)) / (n_pos * n_neg))
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (
+        n_pos * n_neg
+    )
     return auc, float(math.sqrt(max(variance, 0.0)))
 
 

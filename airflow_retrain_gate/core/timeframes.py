@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -20,7 +20,9 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         return timedelta(seconds=float(text))
     match = _DURATION.match(str(text))
     if not match:
-        raise ValueError(f"{text!r} is not a duration; write it like '7d', '-63d' or '12h' (units s, m, h, d, w)")
+        raise ValueError(
+            f"{text!r} is not a duration; write it like '7d', '-63d' or '12h' (units s, m, h, d, w)"
+        )
     sign, amount, unit = match.groups()
     seconds = float(amount) * _UNIT_SECONDS[unit]
     return timedelta(seconds=-seconds if sign == "-" else seconds)
@@ -50,8 +52,8 @@ def to_utc(value: datetime | date | str) -> datetime:
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def resolve_instant(bound: str | datetime | date, as_of: datetime) -> datetime:
@@ -84,7 +86,7 @@ class TimeWindow:
 
     def day_coverage(self, day: date) -> float:
         """The share (0..1) of the UTC day ``day`` that lies inside the window."""
-        day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         day_end = day_start + timedelta(days=1)
         overlap = min(day_end, self.end) - max(day_start, self.start)
         return max(overlap.total_seconds(), 0.0) / 86400.0

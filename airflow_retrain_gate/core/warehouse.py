@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,7 +69,9 @@ class TableInfo:
 
     def clause(self, names: list[str]) -> sa.TableClause:
         """A lightweight table clause with typed columns, for building queries."""
-        columns = [sa.column(self.columns[name].name, _TYPE_FOR_KIND[self.columns[name].kind]) for name in names]
+        columns = [
+            sa.column(self.columns[name].name, _TYPE_FOR_KIND[self.columns[name].kind]) for name in names
+        ]
         return sa.table(self.name, *columns, schema=self.schema)
 
 
@@ -185,7 +187,9 @@ class Warehouse:
         with self.reading() as connection:
             inspector = sa.inspect(connection)
             try:
-                names = inspector.get_table_names(schema=schema_name) + inspector.get_view_names(schema=schema_name)
+                names = inspector.get_table_names(schema=schema_name) + inspector.get_view_names(
+                    schema=schema_name
+                )
             except sa.exc.SQLAlchemyError as error:
                 if schema_name and not _schema_exists(inspector, schema_name):
                     raise MappingError(
@@ -196,7 +200,9 @@ class Warehouse:
             if actual is None:
                 listed = ", ".join(sorted(names)[:30]) or "none"
                 where = f" in schema {schema_name!r}" if schema_name else ""
-                raise MappingError(field_path, f"table {qualified_name!r} not found{where} (tables: {listed})")
+                raise MappingError(
+                    field_path, f"table {qualified_name!r} not found{where} (tables: {listed})"
+                )
             columns = _reflect_columns(connection, inspector, schema_name, actual)
         info = TableInfo(schema_name, actual, columns)
         self._tables[qualified_name] = info
@@ -235,7 +241,7 @@ class Warehouse:
             return value.date()
         if kind == "timestamptz":
             return value
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -271,7 +277,9 @@ def _interrupt_timer(connection: Connection, timeout_s: float | None) -> threadi
     if not timeout_s or connection.dialect.name != "duckdb":
         return None
     raw = connection.connection.dbapi_connection
-    interrupt = getattr(raw, "interrupt", None) or getattr(getattr(raw, "_ConnectionWrapper__c", None), "interrupt", None)
+    interrupt = getattr(raw, "interrupt", None) or getattr(
+        getattr(raw, "_ConnectionWrapper__c", None), "interrupt", None
+    )
     if interrupt is None:
         return None
     timer = threading.Timer(timeout_s, interrupt)

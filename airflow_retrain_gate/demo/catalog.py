@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import STORIES, build_story, story_policy
 
-DEMO_AS_OF = datetime(2024, 6, 1, tzinfo=timezone.utc)
+DEMO_AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def build_demo_warehouse(
@@ -26,6 +26,8 @@ def build_demo_warehouse(
     for name in stories or STORIES:
         if progress:
             progress(name)
-        load_tables(url, build_story(name, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=name)
+        load_tables(
+            url, build_story(name, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=name
+        )
         policies[name] = story_policy(name, schema=name)
     return policies

@@ -13,7 +13,9 @@ from airflow_retrain_gate.core.warehouse import create_engine
 _PG_TYPES = {"i": "BIGINT", "f": "DOUBLE PRECISION", "M": "TIMESTAMP", "b": "BOOLEAN"}
 
 
-def load_tables(target: str | Engine, frames: dict[str, pd.DataFrame], *, prefix: str = "", schema: str | None = None) -> None:
+def load_tables(
+    target: str | Engine, frames: dict[str, pd.DataFrame], *, prefix: str = "", schema: str | None = None
+) -> None:
     """Create (or replace) one table per frame, named `<schema>.<prefix><name>`."""
     engine = target if isinstance(target, Engine) else create_engine(target)
     try:
@@ -44,7 +46,9 @@ def _load_duckdb(engine: Engine, table: str, schema: str | None, frame: pd.DataF
         raw = connection.connection.dbapi_connection
         raw.register("_story_frame", frame)  # type: ignore[union-attr]
         try:
-            connection.exec_driver_sql(f"CREATE OR REPLACE TABLE {_qualified(engine, table, schema)} AS SELECT * FROM _story_frame")
+            connection.exec_driver_sql(
+                f"CREATE OR REPLACE TABLE {_qualified(engine, table, schema)} AS SELECT * FROM _story_frame"
+            )
         finally:
             raw.unregister("_story_frame")  # type: ignore[union-attr]
 

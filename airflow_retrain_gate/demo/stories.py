@@ -34,7 +34,11 @@ def _healthy(world: World, magnitude: float) -> None:
 
 def _dead_signal(world: World, magnitude: float) -> None:
     """engagement_rate stops updating: the last days (or the whole window) repeat one value."""
-    frozen_days = world.config.current_days if world.config.seed % 2 else min(2 + round(2 * magnitude), world.config.current_days)
+    frozen_days = (
+        world.config.current_days
+        if world.config.seed % 2
+        else min(2 + round(2 * magnitude), world.config.current_days)
+    )
     mask = world.current_days_from(world.config.current_days - frozen_days)
     world.engagement_rate[mask] = round(float(world.engagement_rate[~mask][-1]), 4)
 
@@ -57,7 +61,9 @@ def _stale_taxonomy(world: World, magnitude: float) -> None:
     mask = world.current_days_from(0 if world.config.seed % 2 == 0 else 2)
     moved = mask & (world.rng.uniform(0, 1, len(mask)) < 0.05 + 0.06 * magnitude)
     if world.config.seed % 3 == 2:
-        world.query_intent[moved] = world.rng.choice(["crypto_refund", "ai_assistant", "bnpl_dispute"], size=int(moved.sum()))
+        world.query_intent[moved] = world.rng.choice(
+            ["crypto_refund", "ai_assistant", "bnpl_dispute"], size=int(moved.sum())
+        )
     else:
         world.query_intent[moved] = "other"
 
@@ -92,18 +98,37 @@ def _transient_campaign(world: World, magnitude: float) -> None:
     world.query_intent[newcomers] = "promo"
     world.segment[newcomers] = "consumer"
     world.extra_events.append(
-        {"starts_at": world.day_start(start), "ends_at": world.day_start(start + 2), "kind": "campaign", "description": "Weekend promo"}
+        {
+            "starts_at": world.day_start(start),
+            "ends_at": world.day_start(start + 2),
+            "kind": "campaign",
+            "description": "Weekend promo",
+        }
     )
 
 
 def _append_rows(world: World, template_rows: np.ndarray) -> None:
     """Duplicate rows (new entities on the same days); per-row noise is redrawn."""
     rng, size = world.rng, len(template_rows)
-    for name in ("day", "segment", "tenure_score", "basket_value", "engagement_rate", "query_intent", "user_active", "experiment_arm", "feedback_complete", "override_rate", "features_present"):
+    for name in (
+        "day",
+        "segment",
+        "tenure_score",
+        "basket_value",
+        "engagement_rate",
+        "query_intent",
+        "user_active",
+        "experiment_arm",
+        "feedback_complete",
+        "override_rate",
+        "features_present",
+    ):
         values = getattr(world, name)
         setattr(world, name, np.concatenate([values, values[template_rows]]))
     offsets = (rng.uniform(0, 86400, size) * 1_000_000).astype("timedelta64[us]")
-    day_starts = np.datetime64(world.config.start.replace(tzinfo=None), "us") + (world.day[-size:] * 86400 * 1_000_000).astype("timedelta64[us]")
+    day_starts = np.datetime64(world.config.start.replace(tzinfo=None), "us") + (
+        world.day[-size:] * 86400 * 1_000_000
+    ).astype("timedelta64[us]")
     world.ts = np.concatenate([world.ts, day_starts + offsets])
     world.true_logit_noise = np.concatenate([world.true_logit_noise, rng.normal(0.0, 0.5, size)])
     world.label_delay_days = np.concatenate([world.label_delay_days, rng.exponential(1.5, size)])
@@ -148,7 +173,7 @@ def _concept_drift(world: World, magnitude: float) -> None:
 
 def _stable_harmless_drift(world: World, magnitude: float) -> None:
     """Customers' tenure scores rise for good; outcome given the inputs is unchanged."""
-    world.tenure_score[world.current] += (6.0 + 4.0 * magnitude)
+    world.tenure_score[world.current] += 6.0 + 4.0 * magnitude
 
 
 STORIES: dict[str, Story] = {
@@ -156,22 +181,58 @@ STORIES: dict[str, Story] = {
     for story in (
         Story("healthy", "Healthy tables", "skip", None, _healthy),
         Story("dead_signal", "A source metric stopped updating", "fix_features", "dead_signal", _dead_signal),
-        Story("scale_change", "A column arrives on a new scale", "fix_features", "scale_shift", _scale_change),
+        Story(
+            "scale_change", "A column arrives on a new scale", "fix_features", "scale_shift", _scale_change
+        ),
         Story("pipeline_lag", "Features arrive late", "fix_features", "freshness", _pipeline_lag),
-        Story("stale_taxonomy", "New intents mapped to 'other'", "fix_features", "category_coverage", _stale_taxonomy),
-        Story("biased_training_signals", "Biased rows in the training window", "fix_features", "training_signal_hygiene", _biased_training_signals),
-        Story("transient_campaign", "A weekend campaign (in the events table)", "alert", "known_events", _transient_campaign),
-        Story("proxy_misaligned", "Clicks up, engagement flat", "alert", "proxy_alignment", _proxy_misaligned),
-        Story("kpi_band_misaligned", "Claim rate of the low band rises", "alert", "kpi_by_band", _kpi_band_misaligned),
+        Story(
+            "stale_taxonomy",
+            "New intents mapped to 'other'",
+            "fix_features",
+            "category_coverage",
+            _stale_taxonomy,
+        ),
+        Story(
+            "biased_training_signals",
+            "Biased rows in the training window",
+            "fix_features",
+            "training_signal_hygiene",
+            _biased_training_signals,
+        ),
+        Story(
+            "transient_campaign",
+            "A weekend campaign (in the events table)",
+            "alert",
+            "known_events",
+            _transient_campaign,
+        ),
+        Story(
+            "proxy_misaligned", "Clicks up, engagement flat", "alert", "proxy_alignment", _proxy_misaligned
+        ),
+        Story(
+            "kpi_band_misaligned",
+            "Claim rate of the low band rises",
+            "alert",
+            "kpi_by_band",
+            _kpi_band_misaligned,
+        ),
         Story("trust_decay", "Manual overrides rise", "alert", "trust", _trust_decay),
         Story("segment_mix_shift", "Segment shares moved", "alert", "segment_mix", _segment_mix_shift),
         Story("concept_drift", "Outcome given score changed", "train", "concept_drift", _concept_drift),
-        Story("stable_harmless_drift", "Persistent drift that does not hurt", "skip", None, _stable_harmless_drift),
+        Story(
+            "stable_harmless_drift",
+            "Persistent drift that does not hurt",
+            "skip",
+            None,
+            _stable_harmless_drift,
+        ),
     )
 }
 
 
-def build_story(name: str, *, seed: int = 0, magnitude: float = 1.0, rows_per_day: int = 1500, **world: Any) -> dict[str, pd.DataFrame]:
+def build_story(
+    name: str, *, seed: int = 0, magnitude: float = 1.0, rows_per_day: int = 1500, **world: Any
+) -> dict[str, pd.DataFrame]:
     """The tables of story `name` at a magnitude and seed."""
     config = WorldConfig(seed=seed, rows_per_day=rows_per_day, **world)
     generated = generate(config)
@@ -214,7 +275,13 @@ def story_policy(name: str, prefix: str = "", schema: str | None = None) -> dict
                 "engagement": "dwell_seconds",
             },
             "overrides": {"table": table("overrides"), "timestamp": "event_ts", "flag": "overridden"},
-            "events": {"table": table("events"), "starts_at": "starts_at", "ends_at": "ends_at", "kind": "kind", "description": "description"},
+            "events": {
+                "table": table("events"),
+                "starts_at": "starts_at",
+                "ends_at": "ends_at",
+                "kind": "kind",
+                "description": "description",
+            },
             "training_signals": {
                 "table": table("training_signals"),
                 "timestamp": "event_ts",

@@ -8,7 +8,7 @@ fixed model with noise, so outcome-given-score is stable unless a story changes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ class WorldConfig:
     seed: int = 0
     rows_per_day: int = 1500
     days: int = 70
-    as_of: datetime = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    as_of: datetime = datetime(2024, 6, 1, tzinfo=UTC)
     current_days: int = 7
 
     @property
@@ -90,7 +90,12 @@ class World:
 
     def model_logit(self) -> np.ndarray:
         """The deployed model's logit: it sees the features, not the noise."""
-        intent_risk = pd.Series(self.query_intent).map(dict(zip(INTENTS, INTENT_RISK, strict=True))).fillna(0.2).to_numpy()
+        intent_risk = (
+            pd.Series(self.query_intent)
+            .map(dict(zip(INTENTS, INTENT_RISK, strict=True)))
+            .fillna(0.2)
+            .to_numpy()
+        )
         return (
             -1.6
             - 0.05 * (self.tenure_score - 50.0)
@@ -112,7 +117,11 @@ def generate(config: WorldConfig) -> World:
     size = len(day)
     seconds = rng.uniform(0, 86400, size)
     base = np.datetime64(config.start.replace(tzinfo=None), "us")
-    ts = base + (day * 86400 * 1_000_000).astype("timedelta64[us]") + (seconds * 1_000_000).astype("timedelta64[us]")
+    ts = (
+        base
+        + (day * 86400 * 1_000_000).astype("timedelta64[us]")
+        + (seconds * 1_000_000).astype("timedelta64[us]")
+    )
     segment_index = rng.choice(len(SEGMENTS), size=size, p=SEGMENT_SHARES)
     world = World(
         config=config,
@@ -189,7 +198,13 @@ def tables(world: World) -> dict[str, pd.DataFrame]:
     )
     label_ts = ts + (world.label_delay_days * 86400 * 1_000_000).astype("timedelta64[us]")
     outcomes = pd.DataFrame(
-        {"entity_id": entity, "label_ts": label_ts, "outcome": outcome, "clicked": clicked.astype(int), "dwell_seconds": dwell}
+        {
+            "entity_id": entity,
+            "label_ts": label_ts,
+            "outcome": outcome,
+            "clicked": clicked.astype(int),
+            "dwell_seconds": dwell,
+        }
     )
     chosen = world.in_overrides
     overrides = pd.DataFrame(

@@ -6,7 +6,18 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from airflow_retrain_gate.core import Action, Branch, DecisionLog, Finding, RunKey, StateStore, Status, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.core import (
+    Action,
+    Branch,
+    DecisionLog,
+    Finding,
+    RunKey,
+    StateStore,
+    Status,
+    Warehouse,
+    parse_policy,
+    run_gate,
+)
 from airflow_retrain_gate.core.checks import CHECK_RANK
 from airflow_retrain_gate.core.decision import Decision, decide
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
@@ -18,7 +29,9 @@ def finding(check: str, status: Status, action: Action = Action.NONE, message: s
     return Finding(check, "t.c", status, action, message or f"{check} {status.value}")
 
 
-def choose(findings: list[Finding], error_branch: Branch = Branch.ALERT, overrides: dict[str, Action] | None = None) -> tuple[Branch, list[str], list[str]]:
+def choose(
+    findings: list[Finding], error_branch: Branch = Branch.ALERT, overrides: dict[str, Action] | None = None
+) -> tuple[Branch, list[str], list[str]]:
     branch, reasons, deciding, _ = decide(
         findings,
         error_branch=error_branch,
@@ -51,7 +64,9 @@ def test_a_check_that_cannot_run_takes_on_error_never_train() -> None:
 
 
 def test_insufficient_data_does_not_decide_and_says_so() -> None:
-    branch, reasons, _ = choose([finding("label_maturity", Status.INSUFFICIENT_DATA, message="labels are not mature yet")])
+    branch, reasons, _ = choose(
+        [finding("label_maturity", Status.INSUFFICIENT_DATA, message="labels are not mature yet")]
+    )
     assert branch is Branch.SKIP
     assert "Not decided (label_maturity, insufficient data): labels are not mature yet" in reasons
 
@@ -85,9 +100,13 @@ def test_cooldown_turns_a_second_train_within_the_cooldown_into_alert(tmp_path: 
     earlier = run_gate(policy, Warehouse(url), DEMO_AS_OF - timedelta(days=3), state=state)
     log.record(RunKey("fraud", "run-1", "gate"), earlier)
     assert earlier.branch is Branch.TRAIN
-    again = run_gate(policy, Warehouse(url), DEMO_AS_OF, state=state, run_key=RunKey("fraud", "run-2", "gate"))
+    again = run_gate(
+        policy, Warehouse(url), DEMO_AS_OF, state=state, run_key=RunKey("fraud", "run-2", "gate")
+    )
     assert again.branch is Branch.ALERT
     assert again.reasons[0].startswith("Cooldown: the last train decision was 3d ago (cooldown 7d)")
     log.record_review(RunKey("fraud", "run-1", "gate"), "skip", "oncall", "false alarm")
-    after_review = run_gate(policy, Warehouse(url), DEMO_AS_OF, state=state, run_key=RunKey("fraud", "run-3", "gate"))
+    after_review = run_gate(
+        policy, Warehouse(url), DEMO_AS_OF, state=state, run_key=RunKey("fraud", "run-3", "gate")
+    )
     assert after_review.branch is Branch.TRAIN

@@ -29,7 +29,10 @@ def test_a_missing_table_names_the_field_and_the_tables_that_exist(concept_drift
     policy["tables"]["outcomes"]["table"] = "outcome"  # type: ignore[index]
     branch, errors = gate(concept_drift_warehouse, policy)
     assert branch is Branch.ALERT
-    assert any("tables.outcomes.table: table 'outcome' not found" in error and "outcomes" in error for error in errors)
+    assert any(
+        "tables.outcomes.table: table 'outcome' not found" in error and "outcomes" in error
+        for error in errors
+    )
 
 
 def test_a_missing_column_names_the_field_and_lists_the_columns(concept_drift_warehouse: str) -> None:
@@ -38,7 +41,8 @@ def test_a_missing_column_names_the_field_and_lists_the_columns(concept_drift_wa
     branch, errors = gate(concept_drift_warehouse, policy)
     assert branch is Branch.ALERT
     assert any(
-        "tables.outcomes.label: column 'outcome_flag' not found in table 'outcomes' (columns: entity_id, label_ts, outcome" in error
+        "tables.outcomes.label: column 'outcome_flag' not found in table 'outcomes' (columns: entity_id, label_ts, outcome"
+        in error
         for error in errors
     )
 
@@ -68,16 +72,26 @@ def test_a_text_column_used_as_a_number_is_a_schema_change(duckdb_url: str) -> N
 
 
 def test_an_empty_current_window_is_missing_data_not_a_reason_to_train(concept_drift_warehouse: str) -> None:
-    decision = run_gate(parse_policy(story_policy("concept_drift")), Warehouse(concept_drift_warehouse), "2024-06-20T00:00:00Z")
+    decision = run_gate(
+        parse_policy(story_policy("concept_drift")),
+        Warehouse(concept_drift_warehouse),
+        "2024-06-20T00:00:00Z",
+    )
     assert decision.branch is Branch.FIX_FEATURES
     assert {"freshness", "volume"} <= set(decision.deciding_checks)
 
 
 def test_windows_without_any_rows_cannot_be_diagnosed(concept_drift_warehouse: str) -> None:
-    decision = run_gate(parse_policy(story_policy("concept_drift")), Warehouse(concept_drift_warehouse), "2030-01-01T00:00:00Z")
+    decision = run_gate(
+        parse_policy(story_policy("concept_drift")),
+        Warehouse(concept_drift_warehouse),
+        "2030-01-01T00:00:00Z",
+    )
     assert decision.branch is not Branch.TRAIN
     volume = next(f for f in decision.findings if f.check == "volume")
-    assert volume.status is Status.ERROR and "no rows in the reference or the current window" in volume.message
+    assert (
+        volume.status is Status.ERROR and "no rows in the reference or the current window" in volume.message
+    )
 
 
 def test_identifiers_with_quotes_and_semicolons_are_quoted_not_executed(duckdb_url: str) -> None:
@@ -86,7 +100,13 @@ def test_identifiers_with_quotes_and_semicolons_are_quoted_not_executed(duckdb_u
     features = frames["features"].rename(columns={"tenure_score": "tenure'); DELETE FROM victim; --"})
     load_tables(duckdb_url, {"victim": pd.DataFrame({"x": [1]}), weird_table: features})
     policy = story_policy("healthy")
-    policy["tables"] = {"features": {**policy["tables"]["features"], "table": weird_table, "numeric": ["tenure'); DELETE FROM victim; --"]}}  # type: ignore[index]
+    policy["tables"] = {
+        "features": {
+            **policy["tables"]["features"],
+            "table": weird_table,
+            "numeric": ["tenure'); DELETE FROM victim; --"],
+        }
+    }  # type: ignore[index]
     decision = run_gate(parse_policy(policy), Warehouse(duckdb_url), DEMO_AS_OF)
     assert decision.branch is Branch.SKIP
     with sa.create_engine(duckdb_url).connect() as connection:

@@ -11,7 +11,10 @@ import yaml
 from airflow_retrain_gate.core import PolicyError, load_policy, parse_policy
 from airflow_retrain_gate.core.policy import policy_json_schema
 
-MINIMAL = {"name": "fraud-scorer", "tables": {"features": {"table": "features", "timestamp": "event_ts", "numeric": ["amount"]}}}
+MINIMAL = {
+    "name": "fraud-scorer",
+    "tables": {"features": {"table": "features", "timestamp": "event_ts", "numeric": ["amount"]}},
+}
 
 
 def write(folder: Path, name: str, data: object) -> Path:
@@ -37,7 +40,9 @@ def test_the_design_example_policy_is_valid() -> None:
     data = yaml.safe_load(block)
     data.pop("extends")
     policy = parse_policy(data)
-    assert policy.tables.predictions is not None and policy.tables.predictions.filters == {"model_name": "fraud-scorer"}
+    assert policy.tables.predictions is not None and policy.tables.predictions.filters == {
+        "model_name": "fraud-scorer"
+    }
     assert policy.action_for("segment_mix").value == "alert"
 
 
@@ -85,8 +90,16 @@ def test_empty_and_non_mapping_files_are_rejected(tmp_path: Path) -> None:
 
 def test_extends_deep_merges_the_platform_base_this_file_winning(tmp_path: Path) -> None:
     (tmp_path / "platform").mkdir()
-    write(tmp_path / "platform", "default.yaml", {"cooldown": "14d", "checks": {"drift": {"warn": 0.2, "fail": 0.4}}, "on_error": "fix_features"})
-    path = write(tmp_path, "model.yaml", {**MINIMAL, "extends": "platform/default.yaml", "checks": {"drift": {"fail": 0.5}}})
+    write(
+        tmp_path / "platform",
+        "default.yaml",
+        {"cooldown": "14d", "checks": {"drift": {"warn": 0.2, "fail": 0.4}}, "on_error": "fix_features"},
+    )
+    path = write(
+        tmp_path,
+        "model.yaml",
+        {**MINIMAL, "extends": "platform/default.yaml", "checks": {"drift": {"fail": 0.5}}},
+    )
     policy = load_policy(path)
     assert policy.cooldown == "14d"
     assert policy.on_error == "fix_features"
@@ -110,5 +123,7 @@ def test_json_schema_describes_every_check_and_the_design_keys() -> None:
     schema = policy_json_schema()
     checks = schema["$defs"]["ChecksConfig"]["properties"]
     assert {"schema", "drift", "freshness", "segment_mix", "expectations"} <= set(checks)
-    assert {"name", "extends", "windows", "tables", "checks", "actions", "cooldown", "on_error"} <= set(schema["properties"])
+    assert {"name", "extends", "windows", "tables", "checks", "actions", "cooldown", "on_error"} <= set(
+        schema["properties"]
+    )
     assert schema["properties"]["on_error"]["enum"] == ["alert", "fix_features", "skip"]

@@ -48,13 +48,21 @@ def run_counting(url: str, state: StateStore | None = None) -> tuple[list[QueryR
     """Run the gate, returning the rows of each query (our observer) and each SQL statement (SQLAlchemy event)."""
     warehouse = Warehouse(url)
     statements: list[str] = []
-    sa.event.listen(warehouse.engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: statements.append(statement))
+    sa.event.listen(
+        warehouse.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: statements.append(statement),
+    )
     records: list[QueryRecord] = []
     warehouse.observers.append(records.append)
     run_gate(parse_policy(POLICY), warehouse, AS_OF, state=state)
     warehouse.dispose()
     catalog = ("information_schema", "duckdb_tables", "duckdb_views", "duckdb_columns")
-    return records, [s for s in statements if s.lstrip().upper().startswith("SELECT") and not any(word in s for word in catalog)]
+    return records, [
+        s
+        for s in statements
+        if s.lstrip().upper().startswith("SELECT") and not any(word in s for word in catalog)
+    ]
 
 
 def bound(purpose: str, days: int, settings: ProfileSettings) -> int:
@@ -71,7 +79,9 @@ def bound(purpose: str, days: int, settings: ProfileSettings) -> int:
 
 
 @pytest.mark.parametrize("rows", [50_000, 2_000_000])
-def test_rows_returned_are_bounded_by_bins_columns_and_days_not_by_table_size(tmp_path: Path, rows: int) -> None:
+def test_rows_returned_are_bounded_by_bins_columns_and_days_not_by_table_size(
+    tmp_path: Path, rows: int
+) -> None:
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     make_features(url, rows)
     records, statements = run_counting(url)
@@ -81,7 +91,9 @@ def test_rows_returned_are_bounded_by_bins_columns_and_days_not_by_table_size(tm
         days = 29 if "reference" in record.purpose else 8
         assert record.rows <= bound(record.purpose, days, settings), record
     for statement in statements:
-        assert "GROUP BY" in statement.upper() or "max(" in statement.lower() or "count(" in statement.lower(), statement
+        assert (
+            "GROUP BY" in statement.upper() or "max(" in statement.lower() or "count(" in statement.lower()
+        ), statement
     assert sum(record.rows for record in records) < 20_000
 
 

@@ -56,4 +56,6 @@ def test_train_waits_for_matured_labels(duckdb_url: str, delay_days: int) -> Non
     assert decision.branch is not Branch.TRAIN
     maturity = next(f for f in decision.findings if f.check == "label_maturity")
     assert maturity.status is Status.INSUFFICIENT_DATA
-    assert any(reason.startswith("Not decided (performance, insufficient data)") for reason in decision.reasons)
+    assert any(
+        reason.startswith("Not decided (performance, insufficient data)") for reason in decision.reasons
+    )

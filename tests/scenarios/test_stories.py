@@ -17,9 +17,19 @@ VARIANTS = [(0, 0.5), (1, 0.5), (0, 2.0), (1, 2.0), (2, 1.0)]
 """(seed, magnitude) pairs: subtle and blatant, with seeds that pick each story's variants."""
 
 
-def diagnose(url: str, story: str, *, seed: int = 0, magnitude: float = 1.0, rows_per_day: int = 1500, schema: str | None = None) -> Decision:
+def diagnose(
+    url: str,
+    story: str,
+    *,
+    seed: int = 0,
+    magnitude: float = 1.0,
+    rows_per_day: int = 1500,
+    schema: str | None = None,
+) -> Decision:
     """Build the story's tables in `url` and run the gate on them at the demo's as_of."""
-    load_tables(url, build_story(story, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=schema)
+    load_tables(
+        url, build_story(story, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=schema
+    )
     warehouse = Warehouse(url)
     try:
         return run_gate(parse_policy(story_policy(story, schema=schema)), warehouse, DEMO_AS_OF)
@@ -32,7 +42,9 @@ def assert_story(decision: Decision, story: str) -> None:
     expected = STORIES[story]
     assert decision.branch is Branch(expected.branch), decision.reasons
     if expected.deciding_check is not None:
-        accepted = {expected.deciding_check} | ({"performance"} if expected.deciding_check == "concept_drift" else set())
+        accepted = {expected.deciding_check} | (
+            {"performance"} if expected.deciding_check == "concept_drift" else set()
+        )
         assert accepted & set(decision.deciding_checks), decision.reasons
     assert not [f for f in decision.findings if f.status.value == "error"], decision.reasons
 

@@ -15,13 +15,31 @@ from airflow_retrain_gate.core.events import describe_events, events_on, fully_e
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import MISSING, CategoricalProfile
 
-UNKNOWN_VALUES = ["other", "others", "unknown", "unk", "unclassified", "uncategorized", "misc", "n/a", "na", "none", "null", "undefined", "", "?", "-1"]
+UNKNOWN_VALUES = [
+    "other",
+    "others",
+    "unknown",
+    "unk",
+    "unclassified",
+    "uncategorized",
+    "misc",
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "undefined",
+    "",
+    "?",
+    "-1",
+]
 
 
 class CategoryCoverageSettings(CheckSettings):
     """How much the uncovered share may grow, and which labels mean 'not classified'."""
 
-    max_increase: float = Field(default=0.03, gt=0, lt=1, description="Growth of the uncovered share that fails.")
+    max_increase: float = Field(
+        default=0.03, gt=0, lt=1, description="Growth of the uncovered share that fails."
+    )
     unknown_values: list[str] = Field(
         default_factory=lambda: list(UNKNOWN_VALUES),
         description="Labels a categoriser uses for what it cannot classify (case-insensitive).",
@@ -35,18 +53,32 @@ def uncovered_slots(profile: CategoricalProfile, unknown_values: list[str]) -> l
     return [*slots, len(profile.categories)]
 
 
-def _column(inputs: CheckInputs, subject: str, reference: CategoricalProfile, current: CategoricalProfile, days: tuple[str, ...], settings: CategoryCoverageSettings) -> Finding:
+def _column(
+    inputs: CheckInputs,
+    subject: str,
+    reference: CategoricalProfile,
+    current: CategoricalProfile,
+    days: tuple[str, ...],
+    settings: CategoryCoverageSettings,
+) -> Finding:
     slots = uncovered_slots(reference, settings.unknown_values)
     ref_total, cur_total = sum(reference.counts), sum(current.counts)
     if ref_total < inputs.min_rows or cur_total < inputs.min_rows:
-        return outcome("category_coverage", subject, Status.INSUFFICIENT_DATA, f"Column {subject} has fewer than {inputs.min_rows} non-null values in a window.")
+        return outcome(
+            "category_coverage",
+            subject,
+            Status.INSUFFICIENT_DATA,
+            f"Column {subject} has fewer than {inputs.min_rows} non-null values in a window.",
+        )
     ref_uncovered = float(np.asarray(reference.counts)[slots].sum())
     cur_uncovered = float(np.asarray(current.counts)[slots].sum())
     increase, p_value = stats.two_proportions(ref_uncovered, ref_total, cur_uncovered, cur_total)
     size = stats.effective_size(ref_total, cur_total)
     ref_share, cur_share = ref_uncovered / ref_total, cur_uncovered / cur_total
     known = set(reference.categories)
-    new_values = [(value, count) for value, count in current.top_values if value not in known and value != MISSING]
+    new_values = [
+        (value, count) for value, count in current.top_values if value not in known and value != MISSING
+    ]
     labels = [*reference.categories, "(other)"]
     evidence = {
         "reference_share": ref_share,
@@ -56,7 +88,8 @@ def _column(inputs: CheckInputs, subject: str, reference: CategoricalProfile, cu
         "daily": {
             "days": list(days),
             "uncovered_share": [
-                float(np.asarray(day)[slots].sum() / sum(day)) if sum(day) else None for day in current.daily_counts
+                float(np.asarray(day)[slots].sum() / sum(day)) if sum(day) else None
+                for day in current.daily_counts
             ],
             "reference_share": ref_share,
         },
@@ -76,13 +109,19 @@ def _column(inputs: CheckInputs, subject: str, reference: CategoricalProfile, cu
     for day, counts in zip(days, current.daily_counts, strict=True):
         total = sum(counts)
         if total:
-            day_increase, day_p = stats.two_proportions(ref_uncovered, ref_total, float(np.asarray(counts)[slots].sum()), total)
-            if inputs.material(day_increase, settings.max_increase, day_p, stats.effective_size(ref_total, total)):
+            day_increase, day_p = stats.two_proportions(
+                ref_uncovered, ref_total, float(np.asarray(counts)[slots].sum()), total
+            )
+            if inputs.material(
+                day_increase, settings.max_increase, day_p, stats.effective_size(ref_total, total)
+            ):
                 affected.append(day)
     named = ", ".join(f"{value!r} ({count / cur_total:.1%})" for value, count in new_values[:5])
     message = (
         f"Column {subject}: the share of values the taxonomy does not cover grew from {ref_share:.1%} to "
-        f"{cur_share:.1%}" + (f"; new values: {named}" if named else "") + ". The categoriser or its taxonomy is stale; "
+        f"{cur_share:.1%}"
+        + (f"; new values: {named}" if named else "")
+        + ". The categoriser or its taxonomy is stale; "
         "fix the feature mapping before training."
     )
     explained = fully_explained(affected, inputs.profiles.events)

@@ -31,7 +31,9 @@ class ConceptDriftSettings(CheckSettings):
     bins: int = Field(default=10, ge=2, le=50)
 
 
-def calibration_shift(reference: OutcomeProfile, current: OutcomeProfile, groups: np.ndarray, days: list[int] | None = None) -> tuple[float, float, dict[str, list[float]]]:
+def calibration_shift(
+    reference: OutcomeProfile, current: OutcomeProfile, groups: np.ndarray, days: list[int] | None = None
+) -> tuple[float, float, dict[str, list[float]]]:
     """(shift, p-value, per-bin outcome means) of outcome-given-score between the windows."""
     ref_n = stats.regroup(reference.by_bin("matured"), groups)
     ref_sum = stats.regroup(reference.by_bin("label_sum"), groups)
@@ -59,9 +61,15 @@ def calibration_shift(reference: OutcomeProfile, current: OutcomeProfile, groups
         return math.nan, 1.0, {}
     weights = cur_n[usable] / cur_n[usable].sum()
     shift = float(np.sum(weights * np.abs(cur_mean - ref_mean)[usable]) / scale)
-    z_squared = np.divide((cur_mean - ref_mean) ** 2, variance, out=np.zeros_like(variance), where=(variance > 0) & usable)
+    z_squared = np.divide(
+        (cur_mean - ref_mean) ** 2, variance, out=np.zeros_like(variance), where=(variance > 0) & usable
+    )
     p_value = stats.chi_square_p(float(z_squared[usable].sum()), int(usable.sum()))
-    curves = {"reference": ref_mean.round(6).tolist(), "current": cur_mean.round(6).tolist(), "labels": [str(i + 1) for i in range(len(ref_mean))]}
+    curves = {
+        "reference": ref_mean.round(6).tolist(),
+        "current": cur_mean.round(6).tolist(),
+        "labels": [str(i + 1) for i in range(len(ref_mean))],
+    }
     return shift, p_value, curves
 
 
@@ -78,22 +86,58 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
     if not inputs.profiles.outcomes_have_predictions:
-        return [outcome("concept_drift", subject, Status.INSUFFICIENT_DATA, "Map tables.predictions (with a score) to check outcome given score.")]
+        return [
+            outcome(
+                "concept_drift",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                "Map tables.predictions (with a score) to check outcome given score.",
+            )
+        ]
     problem = maturity_problem(inputs)
     if problem:
-        return [outcome("concept_drift", subject, Status.INSUFFICIENT_DATA, f"Concept drift not judged: {problem}.")]
+        return [
+            outcome(
+                "concept_drift", subject, Status.INSUFFICIENT_DATA, f"Concept drift not judged: {problem}."
+            )
+        ]
     groups = stats.equal_mass_groups(reference.by_bin("matured"), settings.bins)
     shift, p_value, curves = calibration_shift(reference, current, groups)
     if math.isnan(shift):
-        return [outcome("concept_drift", subject, Status.INSUFFICIENT_DATA, f"Too few matured labels per score bin (need {MIN_BIN_LABELS}) to compare outcome given score.")]
+        return [
+            outcome(
+                "concept_drift",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Too few matured labels per score bin (need {MIN_BIN_LABELS}) to compare outcome given score.",
+            )
+        ]
     first, second = current.halves()
     halves = [calibration_shift(reference, current, groups, days)[0] for days in (first, second) if days]
-    evidence = {"p_value": p_value, "half_shifts": halves, "outcome_by_score_bin": curves, "label_kind": reference.label_kind}
+    evidence = {
+        "p_value": p_value,
+        "half_shifts": halves,
+        "outcome_by_score_bin": curves,
+        "label_kind": reference.label_kind,
+    }
     size = stats.effective_size(reference.matured, current.matured)
     what = "outcome rate" if reference.label_kind == "binary" else "mean outcome"
     if not inputs.material(shift, settings.min_shift, p_value, size):
-        return [outcome("concept_drift", subject, Status.PASS, f"The {what} per score bin is stable (shift {shift:.2f}, threshold {settings.min_shift}).", statistic="calibration_shift", value=shift, threshold=settings.min_shift, evidence=evidence)]
-    persistent = len(halves) == 2 and all(not math.isnan(value) and value >= settings.min_shift / 2 for value in halves)
+        return [
+            outcome(
+                "concept_drift",
+                subject,
+                Status.PASS,
+                f"The {what} per score bin is stable (shift {shift:.2f}, threshold {settings.min_shift}).",
+                statistic="calibration_shift",
+                value=shift,
+                threshold=settings.min_shift,
+                evidence=evidence,
+            )
+        ]
+    persistent = len(halves) == 2 and all(
+        not math.isnan(value) and value >= settings.min_shift / 2 for value in halves
+    )
     ref_curve, cur_curve = curves["reference"], curves["current"]
     example = max(range(len(ref_curve)), key=lambda index: abs(cur_curve[index] - ref_curve[index]))
     detail = f"e.g. score bin {example + 1}: {ref_curve[example]:.3g} -> {cur_curve[example]:.3g}"

@@ -50,14 +50,32 @@ def _trailing(days: tuple[str, ...], flags: list[bool | None]) -> list[str]:
     return list(reversed(run))
 
 
-def _numeric(subject: str, reference: NumericProfile, current: NumericProfile, days: tuple[str, ...], settings: DeadSignalSettings) -> Finding:
+def _numeric(
+    subject: str,
+    reference: NumericProfile,
+    current: NumericProfile,
+    days: tuple[str, ...],
+    settings: DeadSignalSettings,
+) -> Finding:
     ref = reference.moments
     if ref.count < 2 or ref.minimum == ref.maximum:
-        return outcome("dead_signal", subject, Status.PASS, f"Column {subject} was constant in the reference too; nothing to compare.")
+        return outcome(
+            "dead_signal",
+            subject,
+            Status.PASS,
+            f"Column {subject} was constant in the reference too; nothing to compare.",
+        )
     if sum(_constant(day) for day in reference.daily_moments) > len(reference.daily_moments) / 2:
-        return outcome("dead_signal", subject, Status.PASS, f"Column {subject} is often constant within a day; not judged.")
+        return outcome(
+            "dead_signal",
+            subject,
+            Status.PASS,
+            f"Column {subject} is often constant within a day; not judged.",
+        )
     cur = current.moments
-    empty_days = _trailing(days, [None if rows == 0 else nonnull == 0 for nonnull, rows in _daily_presence(current)])
+    empty_days = _trailing(
+        days, [None if rows == 0 else nonnull == 0 for nonnull, rows in _daily_presence(current)]
+    )
     if len(empty_days) >= settings.min_frozen_days:
         return outcome(
             "dead_signal",
@@ -111,11 +129,13 @@ def _numeric(subject: str, reference: NumericProfile, current: NumericProfile, d
         )
     moments = current.daily_moments
     repeats: list[bool | None] = [None] + [
-        None if moments[i].count < MIN_ROWS_PER_DAY else _same(moments[i], moments[i - 1]) for i in range(1, len(moments))
+        None if moments[i].count < MIN_ROWS_PER_DAY else _same(moments[i], moments[i - 1])
+        for i in range(1, len(moments))
     ]
     locked = _trailing(days, repeats)
     reference_repeats = any(
-        _same(reference.daily_moments[i], reference.daily_moments[i - 1]) for i in range(1, len(reference.daily_moments))
+        _same(reference.daily_moments[i], reference.daily_moments[i - 1])
+        for i in range(1, len(reference.daily_moments))
     )
     if len(locked) + 1 >= settings.min_locked_days and not reference_repeats:
         first = days[days.index(locked[0]) - 1]
@@ -131,12 +151,21 @@ def _numeric(subject: str, reference: NumericProfile, current: NumericProfile, d
             threshold=float(settings.min_locked_days),
             evidence={**evidence, "locked_since": first},
         )
-    return outcome("dead_signal", subject, Status.PASS, f"Column {subject} is alive: values vary day to day.", evidence=evidence)
+    return outcome(
+        "dead_signal",
+        subject,
+        Status.PASS,
+        f"Column {subject} is alive: values vary day to day.",
+        evidence=evidence,
+    )
 
 
 def _daily_presence(profile: NumericProfile) -> list[tuple[int, int]]:
     """(non-null values, rows) per day."""
-    return [(moments.count, moments.count + nulls) for moments, nulls in zip(profile.daily_moments, profile.daily_nulls, strict=True)]
+    return [
+        (moments.count, moments.count + nulls)
+        for moments, nulls in zip(profile.daily_moments, profile.daily_nulls, strict=True)
+    ]
 
 
 def _single_slot(counts: tuple[int, ...]) -> int | None:
@@ -144,11 +173,22 @@ def _single_slot(counts: tuple[int, ...]) -> int | None:
     return nonzero[0] if len(nonzero) == 1 and sum(counts) >= MIN_ROWS_PER_DAY else None
 
 
-def _categorical(subject: str, reference: CategoricalProfile, current: CategoricalProfile, days: tuple[str, ...], settings: DeadSignalSettings) -> Finding:
+def _categorical(
+    subject: str,
+    reference: CategoricalProfile,
+    current: CategoricalProfile,
+    days: tuple[str, ...],
+    settings: DeadSignalSettings,
+) -> Finding:
     total = sum(reference.counts)
     varied = total and sum(1 for count in reference.counts if count / total >= 0.01) >= 2
     if not varied:
-        return outcome("dead_signal", subject, Status.PASS, f"Column {subject} had a single common value in the reference; not judged.")
+        return outcome(
+            "dead_signal",
+            subject,
+            Status.PASS,
+            f"Column {subject} had a single common value in the reference; not judged.",
+        )
     labels = [*current.categories, "(other)"]
     single = _single_slot(current.counts)
     if single is not None and labels[single] != "(other)":
@@ -163,7 +203,9 @@ def _categorical(subject: str, reference: CategoricalProfile, current: Categoric
             value=1.0,
             threshold=1.0,
         )
-    flags = [None if sum(day) < MIN_ROWS_PER_DAY else _single_slot(day) is not None for day in current.daily_counts]
+    flags = [
+        None if sum(day) < MIN_ROWS_PER_DAY else _single_slot(day) is not None for day in current.daily_counts
+    ]
     run = _trailing(days, flags)
     values = {labels[_single_slot(current.daily_counts[days.index(day)]) or 0] for day in run}
     if len(run) >= settings.min_frozen_days and len(values) == 1:
@@ -177,7 +219,9 @@ def _categorical(subject: str, reference: CategoricalProfile, current: Categoric
             value=float(len(run)),
             threshold=float(settings.min_frozen_days),
         )
-    return outcome("dead_signal", subject, Status.PASS, f"Column {subject} is alive: several values each day.")
+    return outcome(
+        "dead_signal", subject, Status.PASS, f"Column {subject} is alive: several values each day."
+    )
 
 
 @register(

@@ -41,7 +41,15 @@ def drift_spec(inputs: CheckInputs) -> DriftSpec:
     """The drift measurement every drift-reading check shares, from the policy's `checks.drift` settings."""
     settings: DriftSettings = inputs.policy.check_settings("drift")
     warn, fail = settings.thresholds
-    return DriftSpec(settings.statistic, warn, fail, settings.bins, settings.min_day_rows, inputs.alpha, inputs.large_sample)
+    return DriftSpec(
+        settings.statistic,
+        warn,
+        fail,
+        settings.bins,
+        settings.min_day_rows,
+        inputs.alpha,
+        inputs.large_sample,
+    )
 
 
 def column_drifts(inputs: CheckInputs) -> list[ColumnDrift]:
@@ -58,7 +66,11 @@ def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
         "reference_rows": drift.reference_rows,
         "current_rows": drift.current_rows,
         "histogram": drift.chart,
-        "daily": {"days": list(drift.days), "value": list(drift.daily_values), "drifting": list(drift.daily_drifting)},
+        "daily": {
+            "days": list(drift.days),
+            "value": list(drift.daily_values),
+            "drifting": list(drift.daily_drifting),
+        },
         "drifting_days": drift.drifting_days,
         "persistence": drift.persistence,
     }
@@ -78,16 +90,31 @@ def check_drift(inputs: CheckInputs, settings: DriftSettings) -> list[Finding]:
     findings = []
     for drift in column_drifts(inputs):
         subject = f"{table}.{drift.column}"
-        warn_at, fail_at = (spec.warn, spec.fail) if drift.statistic == spec.statistic else DEFAULT_THRESHOLDS["psi"]
+        warn_at, fail_at = (
+            (spec.warn, spec.fail) if drift.statistic == spec.statistic else DEFAULT_THRESHOLDS["psi"]
+        )
         if drift.reference_rows < inputs.min_rows or drift.current_rows < inputs.min_rows:
-            findings.append(outcome("drift", subject, Status.INSUFFICIENT_DATA, f"Column {subject}: fewer than {inputs.min_rows} values in a window to measure drift."))
+            findings.append(
+                outcome(
+                    "drift",
+                    subject,
+                    Status.INSUFFICIENT_DATA,
+                    f"Column {subject}: fewer than {inputs.min_rows} values in a window to measure drift.",
+                )
+            )
             continue
         name = drift.statistic.upper()
         days = f"{len(drift.drifting_days)} of {drift.judged_days} days drift"
         if drift.fail:
-            status, message = Status.FAIL, f"Column {subject} drifted: {name} {drift.value:.3f} (fail at {fail_at}); {days}."
+            status, message = (
+                Status.FAIL,
+                f"Column {subject} drifted: {name} {drift.value:.3f} (fail at {fail_at}); {days}.",
+            )
         elif drift.warn:
-            status, message = Status.WARN, f"Column {subject} drifted moderately: {name} {drift.value:.3f} (warn at {warn_at}); {days}."
+            status, message = (
+                Status.WARN,
+                f"Column {subject} drifted moderately: {name} {drift.value:.3f} (warn at {warn_at}); {days}.",
+            )
         else:
             status, message = Status.PASS, f"Column {subject} is stable: {name} {drift.value:.3f}."
         findings.append(

@@ -34,7 +34,14 @@ def check_drift_persistence(inputs: CheckInputs, settings: DriftPersistenceSetti
         subject = f"{table}.{drift.column}"
         days = drift.drifting_days
         if drift.judged_days < 2:
-            findings.append(outcome("drift_persistence", subject, Status.INSUFFICIENT_DATA, f"Column {subject} drifted, but fewer than 2 days had enough rows to tell whether it persists."))
+            findings.append(
+                outcome(
+                    "drift_persistence",
+                    subject,
+                    Status.INSUFFICIENT_DATA,
+                    f"Column {subject} drifted, but fewer than 2 days had enough rows to tell whether it persists.",
+                )
+            )
             continue
         share = drift.persistence
         if share < settings.min_share:
@@ -44,7 +51,9 @@ def check_drift_persistence(inputs: CheckInputs, settings: DriftPersistenceSetti
             )
             status = Status.FAIL
         else:
-            message = f"Column {subject} drifts on {len(days)} of {drift.judged_days} days: the change persists."
+            message = (
+                f"Column {subject} drifts on {len(days)} of {drift.judged_days} days: the change persists."
+            )
             status = Status.PASS
         findings.append(
             outcome(
@@ -60,5 +69,9 @@ def check_drift_persistence(inputs: CheckInputs, settings: DriftPersistenceSetti
             )
         )
     if not findings:
-        findings.append(outcome("drift_persistence", table, Status.PASS, f"No feature of {table} drifted, transient or not."))
+        findings.append(
+            outcome(
+                "drift_persistence", table, Status.PASS, f"No feature of {table} drifted, transient or not."
+            )
+        )
     return findings

@@ -14,7 +14,9 @@ from airflow_retrain_gate.core.timeframes import format_duration, parse_duration
 class FreshnessSettings(CheckSettings):
     """How old the newest feature row may be at as_of."""
 
-    max_lag: Duration = Field(default="1d", description="Largest allowed gap between as_of and the newest row.")
+    max_lag: Duration = Field(
+        default="1d", description="Largest allowed gap between as_of and the newest row."
+    )
 
 
 @register(

@@ -50,7 +50,10 @@ def check_known_events(inputs: CheckInputs, settings: KnownEventsSettings) -> li
                     statistic="explained_day_share",
                     value=share,
                     threshold=settings.min_explained_share,
-                    evidence={**drift_evidence(drift), "events": [event.label() for event in events_on(covered, events)]},
+                    evidence={
+                        **drift_evidence(drift),
+                        "events": [event.label() for event in events_on(covered, events)],
+                    },
                 )
             )
     if not findings:

@@ -29,7 +29,9 @@ HOLD_SHARE = 0.5
 class KpiByBandSettings(CheckSettings):
     """How far a band's outcome rate must move (relative to min(rate, 1 - rate)) to count."""
 
-    min_change: float = Field(default=0.25, gt=0, description="Relative change of a band's outcome rate that counts.")
+    min_change: float = Field(
+        default=0.25, gt=0, description="Relative change of a band's outcome rate that counts."
+    )
     min_band_labels: int = Field(default=100, ge=1, description="Matured labels a band needs in each window.")
 
 
@@ -66,7 +68,13 @@ class BandChange:
         )
 
 
-def _band_change(inputs: CheckInputs, band: str, reference: OutcomeProfile, current: OutcomeProfile, settings: KpiByBandSettings) -> BandChange | None:
+def _band_change(
+    inputs: CheckInputs,
+    band: str,
+    reference: OutcomeProfile,
+    current: OutcomeProfile,
+    settings: KpiByBandSettings,
+) -> BandChange | None:
     groups = score_groups(reference)
     rates = reference_means(reference, "label_sum", "matured", groups)
     ref_n, cur_n = reference.band_by_bin("matured", band), current.band_by_bin("matured", band)
@@ -85,8 +93,12 @@ def _band_change(inputs: CheckInputs, band: str, reference: OutcomeProfile, curr
     base = min(expected_now, 1 - expected_now) if reference.label_kind == "binary" else abs(expected_now)
     relative = change / max(base, 1e-9)
     mean_score = reference.band_by_bin("score_sum", band).sum() / ref_n.sum()
-    moved = inputs.material(abs(relative), settings.min_change, p_value, stats.effective_size(ref_n.sum(), cur_n.sum()))
-    return BandChange(band, mean_score, ref_rate, cur_rate, expected_now, change, relative, standard_error, p_value, moved)
+    moved = inputs.material(
+        abs(relative), settings.min_change, p_value, stats.effective_size(ref_n.sum(), cur_n.sum())
+    )
+    return BandChange(
+        band, mean_score, ref_rate, cur_rate, expected_now, change, relative, standard_error, p_value, moved
+    )
 
 
 @register(
@@ -102,7 +114,14 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
     assert reference is not None and current is not None
     predictions = inputs.policy.tables.predictions
     if predictions is None or not predictions.band:
-        return [outcome("kpi_by_band", "predictions", Status.INSUFFICIENT_DATA, "Map tables.predictions.band to check outcomes per predicted band.")]
+        return [
+            outcome(
+                "kpi_by_band",
+                "predictions",
+                Status.INSUFFICIENT_DATA,
+                "Map tables.predictions.band to check outcomes per predicted band.",
+            )
+        ]
     subject = f"{predictions.table}.{predictions.band}"
     problem = maturity_problem(inputs)
     if problem:
@@ -110,10 +129,18 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
     changes = [
         change
         for band in reference.bands
-        if band not in (OTHER, MISSING) and (change := _band_change(inputs, band, reference, current, settings)) is not None
+        if band not in (OTHER, MISSING)
+        and (change := _band_change(inputs, band, reference, current, settings)) is not None
     ]
     if len(changes) < 2:
-        return [outcome("kpi_by_band", subject, Status.INSUFFICIENT_DATA, f"Fewer than 2 bands have {settings.min_band_labels} matured labels in both windows.")]
+        return [
+            outcome(
+                "kpi_by_band",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Fewer than 2 bands have {settings.min_band_labels} matured labels in both windows.",
+            )
+        ]
     changes.sort(key=lambda change: (change.mean_score, change.reference_rate))
     evidence = {
         "bands": [change.__dict__ for change in changes],
@@ -149,5 +176,21 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
         ]
     moved = [change.band for change in changes if change.moved]
     if moved:
-        return [outcome("kpi_by_band", subject, Status.WARN, f"Outcome rates moved in bands {', '.join(moved)} at both ends of the score scale (see concept_drift); not a band-specific misalignment.", evidence=evidence)]
-    return [outcome("kpi_by_band", subject, Status.PASS, f"Outcome rates per predicted band are as their scores predict ({len(changes)} bands).", evidence=evidence)]
+        return [
+            outcome(
+                "kpi_by_band",
+                subject,
+                Status.WARN,
+                f"Outcome rates moved in bands {', '.join(moved)} at both ends of the score scale (see concept_drift); not a band-specific misalignment.",
+                evidence=evidence,
+            )
+        ]
+    return [
+        outcome(
+            "kpi_by_band",
+            subject,
+            Status.PASS,
+            f"Outcome rates per predicted band are as their scores predict ({len(changes)} bands).",
+            evidence=evidence,
+        )
+    ]

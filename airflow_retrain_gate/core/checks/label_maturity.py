@@ -13,7 +13,9 @@ from airflow_retrain_gate.core.findings import Action, Finding, Status
 class LabelMaturitySettings(CheckSettings):
     """The share and count of matured labels the outcome checks need in each window."""
 
-    min_share: float = Field(default=0.5, gt=0, le=1, description="Share of current predictions with a known outcome.")
+    min_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of current predictions with a known outcome."
+    )
     min_labels: int = Field(default=200, ge=1, description="Matured labels each window needs.")
 
 
@@ -48,7 +50,7 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
     """One finding: pass, or insufficient_data saying what is missing."""
     current = inputs.profiles.outcomes_current
     assert current is not None
-    subject = (inputs.policy.tables.outcomes.table if inputs.policy.tables.outcomes else "outcomes")
+    subject = inputs.policy.tables.outcomes.table if inputs.policy.tables.outcomes else "outcomes"
     share = current.matured / current.predictions if current.predictions else 0.0
     evidence = {
         "predictions": current.predictions,
@@ -63,7 +65,18 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
     }
     problem = maturity_problem(inputs)
     if problem:
-        return [outcome("label_maturity", subject, Status.INSUFFICIENT_DATA, f"Outcome checks cannot judge yet: {problem}.", statistic="matured_share", value=share, threshold=settings.min_share, evidence=evidence)]
+        return [
+            outcome(
+                "label_maturity",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Outcome checks cannot judge yet: {problem}.",
+                statistic="matured_share",
+                value=share,
+                threshold=settings.min_share,
+                evidence=evidence,
+            )
+        ]
     return [
         outcome(
             "label_maturity",

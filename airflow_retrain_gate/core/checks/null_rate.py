@@ -14,15 +14,31 @@ from airflow_retrain_gate.core.findings import Action, Finding, Status
 class NullRateSettings(CheckSettings):
     """How much the NULL share may rise over the window, and on a single day."""
 
-    max_increase: float = Field(default=0.05, gt=0, le=1, description="Window-level rise of the NULL share that fails.")
-    daily_spike: float = Field(default=0.2, gt=0, le=1, description="One day's rise of the NULL share that fails.")
+    max_increase: float = Field(
+        default=0.05, gt=0, le=1, description="Window-level rise of the NULL share that fails."
+    )
+    daily_spike: float = Field(
+        default=0.2, gt=0, le=1, description="One day's rise of the NULL share that fails."
+    )
 
 
-def _column(inputs: CheckInputs, subject: str, ref_nulls: int, cur_nulls: int, daily_nulls: tuple[int, ...], settings: NullRateSettings) -> Finding:
+def _column(
+    inputs: CheckInputs,
+    subject: str,
+    ref_nulls: int,
+    cur_nulls: int,
+    daily_nulls: tuple[int, ...],
+    settings: NullRateSettings,
+) -> Finding:
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     if reference.rows < inputs.min_rows or current.rows < inputs.min_rows:
-        return outcome("null_rate", subject, Status.INSUFFICIENT_DATA, f"Column {subject}: fewer than {inputs.min_rows} rows in a window.")
+        return outcome(
+            "null_rate",
+            subject,
+            Status.INSUFFICIENT_DATA,
+            f"Column {subject}: fewer than {inputs.min_rows} rows in a window.",
+        )
     increase, p_value = stats.two_proportions(ref_nulls, reference.rows, cur_nulls, current.rows)
     size = stats.effective_size(reference.rows, current.rows)
     ref_share, cur_share = ref_nulls / reference.rows, cur_nulls / current.rows
@@ -40,7 +56,10 @@ def _column(inputs: CheckInputs, subject: str, ref_nulls: int, cur_nulls: int, d
         "current_share": cur_share,
         "daily": {
             "days": list(current.days),
-            "null_share": [nulls / rows if rows else None for nulls, rows in zip(daily_nulls, current.daily_rows, strict=True)],
+            "null_share": [
+                nulls / rows if rows else None
+                for nulls, rows in zip(daily_nulls, current.daily_rows, strict=True)
+            ],
             "reference_share": ref_share,
         },
     }
@@ -57,7 +76,9 @@ def _column(inputs: CheckInputs, subject: str, ref_nulls: int, cur_nulls: int, d
             evidence=evidence,
         )
     if cur_nulls == current.rows:
-        message = f"Column {subject} is entirely NULL in the current window (it was {ref_share:.1%} NULL before)."
+        message = (
+            f"Column {subject} is entirely NULL in the current window (it was {ref_share:.1%} NULL before)."
+        )
     elif window_material:
         message = f"Column {subject}: NULL share rose from {ref_share:.1%} to {cur_share:.1%}."
     else:
@@ -93,11 +114,25 @@ def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Fin
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
     findings = [
-        _column(inputs, f"{table}.{name}", profile.nulls, current.numeric[name].nulls, current.numeric[name].daily_nulls, settings)
+        _column(
+            inputs,
+            f"{table}.{name}",
+            profile.nulls,
+            current.numeric[name].nulls,
+            current.numeric[name].daily_nulls,
+            settings,
+        )
         for name, profile in reference.numeric.items()
     ]
     findings += [
-        _column(inputs, f"{table}.{name}", profile.nulls, current.categorical[name].nulls, current.categorical[name].daily_nulls, settings)
+        _column(
+            inputs,
+            f"{table}.{name}",
+            profile.nulls,
+            current.categorical[name].nulls,
+            current.categorical[name].daily_nulls,
+            settings,
+        )
         for name, profile in reference.categorical.items()
     ]
     return findings

@@ -22,10 +22,14 @@ class PerformanceSettings(CheckSettings):
     """How much worse the model may get before it needs retraining."""
 
     max_auc_drop: float = Field(default=0.05, gt=0, lt=1, description="AUC loss (0/1 labels) that fails.")
-    max_rmse_increase: float = Field(default=0.1, gt=0, description="Relative RMSE growth (numeric labels) that fails.")
+    max_rmse_increase: float = Field(
+        default=0.1, gt=0, description="Relative RMSE growth (numeric labels) that fails."
+    )
 
 
-def expected_and_actual_auc(reference: OutcomeProfile, current: OutcomeProfile, days: list[int] | None = None) -> tuple[float, float, float]:
+def expected_and_actual_auc(
+    reference: OutcomeProfile, current: OutcomeProfile, days: list[int] | None = None
+) -> tuple[float, float, float]:
     """(AUC the current predictions would have under the reference's outcome-given-score, actual AUC, its std error)."""
     groups = score_groups(reference)
     rates = reference_means(reference, "label_sum", "matured", groups)
@@ -36,7 +40,9 @@ def expected_and_actual_auc(reference: OutcomeProfile, current: OutcomeProfile, 
     return expected, actual, error
 
 
-def expected_and_actual_mse(reference: OutcomeProfile, current: OutcomeProfile, days: list[int] | None = None) -> tuple[float, float, float]:
+def expected_and_actual_mse(
+    reference: OutcomeProfile, current: OutcomeProfile, days: list[int] | None = None
+) -> tuple[float, float, float]:
     """(MSE expected under the reference's error per score bin, actual MSE, its std error)."""
     groups = score_groups(reference)
     matured = current.by_bin("matured", days)
@@ -54,19 +60,47 @@ def _auc_drop(reference: OutcomeProfile, current: OutcomeProfile, days: list[int
     return expected - actual
 
 
-def _binary(inputs: CheckInputs, subject: str, reference: OutcomeProfile, current: OutcomeProfile, settings: PerformanceSettings) -> Finding:
+def _binary(
+    inputs: CheckInputs,
+    subject: str,
+    reference: OutcomeProfile,
+    current: OutcomeProfile,
+    settings: PerformanceSettings,
+) -> Finding:
     expected, actual, error = expected_and_actual_auc(reference, current)
-    reference_auc, reference_error = stats.auc_from_bins(reference.by_bin("label_sum"), reference.by_bin("matured") - reference.by_bin("label_sum"))
+    reference_auc, reference_error = stats.auc_from_bins(
+        reference.by_bin("label_sum"), reference.by_bin("matured") - reference.by_bin("label_sum")
+    )
     if math.isnan(expected) or math.isnan(actual):
-        return outcome("performance", subject, Status.INSUFFICIENT_DATA, "AUC needs both outcomes (0 and 1) in each window.")
+        return outcome(
+            "performance",
+            subject,
+            Status.INSUFFICIENT_DATA,
+            "AUC needs both outcomes (0 and 1) in each window.",
+        )
     drop = expected - actual
     p_value = stats.normal_p_value(drop, math.hypot(error, reference_error))
     first, second = current.halves()
     halves = [_auc_drop(reference, current, days) for days in (first, second) if days]
-    evidence = {"reference_auc": reference_auc, "expected_auc": expected, "current_auc": actual, "p_value": p_value, "half_drops": halves}
+    evidence = {
+        "reference_auc": reference_auc,
+        "expected_auc": expected,
+        "current_auc": actual,
+        "p_value": p_value,
+        "half_drops": halves,
+    }
     size = stats.effective_size(reference.matured, current.matured)
     if not inputs.material(drop, settings.max_auc_drop, p_value, size):
-        return outcome("performance", subject, Status.PASS, f"AUC on matured labels {actual:.3f} (expected {expected:.3f} for this score mix): no material drop.", statistic="auc_drop", value=drop, threshold=settings.max_auc_drop, evidence=evidence)
+        return outcome(
+            "performance",
+            subject,
+            Status.PASS,
+            f"AUC on matured labels {actual:.3f} (expected {expected:.3f} for this score mix): no material drop.",
+            statistic="auc_drop",
+            value=drop,
+            threshold=settings.max_auc_drop,
+            evidence=evidence,
+        )
     persistent = len(halves) == 2 and all(value >= settings.max_auc_drop / 2 for value in halves)
     if persistent:
         message = (
@@ -76,15 +110,43 @@ def _binary(inputs: CheckInputs, subject: str, reference: OutcomeProfile, curren
         )
     else:
         message = f"AUC dropped to {actual:.3f} (expected {expected:.3f}), but not in both halves of the window: transient; look before retraining."
-    return outcome("performance", subject, Status.FAIL, message, action=Action.TRAIN if persistent else Action.ALERT, statistic="auc_drop", value=drop, threshold=settings.max_auc_drop, evidence=evidence)
+    return outcome(
+        "performance",
+        subject,
+        Status.FAIL,
+        message,
+        action=Action.TRAIN if persistent else Action.ALERT,
+        statistic="auc_drop",
+        value=drop,
+        threshold=settings.max_auc_drop,
+        evidence=evidence,
+    )
 
 
-def _numeric(inputs: CheckInputs, subject: str, reference: OutcomeProfile, current: OutcomeProfile, settings: PerformanceSettings) -> Finding:
+def _numeric(
+    inputs: CheckInputs,
+    subject: str,
+    reference: OutcomeProfile,
+    current: OutcomeProfile,
+    settings: PerformanceSettings,
+) -> Finding:
     expected, actual, error = expected_and_actual_mse(reference, current)
     if not (expected > 0) or math.isnan(actual):
-        return outcome("performance", subject, Status.INSUFFICIENT_DATA, "RMSE needs matured labels with some error in the reference window.")
+        return outcome(
+            "performance",
+            subject,
+            Status.INSUFFICIENT_DATA,
+            "RMSE needs matured labels with some error in the reference window.",
+        )
     growth = math.sqrt(actual / expected) - 1
-    reference_error = math.sqrt(max(reference.totals("error_sq_sq") / reference.matured - (reference.totals("error_sq") / reference.matured) ** 2, 0.0) / reference.matured)
+    reference_error = math.sqrt(
+        max(
+            reference.totals("error_sq_sq") / reference.matured
+            - (reference.totals("error_sq") / reference.matured) ** 2,
+            0.0,
+        )
+        / reference.matured
+    )
     p_value = stats.normal_p_value(actual - expected, math.hypot(error, reference_error))
     first, second = current.halves()
     halves = []
@@ -92,16 +154,46 @@ def _numeric(inputs: CheckInputs, subject: str, reference: OutcomeProfile, curre
         if days:
             half_expected, half_actual, _ = expected_and_actual_mse(reference, current, days)
             halves.append(math.sqrt(half_actual / half_expected) - 1 if half_expected > 0 else math.nan)
-    evidence = {"expected_rmse": math.sqrt(expected), "current_rmse": math.sqrt(actual), "p_value": p_value, "half_growth": halves}
-    if not inputs.material(growth, settings.max_rmse_increase, p_value, stats.effective_size(reference.matured, current.matured)):
-        return outcome("performance", subject, Status.PASS, f"RMSE on matured labels {math.sqrt(actual):.4g} (expected {math.sqrt(expected):.4g}): no material growth.", statistic="rmse_growth", value=growth, threshold=settings.max_rmse_increase, evidence=evidence)
+    evidence = {
+        "expected_rmse": math.sqrt(expected),
+        "current_rmse": math.sqrt(actual),
+        "p_value": p_value,
+        "half_growth": halves,
+    }
+    if not inputs.material(
+        growth, settings.max_rmse_increase, p_value, stats.effective_size(reference.matured, current.matured)
+    ):
+        return outcome(
+            "performance",
+            subject,
+            Status.PASS,
+            f"RMSE on matured labels {math.sqrt(actual):.4g} (expected {math.sqrt(expected):.4g}): no material growth.",
+            statistic="rmse_growth",
+            value=growth,
+            threshold=settings.max_rmse_increase,
+            evidence=evidence,
+        )
     persistent = len(halves) == 2 and all(value >= settings.max_rmse_increase / 2 for value in halves)
     message = (
         f"The model got worse on matured labels: RMSE {math.sqrt(actual):.4g} where {math.sqrt(expected):.4g} is expected "
         f"(+{growth:.0%}, threshold {settings.max_rmse_increase:.0%})"
-        + (", in both halves of the window. The target relationship changed: retrain." if persistent else ", but not in both halves: transient; look before retraining.")
+        + (
+            ", in both halves of the window. The target relationship changed: retrain."
+            if persistent
+            else ", but not in both halves: transient; look before retraining."
+        )
     )
-    return outcome("performance", subject, Status.FAIL, message, action=Action.TRAIN if persistent else Action.ALERT, statistic="rmse_growth", value=growth, threshold=settings.max_rmse_increase, evidence=evidence)
+    return outcome(
+        "performance",
+        subject,
+        Status.FAIL,
+        message,
+        action=Action.TRAIN if persistent else Action.ALERT,
+        statistic="rmse_growth",
+        value=growth,
+        threshold=settings.max_rmse_increase,
+        evidence=evidence,
+    )
 
 
 @register(
@@ -117,10 +209,18 @@ def check_performance(inputs: CheckInputs, settings: PerformanceSettings) -> lis
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
     if not inputs.profiles.outcomes_have_predictions:
-        return [outcome("performance", subject, Status.INSUFFICIENT_DATA, "Map tables.predictions (with a score) to measure performance.")]
+        return [
+            outcome(
+                "performance",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                "Map tables.predictions (with a score) to measure performance.",
+            )
+        ]
     problem = maturity_problem(inputs)
     if problem:
-        return [outcome("performance", subject, Status.INSUFFICIENT_DATA, f"Performance not judged: {problem}.")]
+        return [
+            outcome("performance", subject, Status.INSUFFICIENT_DATA, f"Performance not judged: {problem}.")
+        ]
     judge = _binary if reference.label_kind == "binary" else _numeric
     return [judge(inputs, subject, reference, current, settings)]
-

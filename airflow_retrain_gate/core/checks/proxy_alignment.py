@@ -23,7 +23,9 @@ class ProxyAlignmentSettings(CheckSettings):
     """How much the proxy must move, and how much of that move the truth must follow."""
 
     min_change: float = Field(default=0.1, gt=0, description="Relative change of the proxy rate that counts.")
-    min_follow: float = Field(default=0.5, ge=0, le=1, description="Share of the proxy's relative move the truth must show.")
+    min_follow: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the proxy's relative move the truth must show."
+    )
 
 
 @dataclass(frozen=True)
@@ -43,21 +45,34 @@ class MeasureChange:
         return self.current / baseline - 1 if baseline else math.nan
 
 
-def measure_change(reference: OutcomeProfile, current: OutcomeProfile, column: str, total: str, count: str) -> MeasureChange | None:
+def measure_change(
+    reference: OutcomeProfile, current: OutcomeProfile, column: str, total: str, count: str
+) -> MeasureChange | None:
     """The change of one measure (proxy, engagement or label), or None when a window lacks it."""
     if reference.totals(count) <= 0 or current.totals(count) <= 0:
         return None
     actual, expected, observed = adjusted_change(reference, current, total, count)
-    return MeasureChange(column, reference.totals(total) / reference.totals(count), actual, expected, observed)
+    return MeasureChange(
+        column, reference.totals(total) / reference.totals(count), actual, expected, observed
+    )
 
 
-def divergence(inputs: CheckInputs, proxy: MeasureChange, truths: list[MeasureChange], reference_count: float, adjusted: bool, settings: ProxyAlignmentSettings) -> tuple[bool, float, float]:
+def divergence(
+    inputs: CheckInputs,
+    proxy: MeasureChange,
+    truths: list[MeasureChange],
+    reference_count: float,
+    adjusted: bool,
+    settings: ProxyAlignmentSettings,
+) -> tuple[bool, float, float]:
     """(proxy moved materially and no truth followed, proxy change, best share of it a truth followed)."""
     baseline = proxy.expected if adjusted else proxy.reference
     change = proxy.relative_change(adjusted)
     variance = baseline * (1 - baseline) * (1 / proxy.count + 1 / max(reference_count, 1))
     p_value = stats.normal_p_value(proxy.current - baseline, math.sqrt(max(variance, 1e-18)))
-    moved = inputs.material(abs(change), settings.min_change, p_value, stats.effective_size(reference_count, proxy.count))
+    moved = inputs.material(
+        abs(change), settings.min_change, p_value, stats.effective_size(reference_count, proxy.count)
+    )
     follow = max(truth.relative_change(adjusted) / change for truth in truths) if change else math.inf
     return moved and follow < settings.min_follow, change, follow
 
@@ -76,19 +91,35 @@ def check_proxy_alignment(inputs: CheckInputs, settings: ProxyAlignmentSettings)
     outcomes = inputs.policy.tables.outcomes
     assert outcomes is not None
     if not outcomes.proxy:
-        return [outcome("proxy_alignment", outcomes.table, Status.INSUFFICIENT_DATA, "Map tables.outcomes.proxy (and engagement) to check proxy alignment.")]
+        return [
+            outcome(
+                "proxy_alignment",
+                outcomes.table,
+                Status.INSUFFICIENT_DATA,
+                "Map tables.outcomes.proxy (and engagement) to check proxy alignment.",
+            )
+        ]
     subject = f"{outcomes.table}.{outcomes.proxy}"
     proxy = measure_change(reference, current, outcomes.proxy, "proxy_sum", "proxy_n")
     truths = [
         change
         for change in (
-            measure_change(reference, current, outcomes.engagement, "engagement_sum", "engagement_n") if outcomes.engagement else None,
+            measure_change(reference, current, outcomes.engagement, "engagement_sum", "engagement_n")
+            if outcomes.engagement
+            else None,
             measure_change(reference, current, outcomes.label, "label_sum", "matured"),
         )
         if change is not None and change.count >= inputs.min_rows and change.expected
     ]
     if proxy is None or proxy.count < inputs.min_rows or not proxy.expected or not truths:
-        return [outcome("proxy_alignment", subject, Status.INSUFFICIENT_DATA, f"Fewer than {inputs.min_rows} proxy values, or no engagement or outcome values, in a window.")]
+        return [
+            outcome(
+                "proxy_alignment",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Fewer than {inputs.min_rows} proxy values, or no engagement or outcome values, in a window.",
+            )
+        ]
     reference_count = reference.totals("proxy_n")
     raw = divergence(inputs, proxy, truths, reference_count, False, settings)
     adjusted = divergence(inputs, proxy, truths, reference_count, True, settings)
@@ -98,7 +129,10 @@ def check_proxy_alignment(inputs: CheckInputs, settings: ProxyAlignmentSettings)
         "daily": {
             "days": list(current.days),
             "proxy": _daily(current, "proxy_sum", "proxy_n"),
-            "truth": _daily(current, *(("engagement_sum", "engagement_n") if outcomes.engagement else ("label_sum", "matured"))),
+            "truth": _daily(
+                current,
+                *(("engagement_sum", "engagement_n") if outcomes.engagement else ("label_sum", "matured")),
+            ),
         },
     }
     change, follow = raw[1], raw[2]

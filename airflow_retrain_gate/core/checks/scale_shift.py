@@ -21,9 +21,13 @@ MIN_ROWS = 30
 class ScaleShiftSettings(CheckSettings):
     """The smallest factor treated as a unit change, and how closely the location must follow it."""
 
-    min_factor: float = Field(default=3.0, gt=1, description="Spread ratio (either way) that counts as a new scale.")
+    min_factor: float = Field(
+        default=3.0, gt=1, description="Spread ratio (either way) that counts as a new scale."
+    )
     location_tolerance: float = Field(
-        default=0.5, gt=0, description="|mean/factor - reference mean| must stay below this many reference stds."
+        default=0.5,
+        gt=0,
+        description="|mean/factor - reference mean| must stay below this many reference stds.",
     )
 
 
@@ -39,7 +43,9 @@ def scale_factor(reference: Moments, current: Moments, settings: ScaleShiftSetti
     return factor
 
 
-def _trailing_run(days: tuple[str, ...], factors: list[float | None], counts: list[int]) -> list[tuple[str, float]]:
+def _trailing_run(
+    days: tuple[str, ...], factors: list[float | None], counts: list[int]
+) -> list[tuple[str, float]]:
     run: list[tuple[str, float]] = []
     for day, factor, count in zip(reversed(days), reversed(factors), reversed(counts), strict=True):
         if count < MIN_ROWS and not run:
@@ -67,7 +73,14 @@ def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list
         subject = f"{table}.{name}"
         ref, cur = profile.moments, current.numeric[name]
         if ref.count < MIN_ROWS or ref.std <= 0:
-            findings.append(outcome("scale_shift", subject, Status.INSUFFICIENT_DATA, f"Column {subject} has too few or constant reference values to judge its scale."))
+            findings.append(
+                outcome(
+                    "scale_shift",
+                    subject,
+                    Status.INSUFFICIENT_DATA,
+                    f"Column {subject} has too few or constant reference values to judge its scale.",
+                )
+            )
             continue
         evidence = {
             "reference": {"mean": ref.mean, "std": ref.std},

@@ -18,10 +18,14 @@ from airflow_retrain_gate.core.profiles import TableProfile, display_label
 class SegmentMixSettings(CheckSettings):
     """How far segment shares must move (total variation distance) to count as a mix shift."""
 
-    min_share_shift: float = Field(default=0.05, gt=0, le=1, description="Half the L1 distance between share vectors.")
+    min_share_shift: float = Field(
+        default=0.05, gt=0, le=1, description="Half the L1 distance between share vectors."
+    )
 
 
-def within_segment_drift(reference: TableProfile, current: TableProfile, inputs: CheckInputs) -> list[dict[str, object]]:
+def within_segment_drift(
+    reference: TableProfile, current: TableProfile, inputs: CheckInputs
+) -> list[dict[str, object]]:
     """Per (segment, column) with enough rows in both windows: PSI and whether it drifts at the warn level."""
     spec = drift_spec(inputs)
     results = []
@@ -34,13 +38,22 @@ def within_segment_drift(reference: TableProfile, current: TableProfile, inputs:
             cur_counts = cur_profile.segment_counts.get(segment)
             if cur_counts is None or sum(ref_counts) < inputs.min_rows or sum(cur_counts) < inputs.min_rows:
                 continue
-            ref_array = stats.regroup(ref_counts, groups) if groups is not None else np.asarray(ref_counts, float)
-            cur_array = stats.regroup(cur_counts, groups) if groups is not None else np.asarray(cur_counts, float)
+            ref_array = (
+                stats.regroup(ref_counts, groups) if groups is not None else np.asarray(ref_counts, float)
+            )
+            cur_array = (
+                stats.regroup(cur_counts, groups) if groups is not None else np.asarray(cur_counts, float)
+            )
             value = stats.psi(ref_array, cur_array)
             _, p_value, _ = stats.chi_square(ref_array, cur_array)
             size = stats.effective_size(ref_array.sum(), cur_array.sum())
             results.append(
-                {"segment": segment, "column": name, "psi": value, "drifts": inputs.material(value, spec.warn, p_value, size)}
+                {
+                    "segment": segment,
+                    "column": name,
+                    "psi": value,
+                    "drifts": inputs.material(value, spec.warn, p_value, size),
+                }
             )
     return results
 
@@ -58,22 +71,55 @@ def check_segment_mix(inputs: CheckInputs, settings: SegmentMixSettings) -> list
     assert reference is not None and current is not None
     mapping = inputs.policy.tables.features
     if not mapping.segment:
-        return [outcome("segment_mix", mapping.table, Status.INSUFFICIENT_DATA, "No segment column is mapped; set tables.features.segment to check cohort shifts.")]
+        return [
+            outcome(
+                "segment_mix",
+                mapping.table,
+                Status.INSUFFICIENT_DATA,
+                "No segment column is mapped; set tables.features.segment to check cohort shifts.",
+            )
+        ]
     subject = f"{mapping.table}.{mapping.segment}"
     ref_rows, cur_rows = np.asarray(reference.segment_rows, float), np.asarray(current.segment_rows, float)
     if ref_rows.sum() < inputs.min_rows or cur_rows.sum() < inputs.min_rows:
-        return [outcome("segment_mix", subject, Status.INSUFFICIENT_DATA, f"Fewer than {inputs.min_rows} rows in a window to compare segment shares.")]
+        return [
+            outcome(
+                "segment_mix",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Fewer than {inputs.min_rows} rows in a window to compare segment shares.",
+            )
+        ]
     ref_share, cur_share = ref_rows / ref_rows.sum(), cur_rows / cur_rows.sum()
     shift = float(np.abs(cur_share - ref_share).sum() / 2)
     _, p_value, _ = stats.chi_square(ref_rows, cur_rows)
     labels = [display_label(label) for label in reference.segments]
     evidence = {
-        "histogram": {"labels": labels, "reference": ref_share.round(6).tolist(), "current": cur_share.round(6).tolist()},
+        "histogram": {
+            "labels": labels,
+            "reference": ref_share.round(6).tolist(),
+            "current": cur_share.round(6).tolist(),
+        },
         "p_value": p_value,
     }
-    if not inputs.material(shift, settings.min_share_shift, p_value, stats.effective_size(ref_rows.sum(), cur_rows.sum())):
-        return [outcome("segment_mix", subject, Status.PASS, f"Segment shares of {subject} are stable (moved {shift:.1%}).", statistic="share_shift", value=shift, threshold=settings.min_share_shift, evidence=evidence)]
-    moves = sorted(zip(labels, ref_share, cur_share, strict=True), key=lambda item: -abs(item[2] - item[1]))[:3]
+    if not inputs.material(
+        shift, settings.min_share_shift, p_value, stats.effective_size(ref_rows.sum(), cur_rows.sum())
+    ):
+        return [
+            outcome(
+                "segment_mix",
+                subject,
+                Status.PASS,
+                f"Segment shares of {subject} are stable (moved {shift:.1%}).",
+                statistic="share_shift",
+                value=shift,
+                threshold=settings.min_share_shift,
+                evidence=evidence,
+            )
+        ]
+    moves = sorted(zip(labels, ref_share, cur_share, strict=True), key=lambda item: -abs(item[2] - item[1]))[
+        :3
+    ]
     described = ", ".join(f"{label} {before:.0%} -> {after:.0%}" for label, before, after in moves)
     within = within_segment_drift(reference, current, inputs)
     drifting = [item for item in within if item["drifts"]]

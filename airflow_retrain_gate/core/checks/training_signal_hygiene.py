@@ -13,7 +13,11 @@ from airflow_retrain_gate.core.findings import Action, Finding, Status
 ASPECTS = {
     "inactive": ("active_known", "impressions of inactive users", "inactive users' rows"),
     "experiment": ("arm_known", "rows from UI-experiment arms", "experiment-arm rows"),
-    "incomplete": ("feedback_known", "rows with incomplete feedback (dark launch)", "incomplete-feedback rows"),
+    "incomplete": (
+        "feedback_known",
+        "rows with incomplete feedback (dark launch)",
+        "incomplete-feedback rows",
+    ),
 }
 
 
@@ -31,7 +35,9 @@ class TrainingSignalHygieneSettings(CheckSettings):
     action=Action.FIX_FEATURES,
     summary="Shares of inactive-user, experiment-arm and incomplete-feedback rows do not grow.",
 )
-def check_training_signal_hygiene(inputs: CheckInputs, settings: TrainingSignalHygieneSettings) -> list[Finding]:
+def check_training_signal_hygiene(
+    inputs: CheckInputs, settings: TrainingSignalHygieneSettings
+) -> list[Finding]:
     """One finding per mapped aspect (active, experiment_arm, feedback_complete)."""
     reference, current = inputs.profiles.signals_reference, inputs.profiles.signals_current
     assert reference is not None and current is not None
@@ -43,7 +49,14 @@ def check_training_signal_hygiene(inputs: CheckInputs, settings: TrainingSignalH
         subject = f"{table}.{counter}"
         ref_n, cur_n = reference.total(known), current.total(known)
         if ref_n < inputs.min_rows or cur_n < inputs.min_rows:
-            findings.append(outcome("training_signal_hygiene", subject, Status.INSUFFICIENT_DATA, f"{table}: fewer than {inputs.min_rows} rows with {short} known in a window."))
+            findings.append(
+                outcome(
+                    "training_signal_hygiene",
+                    subject,
+                    Status.INSUFFICIENT_DATA,
+                    f"{table}: fewer than {inputs.min_rows} rows with {short} known in a window.",
+                )
+            )
             continue
         ref_bad, cur_bad = reference.total(counter), current.total(counter)
         increase, p_value = stats.two_proportions(ref_bad, ref_n, cur_bad, cur_n)
@@ -54,7 +67,10 @@ def check_training_signal_hygiene(inputs: CheckInputs, settings: TrainingSignalH
             "p_value": p_value,
             "daily": {
                 "days": list(current.days),
-                "share": [bad / n if n else None for bad, n in zip(current.counters[counter], current.counters[known], strict=True)],
+                "share": [
+                    bad / n if n else None
+                    for bad, n in zip(current.counters[counter], current.counters[known], strict=True)
+                ],
                 "reference_share": ref_share,
             },
         }

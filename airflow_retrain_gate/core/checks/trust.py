@@ -32,9 +32,18 @@ def check_trust(inputs: CheckInputs, settings: TrustSettings) -> list[Finding]:
     subject = reference.table
     ref_n, cur_n = reference.total("flag_known"), current.total("flag_known")
     if ref_n < inputs.min_rows or cur_n < inputs.min_rows:
-        return [outcome("trust", subject, Status.INSUFFICIENT_DATA, f"Fewer than {inputs.min_rows} decisions with a known override flag in a window.")]
+        return [
+            outcome(
+                "trust",
+                subject,
+                Status.INSUFFICIENT_DATA,
+                f"Fewer than {inputs.min_rows} decisions with a known override flag in a window.",
+            )
+        ]
     ref_rate, cur_rate = reference.total("flagged") / ref_n, current.total("flagged") / cur_n
-    increase, p_value = stats.two_proportions(reference.total("flagged"), ref_n, current.total("flagged"), cur_n)
+    increase, p_value = stats.two_proportions(
+        reference.total("flagged"), ref_n, current.total("flagged"), cur_n
+    )
     ratio = cur_rate / ref_rate if ref_rate else float("inf") if cur_rate else 1.0
     evidence = {
         "reference_rate": ref_rate,
@@ -42,11 +51,17 @@ def check_trust(inputs: CheckInputs, settings: TrustSettings) -> list[Finding]:
         "p_value": p_value,
         "daily": {
             "days": list(current.days),
-            "override_rate": [f / n if n else None for f, n in zip(current.counters["flagged"], current.counters["flag_known"], strict=True)],
+            "override_rate": [
+                f / n if n else None
+                for f, n in zip(current.counters["flagged"], current.counters["flag_known"], strict=True)
+            ],
             "reference_rate": ref_rate,
         },
     }
-    if inputs.material(increase, settings.min_increase, p_value, stats.effective_size(ref_n, cur_n)) and ratio >= settings.min_ratio:
+    if (
+        inputs.material(increase, settings.min_increase, p_value, stats.effective_size(ref_n, cur_n))
+        and ratio >= settings.min_ratio
+    ):
         return [
             outcome(
                 "trust",
@@ -61,4 +76,15 @@ def check_trust(inputs: CheckInputs, settings: TrustSettings) -> list[Finding]:
                 evidence=evidence,
             )
         ]
-    return [outcome("trust", subject, Status.PASS, f"Override rate {ref_rate:.1%} -> {cur_rate:.1%}.", statistic="override_rate_ratio", value=ratio, threshold=settings.min_ratio, evidence=evidence)]
+    return [
+        outcome(
+            "trust",
+            subject,
+            Status.PASS,
+            f"Override rate {ref_rate:.1%} -> {cur_rate:.1%}.",
+            statistic="override_rate_ratio",
+            value=ratio,
+            threshold=settings.min_ratio,
+            evidence=evidence,
+        )
+    ]

@@ -20,9 +20,15 @@ MIN_EXPECTED_ROWS = 20
 class VolumeSettings(CheckSettings):
     """How far row counts may fall (or rise) against the reference."""
 
-    min_ratio: float = Field(default=0.5, gt=0, description="Window rows / expected below this: data is missing.")
-    min_day_ratio: float = Field(default=0.5, gt=0, description="A day below this share of its expected rows is partial.")
-    max_ratio: float = Field(default=3.0, gt=1, description="Window rows / expected above this is noted (no action).")
+    min_ratio: float = Field(
+        default=0.5, gt=0, description="Window rows / expected below this: data is missing."
+    )
+    min_day_ratio: float = Field(
+        default=0.5, gt=0, description="A day below this share of its expected rows is partial."
+    )
+    max_ratio: float = Field(
+        default=3.0, gt=1, description="Window rows / expected above this is noted (no action)."
+    )
 
 
 def expected_rows(reference: TableProfile, current: TableProfile) -> np.ndarray:
@@ -78,7 +84,11 @@ def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]
     observed = np.asarray(current.daily_rows, float)
     ratio = float(observed.sum() / expected.sum()) if expected.sum() > 0 else float("inf")
     evidence = {
-        "daily": {"days": list(current.days), "rows": observed.tolist(), "expected": np.round(expected, 1).tolist()},
+        "daily": {
+            "days": list(current.days),
+            "rows": observed.tolist(),
+            "expected": np.round(expected, 1).tolist(),
+        },
         "ratio": ratio,
     }
     coverage = [current.window.day_coverage(date.fromisoformat(day)) for day in current.days]
