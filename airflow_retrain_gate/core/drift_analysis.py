@@ -141,7 +141,8 @@ def _column(
     daily_strong: list[bool | None] = []
     for day, counts in zip(current.days, current_profile.daily_counts, strict=True):
         day_counts = np.asarray(counts, float)
-        if day_counts.sum() < spec.min_day_rows:
+        # A day less than half inside the window (as_of mid-day) shows an intraday slice, not the day.
+        if day_counts.sum() < spec.min_day_rows or current.window.day_coverage(date.fromisoformat(day)) < 0.5:
             daily_values.append(None)
             daily_drifting.append(None)
             daily_strong.append(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from airflow_retrain_gate.core.sql import APPROX_DISTINCT_DIALECTS, GROUPING_SETS_DIALECTS
+
+log = logging.getLogger("airflow_retrain_gate")
 
 DEFAULT_URL = "duckdb:///:memory:"
 TEMPORAL_KINDS = frozenset({"timestamp", "timestamptz", "date"})
@@ -230,6 +233,7 @@ class Warehouse:
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(f"{purpose}: query failed: {short_error(error)}") from None
         record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
+        log.info("%s: %d aggregate rows in %.2f s", purpose, record.rows, record.seconds)
         self.query_log.add(record)
         for observer in self.observers:
             observer(record)

@@ -95,7 +95,7 @@ def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]
     partial_days = [
         day
         for day, rows, wanted, covered in zip(current.days, observed, expected, coverage, strict=True)
-        if covered >= 0.5
+        if covered >= 0.999  # a partial day (as_of mid-day) is freshness's business: intraday rhythm varies
         and wanted >= MIN_EXPECTED_ROWS
         and rows < settings.min_day_ratio * wanted
         and scipy_stats.poisson.cdf(rows, wanted) < inputs.alpha
