@@ -11,7 +11,7 @@ from pydantic import Field
 
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
-from airflow_retrain_gate.core.checks.label_maturity import maturity_problem
+from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -85,22 +85,9 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
-    if not inputs.profiles.outcomes_have_predictions:
-        return [
-            outcome(
-                "concept_drift",
-                subject,
-                Status.INSUFFICIENT_DATA,
-                "Map tables.predictions (with a score) to check outcome given score.",
-            )
-        ]
-    problem = maturity_problem(inputs)
-    if problem:
-        return [
-            outcome(
-                "concept_drift", subject, Status.INSUFFICIENT_DATA, f"Concept drift not judged: {problem}."
-            )
-        ]
+    blocked = unjudged(inputs, "concept_drift", subject)
+    if blocked:
+        return [blocked]
     groups = stats.equal_mass_groups(reference.by_bin("matured"), settings.bins)
     shift, p_value, curves = calibration_shift(reference, current, groups)
     if math.isnan(shift):

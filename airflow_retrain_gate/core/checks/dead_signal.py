@@ -26,6 +26,11 @@ class DeadSignalSettings(CheckSettings):
     min_locked_days: int = Field(default=3, ge=2, description="Trailing days with identical mean and spread.")
 
 
+def _dead(subject: str, message: str, **numbers: object) -> Finding:
+    """A failing finding asking to fix the feature; `numbers` are statistic, value, threshold, evidence."""
+    return outcome("dead_signal", subject, Status.FAIL, message, action=Action.FIX_FEATURES, **numbers)  # type: ignore[arg-type]
+
+
 def _constant(day: Moments) -> bool:
     return day.count >= MIN_ROWS_PER_DAY and day.minimum is not None and day.minimum == day.maximum
 
@@ -77,13 +82,10 @@ def _numeric(
         days, [None if rows == 0 else nonnull == 0 for nonnull, rows in _daily_presence(current)]
     )
     if len(empty_days) >= settings.min_frozen_days:
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} stopped updating on {empty_days[0]}: rows keep arriving but the column has no values "
             f"since ({len(empty_days)} days). The upstream metric looks deprecated.",
-            action=Action.FIX_FEATURES,
             statistic="empty_days",
             value=float(len(empty_days)),
             threshold=float(settings.min_frozen_days),
@@ -99,13 +101,10 @@ def _numeric(
         "reference": {"mean": ref.mean, "std": ref.std, "min": ref.minimum, "max": ref.maximum},
     }
     if cur.count >= MIN_ROWS_PER_DAY and cur.minimum == cur.maximum:
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} is frozen: all {cur.count} values in the current window equal {cur.minimum:g} "
             f"(it varied between {ref.minimum:g} and {ref.maximum:g} in the reference). The source stopped updating.",
-            action=Action.FIX_FEATURES,
             statistic="std",
             value=0.0,
             threshold=0.0,
@@ -115,13 +114,10 @@ def _numeric(
     run = _trailing(days, flags)
     values = {current.daily_moments[days.index(day)].minimum for day in run}
     if len(run) >= settings.min_frozen_days and len(values) == 1:
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} stopped updating on {run[0]}: every value since is {values.pop():g} "
             f"({len(run)} days). The upstream metric looks deprecated or stuck.",
-            action=Action.FIX_FEATURES,
             statistic="frozen_days",
             value=float(len(run)),
             threshold=float(settings.min_frozen_days),
@@ -139,13 +135,10 @@ def _numeric(
     )
     if len(locked) + 1 >= settings.min_locked_days and not reference_repeats:
         first = days[days.index(locked[0]) - 1]
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} is locked: since {first} every day has exactly the same distribution "
             f"(mean {moments[days.index(locked[-1])].mean:g}), as if a snapshot were replayed. The source stopped updating.",
-            action=Action.FIX_FEATURES,
             statistic="identical_days",
             value=float(len(locked) + 1),
             threshold=float(settings.min_locked_days),
@@ -192,13 +185,10 @@ def _categorical(
     labels = [*current.categories, "(other)"]
     single = _single_slot(current.counts)
     if single is not None and labels[single] != "(other)":
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} is frozen: every row in the current window is {labels[single]!r} "
             "(the reference had several values). The source stopped updating.",
-            action=Action.FIX_FEATURES,
             statistic="distinct",
             value=1.0,
             threshold=1.0,
@@ -209,12 +199,9 @@ def _categorical(
     run = _trailing(days, flags)
     values = {labels[_single_slot(current.daily_counts[days.index(day)]) or 0] for day in run}
     if len(run) >= settings.min_frozen_days and len(values) == 1:
-        return outcome(
-            "dead_signal",
+        return _dead(
             subject,
-            Status.FAIL,
             f"Column {subject} stopped updating on {run[0]}: every row since is {values.pop()!r} ({len(run)} days).",
-            action=Action.FIX_FEATURES,
             statistic="frozen_days",
             value=float(len(run)),
             threshold=float(settings.min_frozen_days),

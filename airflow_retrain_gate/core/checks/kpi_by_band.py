@@ -16,7 +16,7 @@ from pydantic import Field
 
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
-from airflow_retrain_gate.core.checks.label_maturity import maturity_problem
+from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, OutcomeProfile
@@ -123,9 +123,9 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
             )
         ]
     subject = f"{predictions.table}.{predictions.band}"
-    problem = maturity_problem(inputs)
-    if problem:
-        return [outcome("kpi_by_band", subject, Status.INSUFFICIENT_DATA, f"Bands not judged: {problem}.")]
+    blocked = unjudged(inputs, "kpi_by_band", subject)
+    if blocked:
+        return [blocked]
     changes = [
         change
         for band in reference.bands

@@ -39,6 +39,18 @@ def maturity_problem(inputs: CheckInputs) -> str | None:
     return None
 
 
+def unjudged(inputs: CheckInputs, check: str, subject: str) -> Finding | None:
+    """An insufficient_data finding for an outcome-given-score check that cannot judge yet, else None."""
+    if not inputs.profiles.outcomes_have_predictions:
+        return outcome(
+            check, subject, Status.INSUFFICIENT_DATA, f"Map tables.predictions (with a score) to run {check}."
+        )
+    problem = maturity_problem(inputs)
+    if problem:
+        return outcome(check, subject, Status.INSUFFICIENT_DATA, f"{check} not judged: {problem}.")
+    return None
+
+
 @register(
     "label_maturity",
     settings=LabelMaturitySettings,

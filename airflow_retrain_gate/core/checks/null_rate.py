@@ -113,26 +113,15 @@ def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Fin
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
-    findings = [
+    current_columns = {**current.numeric, **current.categorical}
+    return [
         _column(
             inputs,
             f"{table}.{name}",
             profile.nulls,
-            current.numeric[name].nulls,
-            current.numeric[name].daily_nulls,
+            current_columns[name].nulls,
+            current_columns[name].daily_nulls,
             settings,
         )
-        for name, profile in reference.numeric.items()
+        for name, profile in [*reference.numeric.items(), *reference.categorical.items()]
     ]
-    findings += [
-        _column(
-            inputs,
-            f"{table}.{name}",
-            profile.nulls,
-            current.categorical[name].nulls,
-            current.categorical[name].daily_nulls,
-            settings,
-        )
-        for name, profile in reference.categorical.items()
-    ]
-    return findings

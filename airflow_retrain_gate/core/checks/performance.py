@@ -6,12 +6,13 @@ Reads positives and negatives (or squared errors) per score bin of both windows.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
-from airflow_retrain_gate.core.checks.label_maturity import maturity_problem
+from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -25,6 +26,18 @@ class PerformanceSettings(CheckSettings):
     max_rmse_increase: float = Field(
         default=0.1, gt=0, description="Relative RMSE growth (numeric labels) that fails."
     )
+
+
+@dataclass(frozen=True)
+class Loss:
+    """How much worse the model did than expected: the effect, its test, and the same effect per window half."""
+
+    statistic: str
+    expected: float
+    actual: float
+    worsening: float
+    p_value: float
+    halves: list[float]
 
 
 def expected_and_actual_auc(
@@ -55,144 +68,45 @@ def expected_and_actual_mse(
     return expected, float(actual), math.sqrt(variance / count)
 
 
-def _auc_drop(reference: OutcomeProfile, current: OutcomeProfile, days: list[int]) -> float:
-    expected, actual, _ = expected_and_actual_auc(reference, current, days)
-    return expected - actual
-
-
-def _binary(
-    inputs: CheckInputs,
-    subject: str,
-    reference: OutcomeProfile,
-    current: OutcomeProfile,
-    settings: PerformanceSettings,
-) -> Finding:
+def auc_loss(reference: OutcomeProfile, current: OutcomeProfile) -> Loss | None:
+    """The AUC drop against the score-mix expectation (None when a window lacks positives or negatives)."""
     expected, actual, error = expected_and_actual_auc(reference, current)
-    reference_auc, reference_error = stats.auc_from_bins(
-        reference.by_bin("label_sum"), reference.by_bin("matured") - reference.by_bin("label_sum")
-    )
+    positives = reference.by_bin("label_sum")
+    _, reference_error = stats.auc_from_bins(positives, reference.by_bin("matured") - positives)
     if math.isnan(expected) or math.isnan(actual):
-        return outcome(
-            "performance",
-            subject,
-            Status.INSUFFICIENT_DATA,
-            "AUC needs both outcomes (0 and 1) in each window.",
-        )
-    drop = expected - actual
-    p_value = stats.normal_p_value(drop, math.hypot(error, reference_error))
-    first, second = current.halves()
-    halves = [_auc_drop(reference, current, days) for days in (first, second) if days]
-    evidence = {
-        "reference_auc": reference_auc,
-        "expected_auc": expected,
-        "current_auc": actual,
-        "p_value": p_value,
-        "half_drops": halves,
-    }
-    size = stats.effective_size(reference.matured, current.matured)
-    if not inputs.material(drop, settings.max_auc_drop, p_value, size):
-        return outcome(
-            "performance",
-            subject,
-            Status.PASS,
-            f"AUC on matured labels {actual:.3f} (expected {expected:.3f} for this score mix): no material drop.",
-            statistic="auc_drop",
-            value=drop,
-            threshold=settings.max_auc_drop,
-            evidence=evidence,
-        )
-    persistent = len(halves) == 2 and all(value >= settings.max_auc_drop / 2 for value in halves)
-    if persistent:
-        message = (
-            f"The model got worse on matured labels: AUC {actual:.3f} where the reference's outcome-given-score "
-            f"predicts {expected:.3f} (drop {drop:.3f}, threshold {settings.max_auc_drop}), in both halves of the window. "
-            "The target relationship changed: retrain."
-        )
-    else:
-        message = f"AUC dropped to {actual:.3f} (expected {expected:.3f}), but not in both halves of the window: transient; look before retraining."
-    return outcome(
-        "performance",
-        subject,
-        Status.FAIL,
-        message,
-        action=Action.TRAIN if persistent else Action.ALERT,
-        statistic="auc_drop",
-        value=drop,
-        threshold=settings.max_auc_drop,
-        evidence=evidence,
-    )
+        return None
+    halves = [
+        float(expected_half - actual_half)
+        for days in current.halves()
+        if days
+        for expected_half, actual_half, _ in [expected_and_actual_auc(reference, current, days)]
+    ]
+    p_value = stats.normal_p_value(expected - actual, math.hypot(error, reference_error))
+    return Loss("auc_drop", expected, actual, expected - actual, p_value, halves)
 
 
-def _numeric(
-    inputs: CheckInputs,
-    subject: str,
-    reference: OutcomeProfile,
-    current: OutcomeProfile,
-    settings: PerformanceSettings,
-) -> Finding:
+def rmse_loss(reference: OutcomeProfile, current: OutcomeProfile) -> Loss | None:
+    """The relative RMSE growth against the score-mix expectation (None without reference errors)."""
     expected, actual, error = expected_and_actual_mse(reference, current)
-    if not (expected > 0) or math.isnan(actual):
-        return outcome(
-            "performance",
-            subject,
-            Status.INSUFFICIENT_DATA,
-            "RMSE needs matured labels with some error in the reference window.",
-        )
-    growth = math.sqrt(actual / expected) - 1
+    if not expected > 0 or math.isnan(actual):
+        return None
+    mean_error = reference.totals("error_sq") / reference.matured
     reference_error = math.sqrt(
-        max(
-            reference.totals("error_sq_sq") / reference.matured
-            - (reference.totals("error_sq") / reference.matured) ** 2,
-            0.0,
-        )
-        / reference.matured
+        max(reference.totals("error_sq_sq") / reference.matured - mean_error**2, 0.0) / reference.matured
     )
-    p_value = stats.normal_p_value(actual - expected, math.hypot(error, reference_error))
-    first, second = current.halves()
     halves = []
-    for days in (first, second):
+    for days in current.halves():
         if days:
             half_expected, half_actual, _ = expected_and_actual_mse(reference, current, days)
             halves.append(math.sqrt(half_actual / half_expected) - 1 if half_expected > 0 else math.nan)
-    evidence = {
-        "expected_rmse": math.sqrt(expected),
-        "current_rmse": math.sqrt(actual),
-        "p_value": p_value,
-        "half_growth": halves,
-    }
-    if not inputs.material(
-        growth, settings.max_rmse_increase, p_value, stats.effective_size(reference.matured, current.matured)
-    ):
-        return outcome(
-            "performance",
-            subject,
-            Status.PASS,
-            f"RMSE on matured labels {math.sqrt(actual):.4g} (expected {math.sqrt(expected):.4g}): no material growth.",
-            statistic="rmse_growth",
-            value=growth,
-            threshold=settings.max_rmse_increase,
-            evidence=evidence,
-        )
-    persistent = len(halves) == 2 and all(value >= settings.max_rmse_increase / 2 for value in halves)
-    message = (
-        f"The model got worse on matured labels: RMSE {math.sqrt(actual):.4g} where {math.sqrt(expected):.4g} is expected "
-        f"(+{growth:.0%}, threshold {settings.max_rmse_increase:.0%})"
-        + (
-            ", in both halves of the window. The target relationship changed: retrain."
-            if persistent
-            else ", but not in both halves: transient; look before retraining."
-        )
-    )
-    return outcome(
-        "performance",
-        subject,
-        Status.FAIL,
-        message,
-        action=Action.TRAIN if persistent else Action.ALERT,
-        statistic="rmse_growth",
-        value=growth,
-        threshold=settings.max_rmse_increase,
-        evidence=evidence,
+    p_value = stats.normal_p_value(actual - expected, math.hypot(error, reference_error))
+    return Loss(
+        "rmse_growth",
+        math.sqrt(expected),
+        math.sqrt(actual),
+        math.sqrt(actual / expected) - 1,
+        p_value,
+        halves,
     )
 
 
@@ -208,19 +122,56 @@ def check_performance(inputs: CheckInputs, settings: PerformanceSettings) -> lis
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
-    if not inputs.profiles.outcomes_have_predictions:
+    blocked = unjudged(inputs, "performance", subject)
+    if blocked:
+        return [blocked]
+    binary = reference.label_kind == "binary"
+    loss = auc_loss(reference, current) if binary else rmse_loss(reference, current)
+    metric, threshold = ("AUC", settings.max_auc_drop) if binary else ("RMSE", settings.max_rmse_increase)
+    if loss is None:
+        needs = (
+            "both outcomes (0 and 1) in each window"
+            if binary
+            else "matured labels with some error in the reference"
+        )
+        return [outcome("performance", subject, Status.INSUFFICIENT_DATA, f"{metric} needs {needs}.")]
+    evidence = {
+        f"expected_{metric.lower()}": loss.expected,
+        f"current_{metric.lower()}": loss.actual,
+        "p_value": loss.p_value,
+        "half_worsening": loss.halves,
+    }
+    measured = f"{metric} on matured labels {loss.actual:.4g} where the reference's outcome-given-score predicts {loss.expected:.4g}"
+    size = stats.effective_size(reference.matured, current.matured)
+    if not inputs.material(loss.worsening, threshold, loss.p_value, size):
         return [
             outcome(
                 "performance",
                 subject,
-                Status.INSUFFICIENT_DATA,
-                "Map tables.predictions (with a score) to measure performance.",
+                Status.PASS,
+                f"{measured}: no material loss.",
+                statistic=loss.statistic,
+                value=loss.worsening,
+                threshold=threshold,
+                evidence=evidence,
             )
         ]
-    problem = maturity_problem(inputs)
-    if problem:
-        return [
-            outcome("performance", subject, Status.INSUFFICIENT_DATA, f"Performance not judged: {problem}.")
-        ]
-    judge = _binary if reference.label_kind == "binary" else _numeric
-    return [judge(inputs, subject, reference, current, settings)]
+    persistent = len(loss.halves) == 2 and all(value >= threshold / 2 for value in loss.halves)
+    verdict = (
+        "in both halves of the window. The target relationship changed: retrain."
+        if persistent
+        else "but not in both halves of the window: a transient loss; look before retraining."
+    )
+    return [
+        outcome(
+            "performance",
+            subject,
+            Status.FAIL,
+            f"The model got worse: {measured} ({loss.statistic.replace('_', ' ')} {loss.worsening:.3g}, threshold {threshold}), {verdict}",
+            action=Action.TRAIN if persistent else Action.ALERT,
+            statistic=loss.statistic,
+            value=loss.worsening,
+            threshold=threshold,
+            evidence=evidence,
+        )
+    ]
