@@ -1,0 +1,161 @@
+"""Everything that touches Great Expectations objects; GX is imported inside the functions, on first use."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core.checks.expectations import ExpectationResult
+from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD
+from airflow_retrain_gate.core.findings import json_safe
+from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+
+if TYPE_CHECKING:
+    from great_expectations.core.batch import Batch
+    from great_expectations.data_context import AbstractDataContext
+
+ASSET = "current_window"
+EXPECTATION_FIELDS = ("type", "kwargs", "meta", "notes", "description", "severity")
+"""Fields of a suite's expectation that GX 1.x accepts (``id`` and ``rendered_content`` are GX's own)."""
+
+
+@contextmanager
+def quiet_gx() -> Iterator[None]:
+    """Silence GX's import-time INFO chatter and its warnings while it runs; its errors still get through."""
+    logger = logging.getLogger("great_expectations")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def ephemeral_context() -> AbstractDataContext:
+    """An in-memory GX context: nothing written to disk, analytics off, no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def build_expectations(suite: dict[str, Any]) -> list[Any]:
+    """GX expectation objects of the suite; an invalid one is an error naming it (GX would log and drop it)"""
+    import great_expectations as gx
+    from great_expectations.exceptions import GreatExpectationsError
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    expectations = []
+    for index, item in enumerate(suite["expectations"]):
+        fields = {"kwargs": {}, **{key: value for key, value in item.items() if key in EXPECTATION_FIELDS}}
+        try:
+            expectations.append(ExpectationConfiguration(**fields).to_domain_obj())
+        except (GreatExpectationsError, TypeError, ValueError) as error:
+            message = getattr(error, "message", None) or str(error)
+            raise WarehouseError(
+                f"{SUITE_FIELD}: expectations[{index}] ({item['type']}) is not valid in GX {gx.__version__}: "
+                f"{message}"
+            ) from None
+    return expectations
+
+
+@contextmanager
+def pandas_batch(context: AbstractDataContext, frame: Any) -> Iterator[Batch]:
+    """A GX batch over an in-memory DataFrame."""
+    asset = context.data_sources.add_pandas("warehouse").add_dataframe_asset(ASSET)
+    yield asset.add_batch_definition_whole_dataframe(ASSET).get_batch(batch_parameters={"dataframe": frame})
+
+
+@contextmanager
+def sql_batch(context: AbstractDataContext, warehouse: Warehouse, query_sql: str) -> Iterator[Batch]:
+    """A GX batch over a query asset; GX wraps `query_sql` as a subquery, so the database applies it."""
+    sources = context.data_sources
+    add = {"postgresql": sources.add_postgres, "sqlite": sources.add_sqlite}.get(
+        warehouse.dialect, sources.add_sql
+    )
+    datasource = add(
+        name="warehouse",
+        connection_string=warehouse.engine.url.render_as_string(hide_password=False),
+        kwargs=engine_kwargs(warehouse),
+    )
+    engine = datasource.get_execution_engine().engine
+    sa.event.listen(engine, "before_cursor_execute", _probe_columns_without_rows(query_sql), retval=True)
+    try:
+        asset = datasource.add_query_asset(name=ASSET, query=query_sql)
+        yield asset.add_batch_definition_whole_table(ASSET).get_batch()
+    finally:
+        engine.dispose()
+
+
+def _probe_columns_without_rows(query_sql: str) -> Callable[..., tuple[str, Any]]:
+    """Turn GX's bare run of the query asset into one that returns no rows.
+
+    GX 1.24 learns a query asset's column names by running the query itself and reading only the cursor's
+    description; client-side cursors (psycopg2, psycopg) would pull every row of the window for that. Every
+    metric wraps the query as a subquery, so only that probe matches the query text exactly.
+    """
+
+    def rewrite(connection: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> tuple[str, Any]:
+        if statement.strip() == query_sql.strip():
+            return f"SELECT * FROM ({statement.strip()}) AS column_probe WHERE 1 = 0", parameters
+        return statement, parameters
+
+    return rewrite
+
+
+def engine_kwargs(warehouse: Warehouse) -> dict[str, Any]:
+    """GX's engine reads as the warehouse does: on PostgreSQL read-only, UTC, statement timeout."""
+    if warehouse.dialect != "postgresql" or warehouse.engine.dialect.driver not in ("psycopg2", "psycopg"):
+        return {}
+    options = "-c default_transaction_read_only=on -c TimeZone=UTC"
+    if warehouse.statement_timeout_s:
+        options += f" -c statement_timeout={int(warehouse.statement_timeout_s * 1000)}"
+    return {"connect_args": {"options": options}}
+
+
+def to_result(result: Any, suite_name: str, validated_with: dict[str, Any]) -> ExpectationResult:
+    """One GX ExpectationValidationResult in plain JSON values.
+
+    GX's ``to_json_dict`` is not used: under marshmallow 4 it passes numpy booleans through (the quantile
+    expectation's ``success`` is a ``numpy.bool``), which ``json.dumps`` rejects.
+    """
+    config = result.expectation_config
+    return ExpectationResult(
+        suite=suite_name,
+        type=config.type,
+        kwargs=json_safe({key: value for key, value in config.kwargs.items() if key != "batch_id"}),
+        meta=json_safe(dict(config.meta or {})),
+        success=bool(result.success),
+        error=error_message(result.exception_info or {}),
+        result=json_safe(dict(result.result or {})),
+        validated_with=validated_with,
+    )
+
+
+def error_message(exception_info: dict[str, Any]) -> str | None:
+    """GX's exception message, reported for the expectation or for each metric it could not compute."""
+    reports = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    for report in reports:
+        if (
+            isinstance(report, dict)
+            and report.get("raised_exception", True)
+            and report.get("exception_message")
+        ):
+            return str(report["exception_message"]).strip().splitlines()[0][:300]
+    return None
