@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 ASSET = "current_window"
 EXPECTATION_FIELDS = ("type", "kwargs", "meta", "notes", "description", "severity")
 """Fields of a suite's expectation that GX 1.x accepts (``id`` and ``rendered_content`` are GX's own)."""
+TYPE_EXPECTATIONS = frozenset(
+    {"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"}
+)
+"""Expectations on column types, which GX 1.24 cannot evaluate on a query asset: it reflects only names there."""
 
 
 @contextmanager
@@ -136,13 +140,18 @@ def to_result(result: Any, suite_name: str, validated_with: dict[str, Any]) -> E
     expectation's ``success`` is a ``numpy.bool``), which ``json.dumps`` rejects.
     """
     config = result.expectation_config
+    error = error_message(result.exception_info or {})
+    if error is not None and config.type in TYPE_EXPECTATIONS and validated_with["engine"] == "sql":
+        error += (
+            " (GX sees only column names, not types, through a query asset; the schema check watches types)"
+        )
     return ExpectationResult(
         suite=suite_name,
         type=config.type,
         kwargs=json_safe({key: value for key, value in config.kwargs.items() if key != "batch_id"}),
         meta=json_safe(dict(config.meta or {})),
         success=bool(result.success),
-        error=error_message(result.exception_info or {}),
+        error=error,
         result=json_safe(dict(result.result or {})),
         validated_with=validated_with,
     )

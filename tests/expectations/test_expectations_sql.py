@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Branch, Status, Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
-from tests.expectations.conftest import SUITE_PATH, FeatureWarehouse, story_features
+from tests.expectations.conftest import SUITE_PATH, FeatureWarehouse, contract_suite, story_features
 
 WINDOW_START = DEMO_AS_OF - timedelta(days=7)
 
@@ -67,3 +67,19 @@ def test_sqlite_validates_through_a_query_asset(sqlite_url: str) -> None:
     assert finding.evidence["expectation_type"] == "expect_column_values_to_be_in_set"
     assert finding.evidence["validated_with"]["engine"] == "sql"
     assert "WHERE features.event_ts >= '2024-05-25 00:00:00" in finding.evidence["validated_with"]["query"]
+
+
+def test_type_expectations_need_what_a_query_asset_cannot_show(sqlite_url: str) -> None:
+    feature_warehouse = FeatureWarehouse(sqlite_url, None)
+    feature_warehouse.load(story_features("healthy"))
+    suite = contract_suite()
+    suite["expectations"].append(
+        {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "tenure_score", "type_": "FLOAT"}}
+    )
+
+    decision = feature_warehouse.gate(suite=suite)
+
+    assert decision.branch is Branch.ALERT, decision.reasons  # on_error: the gate could not diagnose
+    [finding] = [finding for finding in decision.findings if finding.check == "expectations"]
+    assert finding.status is Status.ERROR
+    assert "GX sees only column names, not types, through a query asset" in finding.message
