@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,13 +14,14 @@ import sqlalchemy as sa
 from airflow_retrain_gate.core.checks.expectations import ExpectationResult
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD
 from airflow_retrain_gate.core.findings import json_safe
-from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+from airflow_retrain_gate.core.warehouse import QueryRecord, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     from great_expectations.core.batch import Batch
     from great_expectations.data_context import AbstractDataContext
 
 ASSET = "current_window"
+QUERY_CLOCK = "retrain_gate_query_started"
 EXPECTATION_FIELDS = ("type", "kwargs", "meta", "notes", "description", "severity")
 """Fields of a suite's expectation that GX 1.x accepts (``id`` and ``rendered_content`` are GX's own)."""
 TYPE_EXPECTATIONS = frozenset(
@@ -100,6 +102,7 @@ def sql_batch(context: AbstractDataContext, warehouse: Warehouse, query_sql: str
     )
     engine = datasource.get_execution_engine().engine
     sa.event.listen(engine, "before_cursor_execute", _probe_columns_without_rows(query_sql), retval=True)
+    _log_queries(engine, warehouse)
     try:
         asset = datasource.add_query_asset(name=ASSET, query=query_sql)
         yield asset.add_batch_definition_whole_table(ASSET).get_batch()
@@ -121,6 +124,21 @@ def _probe_columns_without_rows(query_sql: str) -> Callable[..., tuple[str, Any]
         return statement, parameters
 
     return rewrite
+
+
+def _log_queries(engine: sa.Engine, warehouse: Warehouse) -> None:
+    """Record GX's statements in the warehouse's query log, so the decision counts them with the gate's own."""
+
+    def started(connection: sa.Connection, *args: Any) -> None:
+        connection.info.setdefault(QUERY_CLOCK, []).append(time.perf_counter())
+
+    def finished(connection: sa.Connection, cursor: Any, *args: Any) -> None:
+        seconds = time.perf_counter() - connection.info[QUERY_CLOCK].pop()
+        # sqlite3 reports -1 rows for a SELECT; GX reads aggregates and at most 20 examples per query there too.
+        warehouse.query_log.add(QueryRecord("expectations: GX query", max(cursor.rowcount, 0), seconds))
+
+    sa.event.listen(engine, "before_cursor_execute", started)
+    sa.event.listen(engine, "after_cursor_execute", finished)
 
 
 def engine_kwargs(warehouse: Warehouse) -> dict[str, Any]:

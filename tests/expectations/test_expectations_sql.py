@@ -50,6 +50,8 @@ def test_the_sql_gx_sends_is_bounded_to_the_window(postgres_server: str, postgre
         (statement, rows) for statement, rows in sent_by_gx if f"{postgres_schema}.features" in statement
     ]
     assert len(reads) >= 5, sent_by_gx
+    logged = [record for record in warehouse.query_log.records if record.purpose == "expectations: GX query"]
+    assert [record.rows for record in logged] == [rows for _, rows in sent_by_gx]  # counted in the decision
     for statement, rows in reads:
         assert f"features.event_ts >= '{WINDOW_START:%Y-%m-%d} 00:00:00'" in statement, statement
         assert f"features.event_ts < '{DEMO_AS_OF:%Y-%m-%d} 00:00:00'" in statement, statement
