@@ -13,6 +13,10 @@ SUITE_FIELD = "checks.expectations.suite"
 class SuiteError(ValueError):
     """A suite that cannot be used; the message names the policy field and what to fix."""
 
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{SUITE_FIELD}: {problem}")
+
 
 def resolve_suite_path(path: str, base_dir: Path | None) -> Path:
     """A suite path from the policy, relative to the policy file's directory (else the working directory)."""
@@ -28,15 +32,13 @@ def read_suite(source: str | dict[str, Any]) -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise SuiteError(f"{SUITE_FIELD}: suite file {str(path)!r} not found") from None
+        raise SuiteError(f"suite file {str(path)!r} not found") from None
     except OSError as error:
-        raise SuiteError(
-            f"{SUITE_FIELD}: cannot read suite file {str(path)!r}: {error.strerror or error}"
-        ) from None
+        raise SuiteError(f"cannot read suite file {str(path)!r}: {error.strerror or error}") from None
     try:
         suite = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SuiteError(f"{SUITE_FIELD}: suite file {str(path)!r} is not JSON: {error}") from None
+        raise SuiteError(f"suite file {str(path)!r} is not JSON: {error}") from None
     return _checked(suite, f"suite file {str(path)!r}")
 
 
@@ -64,14 +66,12 @@ def suite_sha256(suite: dict[str, Any]) -> str:
 
 def _checked(suite: Any, what: str) -> dict[str, Any]:
     if not isinstance(suite, dict):
-        raise SuiteError(f"{SUITE_FIELD}: {what} is a {type(suite).__name__}, not a GX suite object")
+        raise SuiteError(f"{what} is a {type(suite).__name__}, not a GX suite object")
     expectations = suite.get("expectations")
     if not isinstance(expectations, list) or not expectations:
-        raise SuiteError(
-            f"{SUITE_FIELD}: {what} has no expectations (a GX 1.x suite lists them under 'expectations')"
-        )
+        raise SuiteError(f"{what} has no expectations (a GX 1.x suite lists them under 'expectations')")
     for index, expectation in enumerate(expectations):
-        where = f"{SUITE_FIELD}: {what}, expectations[{index}]"
+        where = f"{what}, expectations[{index}]"
         if not isinstance(expectation, dict) or not isinstance(expectation.get("type"), str):
             legacy = (
                 " (GX 0.x's 'expectation_type' is 'type' in GX 1.x)"

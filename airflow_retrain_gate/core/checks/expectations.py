@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.expectations_suite import (
+    SuiteError,
     expectation_tags,
     read_suite,
     resolve_suite_path,
@@ -57,7 +58,10 @@ class ExpectationsSettings(CheckSettings):
             base_dir = (info.context or {}).get("base_dir")
             suite = str(resolve_suite_path(suite, Path(base_dir) if base_dir else None))
         if suite is not None:
-            read_suite(suite)
+            try:
+                read_suite(suite)
+            except SuiteError as error:
+                raise ValueError(error.problem) from None
         return suite
 
     @field_validator("action_by_type", "action_by_tag")
