@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from airflow.sdk import task
+from airflow.sdk import get_current_context, task
 
 from airflow_retrain_gate.demo.provision import DEMO_WAREHOUSE_CONN_ID, ensure_demo_warehouse
 from airflow_retrain_gate.hooks.warehouse import WarehouseHook
+from airflow_retrain_gate.operators.gate import XCOM_DECISION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +20,23 @@ WORK_BY_BRANCH = {
 
 
 @task
-def ingest() -> None:
-    """The team's load step; here it makes sure the demo warehouse has its tables (built on first use)."""
+def ingest(stories: list[str]) -> None:
+    """The team's load step; here it makes sure the demo warehouse has the stories' tables (built on first use)."""
     url = WarehouseHook(DEMO_WAREHOUSE_CONN_ID).sqlalchemy_url
-    ensure_demo_warehouse(url.render_as_string(hide_password=False))
+    ensure_demo_warehouse(url.render_as_string(hide_password=False), stories)
 
 
 @task
-def respond(decision: dict[str, Any], branch: str) -> str:
-    """The branch's real work, stood in for by one line saying what it would do and the gate's first reason."""
+def respond(branch: str, model: str | None = None, gate_task_id: str = "retrain_gate") -> str:
+    """The branch's real work, stood in for by one line saying what it would do and the gate's first reason.
+
+    The decision is the gate's XCom at this task's map index (the same model when both are mapped).
+    """
+    ti = get_current_context()["ti"]
+    decision = ti.xcom_pull(task_ids=gate_task_id, key=XCOM_DECISION_KEY, map_indexes=ti.map_index)
     reasons = decision["reasons"]
-    summary = f"{WORK_BY_BRANCH[branch]}: {reasons[0] if reasons else decision['branch']}"
+    summary = (
+        f"{WORK_BY_BRANCH[branch]}{f' for {model}' if model else ''}: {reasons[0] if reasons else branch}"
+    )
     log.info("%s", summary)
     return summary

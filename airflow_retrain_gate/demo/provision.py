@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,11 +42,11 @@ def demo_connection_env() -> dict[str, str]:
     }
 
 
-def ensure_demo_warehouse(url: str) -> None:
-    """Build every story's tables into `url` unless they are there; safe when many tasks call it at once.
+def ensure_demo_warehouse(url: str, stories: Iterable[str] = STORIES) -> None:
+    """Build the demo warehouse into `url` unless it is there; safe when many tasks call it at once.
 
-    A DuckDB file is built under a temporary name and renamed into place, so readers never open a file
-    that is half written; other databases get the schemas of missing stories.
+    A DuckDB file gets every story, built under a temporary name and renamed into place, so readers never
+    open a half-written file; other databases get the schemas of those `stories` that are missing.
     """
     database = sa.engine.make_url(url).database
     if url.startswith("duckdb") and database and database != ":memory:":
@@ -54,7 +55,7 @@ def ensure_demo_warehouse(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         inspector = sa.inspect(engine)
-        missing = [name for name in STORIES if not inspector.has_table("features", schema=name)]
+        missing = [name for name in stories if not inspector.has_table("features", schema=name)]
     finally:
         engine.dispose()
     if missing:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from airflow_retrain_gate.core import StateStore, Warehouse, WarehouseError
+from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.warehouse import create_engine
 
 POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
@@ -25,7 +26,8 @@ class WarehouseHook(BaseHook):
     ``duckdb:////data/warehouse.duckdb``); a ``postgres`` connection, through the postgres provider's own
     URL logic (extras ``sqlalchemy_scheme``, ``sqlalchemy_query``, IAM); or the extra ``drivername`` with the
     host, port, login, password and schema fields (e.g. ``snowflake``, ``trino``). Extras ``read_only``
-    (open DuckDB files read-only) and ``statement_timeout_s`` tune the warehouse.
+    (open DuckDB files read-only), ``statement_timeout_s``, ``retries`` and ``retry_backoff_s`` (reads retried
+    after a refused or lost connection) tune the warehouse.
 
     :param warehouse_conn_id: the connection id (templated in the operators that take it).
     """
@@ -132,9 +134,13 @@ def engine_of(connection: Connection) -> Engine:
 
 
 def warehouse_of(connection: Connection) -> Warehouse:
-    """The core Warehouse for a connection, with the extra `statement_timeout_s` applied."""
-    timeout = connection.extra_dejson.get("statement_timeout_s")
-    return Warehouse(engine_of(connection), statement_timeout_s=float(timeout) if timeout else None)
+    """The core Warehouse for a connection, with the extras `statement_timeout_s`, `retries`, `retry_backoff_s`."""
+    extra = connection.extra_dejson
+    timeout = extra.get("statement_timeout_s")
+    retry = RetrySettings(int(extra.get("retries", 0)), float(extra.get("retry_backoff_s", 0.5)))
+    return Warehouse(
+        engine_of(connection), statement_timeout_s=float(timeout) if timeout else None, retry=retry
+    )
 
 
 def _not_defined(conn_id: str) -> str:

@@ -1,38 +1,29 @@
-"""Real Airflow 3.3 for the provider tests: one temporary AIRFLOW_HOME per session, migrated once.
-
-Airflow reads its configuration when it is first imported, so the environment is set here, at collection,
-before any test module imports Airflow.
-"""
+"""Fixtures for the provider tests under real Airflow 3.3: one migrated metadata database per session."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from airflow_env import AIRFLOW_HOME, DAGS_FOLDER, EXAMPLES, run_airflow
 
-REPO = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = REPO / "dags_examples"
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="retrain-gate-airflow-"))
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
 
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
-    }
-)
+    from airflow_retrain_gate.demo.airflow_demo import DagRunSummary
+
+
+@pytest.fixture(scope="session")
+def airflow_cli() -> Callable[..., str]:
+    """The `airflow` command of the session: ``airflow_cli("providers", "list")`` returns its output."""
+    return run_airflow
 
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """The session's AIRFLOW_HOME with its metadata database migrated by `airflow db migrate`."""
+    """The session's AIRFLOW_HOME, its metadata database migrated by `airflow db migrate`."""
     from airflow.configuration import conf
 
     if conf.get("core", "dags_folder") != str(DAGS_FOLDER):
@@ -42,16 +33,35 @@ def airflow_db() -> Path:
     return AIRFLOW_HOME
 
 
-def run_airflow(*args: str) -> str:
-    """Run the `airflow` command with the session's configuration; returns its standard output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=os.environ.copy()
-    )
-    assert done.returncode == 0, f"airflow {' '.join(args)} failed:\n{done.stderr[-3000:]}"
-    return done.stdout
+@pytest.fixture(scope="session")
+def demo_warehouse() -> str:
+    """The URL of the session's DuckDB demo warehouse (every story), built once."""
+    from airflow_retrain_gate.demo.provision import demo_warehouse_path, ensure_demo_warehouse
+
+    url = f"duckdb:///{demo_warehouse_path()}"
+    ensure_demo_warehouse(url)
+    return url
 
 
 @pytest.fixture(scope="session")
-def airflow_cli() -> Callable[..., str]:
-    """The `airflow` command of the session: ``airflow_cli("providers", "list")`` returns its output."""
-    return run_airflow
+def dags(airflow_db: Path) -> dict[str, DAG]:
+    """Every DAG of the session's dags folder (examples and test DAGs) by id."""
+    from airflow_retrain_gate.demo.airflow_demo import load_example_dags
+
+    return load_example_dags(DAGS_FOLDER)
+
+
+@pytest.fixture(scope="session")
+def example_runs(dags: dict[str, DAG], demo_warehouse: str) -> dict[str, DagRunSummary]:
+    """One ``dag.test()`` run of every example DAG, as of the demo instant; the tests read these runs."""
+    from airflow_retrain_gate.demo.airflow_demo import load_example_dags, run_example_dag
+
+    return {dag_id: run_example_dag(dags[dag_id]) for dag_id in sorted(load_example_dags(EXAMPLES))}
+
+
+@pytest.fixture
+def run_dag(dags: dict[str, DAG], demo_warehouse: str) -> Callable[[str], DagRunSummary]:
+    """Run one DAG of the session's dags folder with ``dag.test()``: ``run_dag("dag_id")`` -> its summary."""
+    from airflow_retrain_gate.demo.airflow_demo import run_example_dag
+
+    return lambda dag_id: run_example_dag(dags[dag_id])

@@ -1,0 +1,1 @@
+"""Airflow operators: the retrain gate."""

@@ -1,0 +1,208 @@
+"""RetrainGateOperator: runs the gate and branches the DAG to fix_features, alert, train or nothing (skip)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ClassVar
+
+from airflow.sdk import Asset, AssetAlias, BaseBranchOperator, Context, conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_retrain_gate.core import (
+    Branch,
+    Decision,
+    DecisionLog,
+    Policy,
+    PolicyError,
+    RunKey,
+    StateStore,
+    Status,
+    WarehouseError,
+    run_gate,
+)
+from airflow_retrain_gate.hooks.warehouse import WarehouseHook
+from airflow_retrain_gate.operators.arguments import (
+    PolicyArgument,
+    check_policy_at_parse,
+    dag_folder,
+    load_policy_argument,
+    run_as_of,
+)
+from airflow_retrain_gate.operators.links import RetrainGateDecisionLink
+
+XCOM_DECISION_KEY = "retrain_gate_decision"
+"""The XCom key under which the gate pushes its Decision (``Decision.to_dict()``)."""
+TRAIN_ALIAS = AssetAlias("retrain_gate_train")
+"""Every gate's outlet: asset events are added through it only when the branch is train."""
+ROUTED_BRANCHES = (Branch.FIX_FEATURES.value, Branch.ALERT.value, Branch.TRAIN.value)
+
+
+def train_asset(policy_name: str) -> Asset:
+    """The asset a gate updates when its policy decides train; schedule a training DAG on it."""
+    return Asset(f"retrain-gate/{policy_name}")
+
+
+class RetrainGateOperator(BaseBranchOperator):
+    """Diagnoses the policy's tables and follows the branch the evidence calls for.
+
+    ``fix_features``, ``alert`` and ``train`` lead to downstream task ids (the ``branches`` argument, then
+    the policy's ``branches``, then a downstream task named like the branch); ``skip`` skips every
+    downstream task. The decision goes to XCom (key ``retrain_gate_decision``), the task log and Rendered
+    Templates (as markdown), the decision log, and on ``train`` an asset event.
+
+    :param policy: policy YAML path (relative to the DAG file's folder) or the policy as a mapping (templated).
+    :param warehouse_conn_id: connection of the warehouse to read (templated).
+    :param state_conn_id: connection of the state database the decision log is written to; default: the
+        warehouse connection (templated).
+    :param as_of: instant the policy's windows end at; default: the run's data_interval_end (templated).
+    :param branches: task id(s) per branch, e.g. ``{"train": "train_model", "alert": ["page", "ticket"]}``;
+        wins over the policy's ``branches``.
+    :param train_asset: asset updated on ``train``; default ``train_asset(policy name)``.
+    """
+
+    template_fields: Sequence[str] = (
+        "policy",
+        "warehouse_conn_id",
+        "state_conn_id",
+        "as_of",
+        "decision_markdown",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "json", "decision_markdown": "md"}
+    operator_extra_links = (RetrainGateDecisionLink(),)
+    overwrite_rtif_after_execution = True
+    """Rendered Templates show the decision markdown set during execution."""
+    ui_color = "#fbe9c6"
+
+    def __init__(
+        self,
+        *,
+        policy: PolicyArgument,
+        warehouse_conn_id: str = WarehouseHook.default_conn_name,
+        state_conn_id: str | None = None,
+        as_of: str | datetime | None = None,
+        branches: dict[str, str | list[str]] | None = None,
+        train_asset: Asset | None = None,
+        **kwargs: Any,
+    ) -> None:
+        outlets = kwargs.pop("outlets", None) or []
+        super().__init__(
+            outlets=[*(outlets if isinstance(outlets, list) else [outlets]), TRAIN_ALIAS], **kwargs
+        )
+        unknown = sorted(set(branches or {}) - set(ROUTED_BRANCHES))
+        if unknown:
+            raise ValueError(
+                f"branches: unknown branch {unknown[0]!r} (map fix_features, alert or train; skip takes no task)"
+            )
+        self.policy = policy
+        self.warehouse_conn_id = warehouse_conn_id
+        self.state_conn_id = state_conn_id
+        self.as_of = as_of
+        self.branches = dict(branches or {})
+        self.train_asset = train_asset
+        self.decision_markdown = ""
+        check_policy_at_parse(policy, dag_folder(self))
+
+    def choose_branch(self, context: Context) -> list[str] | None:
+        """Run the gate, publish the decision, and return the task ids of its branch (None for skip)."""
+        policy = self._load_policy()
+        ti = context["ti"]
+        key = RunKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
+        with ExitStack() as engines:
+            warehouse = WarehouseHook(self.warehouse_conn_id).get_warehouse()
+            engines.callback(warehouse.dispose)
+            state = (
+                WarehouseHook(self.state_conn_id).get_state_store()
+                if self.state_conn_id
+                else StateStore(warehouse.engine)
+            )
+            engines.callback(state.dispose)
+            try:
+                decision = run_gate(
+                    policy, warehouse, run_as_of(context, self.as_of), state=state, run_key=key
+                )
+            except PolicyError as error:
+                raise AirflowFailException(str(error)) from None
+            decision = self._record(DecisionLog(state), key, decision, ti.try_number)
+        self._publish(context, decision)
+        return self._task_ids(decision.branch, policy)
+
+    def _load_policy(self) -> Policy:
+        try:
+            return load_policy_argument(self.policy, dag_folder(self))
+        except PolicyError as error:
+            raise AirflowFailException(str(error)) from None
+
+    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> Decision:
+        """Upsert the decision's row; a state database that cannot be written is noted, not fatal."""
+        try:
+            log.record(key, decision, try_number)
+        except WarehouseError as error:
+            self.log.warning("The decision is not in the decision log: %s", error)
+            return replace(decision, notes={**decision.notes, "decision_log": f"not recorded: {error}"})
+        return decision
+
+    def _publish(self, context: Context, decision: Decision) -> None:
+        """XCom, log, Rendered Templates and, on train only, the asset event."""
+        context["ti"].xcom_push(key=XCOM_DECISION_KEY, value=decision.to_dict())
+        self.log.info("Retrain gate decision:\n%s", decision.to_markdown())
+        self.decision_markdown = fitted_markdown(
+            decision, conf.getint("core", "max_templated_field_length", fallback=4096)
+        )
+        if decision.branch is Branch.TRAIN:
+            asset = self.train_asset or train_asset(decision.policy_name)
+            extra = {
+                "policy_name": decision.policy_name,
+                "policy_sha256": decision.policy_sha256,
+                "as_of": decision.as_of.isoformat(),
+                "reasons": list(decision.reasons[:3]),
+            }
+            context["outlet_events"][TRAIN_ALIAS].add(asset, extra=extra)
+            self.log.info("Asset event for %s: the decision is train", asset.name)
+
+    def _task_ids(self, branch: Branch, policy: Policy) -> list[str] | None:
+        """The tasks to follow; None (skip everything downstream) for skip or a branch without a task."""
+        if branch is Branch.SKIP:
+            return None
+        mapping = {**policy.branches.model_dump(exclude_none=True), **self.branches}
+        if branch.value not in mapping:
+            default = self._existing(branch.value)
+            if default is None:
+                self.log.warning(
+                    "No task is mapped to %s and none is named so: every downstream task is skipped.",
+                    branch.value,
+                )
+                return None
+            return [default]
+        wanted = mapping[branch.value]
+        task_ids = []
+        for name in [wanted] if isinstance(wanted, str) else wanted:
+            task_id = self._existing(name)
+            if task_id is None:
+                raise AirflowFailException(
+                    f"branches.{branch.value}: task {name!r} is not in DAG {self.dag_id!r} "
+                    f"(downstream of {self.task_id}: {', '.join(sorted(self.downstream_task_ids)) or 'none'})"
+                )
+            task_ids.append(task_id)
+        return task_ids
+
+    def _existing(self, name: str) -> str | None:
+        """`name` as a task id of the DAG, looked up inside this task's group first."""
+        group_id = self.task_group.group_id if self.task_group is not None else None
+        candidates = [f"{group_id}.{name}", name] if group_id else [name]
+        return next((candidate for candidate in candidates if candidate in self.dag.task_ids), None)
+
+
+def fitted_markdown(decision: Decision, limit: int) -> str:
+    """The decision's markdown, without its passing findings when the whole would exceed `limit` characters."""
+    markdown = decision.to_markdown()
+    if len(markdown) <= limit:
+        return markdown
+    notable = tuple(finding for finding in decision.findings if finding.status is not Status.PASS)
+    omitted = len(decision.findings) - len(notable)
+    note = (
+        f"\n\n{omitted} passing findings are left out here; XCom `{XCOM_DECISION_KEY}` holds every finding."
+    )
+    return replace(decision, findings=notable).to_markdown() + note

@@ -1,0 +1,1 @@
+"""Airflow sensors: wait until the gate's inputs are ready."""

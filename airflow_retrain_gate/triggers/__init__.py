@@ -1,0 +1,1 @@
+"""Airflow triggers: the async halves of the sensors."""
