@@ -185,6 +185,16 @@ class Warehouse:
         """Reflect a table named in the policy; a MappingError lists the tables that do exist."""
         if qualified_name in self._tables:
             return self._tables[qualified_name]
+        try:
+            info = self._reflect(qualified_name, field_path)
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(
+                f"{field_path}: cannot reflect {qualified_name!r}: {short_error(error)}"
+            ) from None
+        self._tables[qualified_name] = info
+        return info
+
+    def _reflect(self, qualified_name: str, field_path: str) -> TableInfo:
         schema, _, name = qualified_name.rpartition(".")
         schema_name = schema or None
         with self.reading() as connection:
@@ -207,9 +217,7 @@ class Warehouse:
                     field_path, f"table {qualified_name!r} not found{where} (tables: {listed})"
                 )
             columns = _reflect_columns(connection, inspector, schema_name, actual)
-        info = TableInfo(schema_name, actual, columns)
-        self._tables[qualified_name] = info
-        return info
+        return TableInfo(schema_name, actual, columns)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
