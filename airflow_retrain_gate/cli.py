@@ -23,6 +23,7 @@ from airflow_retrain_gate.core import (
     run_gate,
 )
 from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
+from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.timeframes import to_utc
 
 EXIT_USAGE = 2
@@ -54,7 +55,10 @@ def _diagnose(args: argparse.Namespace) -> int:
         as_of = to_utc(args.as_of) if args.as_of else None
     except ValueError as error:
         raise UsageError(f"--as-of: {error}") from None
-    warehouse = Warehouse(args.warehouse, statement_timeout_s=args.timeout)
+    if args.retries < 0:
+        raise UsageError(f"--retries: {args.retries} is negative; give 0 (no retry) or more")
+    retry = RetrySettings(retries=args.retries)
+    warehouse = Warehouse(args.warehouse, statement_timeout_s=args.timeout, retry=retry)
     state = StateStore(args.state) if args.state else None
     key = RunKey("cli", f"cli__{(as_of.isoformat() if as_of else 'now')}", policy.name)
     decision = run_gate(policy, warehouse, as_of, state=state, run_key=key)
@@ -178,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", action="store_true", help="write the decision to the decision log (needs --state)"
     )
     diagnose.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    diagnose.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        help="retry a warehouse read this often after a refused or lost connection",
+    )
     diagnose.set_defaults(handler=_diagnose)
 
     validate = commands.add_parser("validate-policy", help="check a policy file and print its hash")

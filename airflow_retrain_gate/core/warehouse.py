@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.sql import APPROX_DISTINCT_DIALECTS, GROUPING_SETS_DIALECTS
 
 log = logging.getLogger("airflow_retrain_gate")
@@ -156,12 +157,14 @@ class Warehouse:
         *,
         statement_timeout_s: float | None = None,
         read_only: bool = False,
+        retry: RetrySettings | None = None,
     ) -> None:
         if isinstance(url_or_engine, Engine):
             self.engine = url_or_engine
         else:
             self.engine = create_engine(url_or_engine, read_only=read_only)
         self.statement_timeout_s = statement_timeout_s
+        self.retry = retry or RetrySettings()
         self.query_log = QueryLog()
         self.observers: list[Callable[[QueryRecord], None]] = []
         self._tables: dict[str, TableInfo] = {}
@@ -186,7 +189,9 @@ class Warehouse:
         if qualified_name in self._tables:
             return self._tables[qualified_name]
         try:
-            info = self._reflect(qualified_name, field_path)
+            info = self.retry.call(
+                lambda: self._reflect(qualified_name, field_path), f"{field_path}: reflection"
+            )
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(
                 f"{field_path}: cannot reflect {qualified_name!r}: {short_error(error)}"
@@ -235,9 +240,13 @@ class Warehouse:
     def fetch(self, query: sa.Executable, purpose: str) -> list[sa.Row[Any]]:
         """Run one aggregate query and return its (bounded) rows, recording them in the query log."""
         started = time.perf_counter()
-        try:
+
+        def read() -> list[sa.Row[Any]]:
             with self.reading() as connection:
-                rows = list(connection.execute(query).all())
+                return list(connection.execute(query).all())
+
+        try:
+            rows = self.retry.call(read, purpose)
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(f"{purpose}: query failed: {short_error(error)}") from None
         record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
