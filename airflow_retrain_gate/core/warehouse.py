@@ -248,6 +248,10 @@ class Warehouse:
         try:
             rows = self.retry.call(read, purpose)
         except sa.exc.SQLAlchemyError as error:
+            if type(getattr(error, "orig", None)).__name__ == "InterruptException":  # DuckDB: our timer fired
+                raise WarehouseError(
+                    f"{purpose}: query failed: statement timeout of {self.statement_timeout_s:g} s exceeded"
+                ) from None
             raise WarehouseError(f"{purpose}: query failed: {short_error(error)}") from None
         record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
         log.info("%s: %d aggregate rows in %.2f s", purpose, record.rows, record.seconds)
