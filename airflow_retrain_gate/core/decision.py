@@ -178,6 +178,10 @@ def decide(
     if errors and error_branch is not Branch.SKIP:
         wanted[error_branch] = errors + wanted[error_branch]
     branch = next((candidate for candidate in PRECEDENCE if wanted[candidate]), Branch.SKIP)
+    withheld_train = bool(errors) and branch is Branch.TRAIN
+    if withheld_train:
+        # Only with on_error: skip (errors are not in `wanted` then): a gate that could not diagnose never trains.
+        branch = error_branch
     rank = lambda finding: (check_rank.get(finding.check, 999), -(finding.value or 0.0))  # noqa: E731
     deciding = sorted(wanted[branch], key=lambda f: (0 if f.status is Status.ERROR else 1, *rank(f)))
     reasons = []
@@ -213,6 +217,8 @@ def decide(
         reasons += [
             f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}" for finding in errors
         ]
+    if withheld_train:
+        reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
     deciding_checks = list(dict.fromkeys(finding.check for finding in deciding))
     return branch, reasons, deciding_checks, adjusted
 
