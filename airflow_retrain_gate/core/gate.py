@@ -126,7 +126,7 @@ def run_gate(
     ).build(kinds)
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
     last_train = None
-    if policy.cooldown and state is not None and state_note is None:
+    if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
         try:
             last_train = DecisionLog(state).last_train_before(
                 policy.name,
