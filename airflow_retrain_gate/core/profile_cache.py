@@ -13,7 +13,7 @@ from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
-QUERY_VERSION = 1
+QUERY_VERSION = 2
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
 
 

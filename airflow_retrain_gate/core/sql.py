@@ -9,6 +9,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks"}
+MAX_DOUBLE = 1.7976931348623157e308
+"""The largest finite double: NaN and infinities lie outside [-MAX_DOUBLE, MAX_DOUBLE] on every dialect."""
 GROUPING_SETS_DIALECTS = {
     "postgresql",
     "duckdb",
@@ -102,7 +104,11 @@ def _var_sqlite(element: population_variance, compiler: Any, **kw: Any) -> str:
 
 
 def as_number(column: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
-    """A column as a double: booleans become 1/0, integers are widened so sums cannot overflow."""
+    """A column as a double: booleans become 1/0, integers are widened so sums cannot overflow.
+
+    NaN and infinities become NULL (missing), so one bad value cannot turn every aggregate into NaN.
+    """
     if kind == "boolean":
         return sa.case((column.is_(None), sa.null()), (column, 1.0), else_=0.0)
-    return sa.cast(column, sa.Float)
+    number = sa.cast(column, sa.Float)
+    return sa.case((number.between(-MAX_DOUBLE, MAX_DOUBLE), number), else_=sa.null())
