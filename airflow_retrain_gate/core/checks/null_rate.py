@@ -1,4 +1,4 @@
-"""null_rate: the share of NULLs in a feature column rises over the window or spikes on some days."""
+"""null_rate: the share of NULLs in a feature column rises over the window, spikes on some days, or is 100%."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _column(
         },
     }
     window_material = inputs.material(increase, settings.max_increase, p_value, size)
-    if not window_material and not spikes:
+    if not window_material and not spikes and cur_nulls < current.rows:  # a column with no values is dead
         return outcome(
             "null_rate",
             subject,
