@@ -181,10 +181,13 @@ def profile_outcomes(
     daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}
     band_slots = [*binning.bands, OTHER, MISSING]
     band_metrics = {name: np.zeros((len(band_slots), slots)) for name in OUTCOME_METRICS}
+    unscored = 0
     for row in rows:
         values = row._mapping
         bucket = int(values["sb"]) if joined.score is not None else 0
         if bucket == NULL_BUCKET:
+            if values.get("band") is None:  # count each prediction once: in the day grouping set
+                unscored += int(values["n"] or 0)
             continue  # a prediction without a score cannot be placed on the score axis
         slot = min(max(bucket + 1, 0), slots - 1) if joined.score is not None else 0
         if values.get("band") is not None:
@@ -203,6 +206,7 @@ def profile_outcomes(
         window=window,
         predictions=int(daily["n"].sum()),
         matured=int(daily["matured"].sum()),
+        unscored=unscored,
         label_kind=binning.label_kind,
         score_edges=binning.score.edges,
         days=tuple(days),

@@ -106,6 +106,8 @@ class OutcomeProfile:
     bands: tuple[str, ...] = ()
     band_bins: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     """Metric -> [band][score bin], bands aligned with `bands`."""
+    unscored: int = 0
+    """Predictions of the window without a usable score (NULL, NaN or infinite), left out of every bin."""
 
     def totals(self, metric: str) -> float:
         """A metric summed over the whole window."""

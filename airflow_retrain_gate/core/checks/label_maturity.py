@@ -17,6 +17,9 @@ class LabelMaturitySettings(CheckSettings):
         default=0.5, gt=0, le=1, description="Share of current predictions with a known outcome."
     )
     min_labels: int = Field(default=200, ge=1, description="Matured labels each window needs.")
+    max_unscored: float = Field(
+        default=0.01, ge=0, le=1, description="Share of a window's predictions that may lack a usable score."
+    )
 
 
 def maturity_problem(inputs: CheckInputs) -> str | None:
@@ -25,6 +28,13 @@ def maturity_problem(inputs: CheckInputs) -> str | None:
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     if reference is None or current is None:
         return "outcomes are not profiled"
+    for profile in (reference, current):
+        scored_or_not = profile.predictions + profile.unscored
+        if scored_or_not and profile.unscored / scored_or_not > settings.max_unscored:
+            return (
+                f"{profile.unscored / scored_or_not:.0%} of {profile.window.name} predictions have no usable "
+                f"score (NULL, NaN or infinite; at most {settings.max_unscored:.0%} may); fix the scoring pipeline"
+            )
     if reference.matured < settings.min_labels:
         return f"only {reference.matured} matured labels in the reference window (need {settings.min_labels})"
     if current.matured < settings.min_labels:
