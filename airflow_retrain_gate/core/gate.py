@@ -37,7 +37,12 @@ def resolve_windows(policy: Policy, as_of: datetime) -> tuple[TimeWindow, TimeWi
     windows = []
     for name in ("reference", "current"):
         spec = getattr(policy.windows, name)
-        start, end = resolve_instant(spec.start, as_of), resolve_instant(spec.end, as_of)
+        try:
+            start, end = resolve_instant(spec.start, as_of), resolve_instant(spec.end, as_of)
+        except OverflowError:
+            raise PolicyError(
+                [f"windows.{name}: {spec.start}..{spec.end} reaches outside the calendar"]
+            ) from None
         if start >= end:
             raise PolicyError(
                 [f"windows.{name}: start {start.isoformat()} is not before end {end.isoformat()}"]

@@ -8,12 +8,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from airflow_retrain_gate.core.checks import REGISTRY
 from airflow_retrain_gate.core.findings import Action, Branch
 from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
-from airflow_retrain_gate.core.timeframes import parse_duration
+from airflow_retrain_gate.core.timeframes import parse_duration, to_utc
 
 
 class PolicyError(ValueError):
@@ -27,7 +35,7 @@ class PolicyError(ValueError):
 
 
 FilterValue = str | int | float | bool
-Strict = ConfigDict(extra="forbid", frozen=True)
+Strict = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TableMapping(BaseModel):
@@ -150,6 +158,14 @@ class WindowSpec(BaseModel):
         try:
             start, end = parse_duration(self.start), parse_duration(self.end)  # type: ignore[arg-type]
         except (ValueError, TypeError):
+            try:
+                start_at, end_at = to_utc(self.start), to_utc(self.end)
+            except ValueError:
+                return self  # one bound relative, one absolute: compared once as_of is known
+            if start_at >= end_at:
+                raise ValueError(
+                    f"start {start_at.isoformat()} must come before end {end_at.isoformat()}"
+                ) from None
             return self
         if start >= end:
             raise ValueError(f"start {self.start!r} must come before end {self.end!r}")
@@ -241,6 +257,13 @@ class Policy(BaseModel):
                     if name not in REGISTRY:
                         raise ValueError(f"{section}.{name}: unknown check {name!r} (known checks: {known})")
         return data
+
+    @field_validator("cooldown")
+    @classmethod
+    def _positive_cooldown(cls, cooldown: str | None) -> str | None:
+        if cooldown is not None and parse_duration(cooldown).total_seconds() <= 0:
+            raise ValueError(f"{cooldown!r} must be positive (leave cooldown out for none)")
+        return cooldown
 
     def check_settings(self, name: str) -> Any:
         """The validated settings of check `name`."""

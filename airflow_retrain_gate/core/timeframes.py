@@ -25,7 +25,10 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         )
     sign, amount, unit = match.groups()
     seconds = float(amount) * _UNIT_SECONDS[unit]
-    return timedelta(seconds=-seconds if sign == "-" else seconds)
+    try:
+        return timedelta(seconds=-seconds if sign == "-" else seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class CheckSettings(BaseModel):
     """Settings every check accepts; each check extends it with its own thresholds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     enabled: bool = True
 
 
