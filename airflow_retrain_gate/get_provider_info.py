@@ -38,4 +38,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_retrain_gate.operators.links.RetrainGateDecisionLink"],
+        "plugins": [{"name": "retrain_gate", "plugin-class": "airflow_retrain_gate.plugins.retrain_gate_plugin.RetrainGatePlugin"}],
     }

@@ -129,20 +129,14 @@ class DecisionLog:
         """Store a human's confirmation or override of a decision; False if the decision is not logged."""
         where = self._where(key)
         now = datetime.now(UTC)
-        with self.state.writing() as connection:
-            if connection.execute(sa.select(self.table.c.branch).where(*where)).first() is None:
-                return False
-            connection.execute(
-                self.table.update()
-                .where(*where)
-                .values(
-                    review_branch=branch,
-                    review_by=reviewer,
-                    review_comment=comment,
-                    review_at=now,
-                    updated_at=now,
-                )
-            )
+        review = {"review_branch": branch, "review_by": reviewer, "review_comment": comment, "review_at": now}
+        try:
+            with self.state.writing() as connection:
+                if connection.execute(sa.select(self.table.c.branch).where(*where)).first() is None:
+                    return False
+                connection.execute(self.table.update().where(*where).values(**review, updated_at=now))
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(f"decision log: cannot write the review: {short_error(error)}") from None
         return True
 
     def get(self, key: RunKey) -> LoggedDecision | None:

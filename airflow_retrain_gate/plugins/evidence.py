@@ -1,0 +1,115 @@
+"""Charts of a finding's evidence: reference vs current histograms, outcome by score bin, daily series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from airflow_retrain_gate.core.findings import Finding
+from airflow_retrain_gate.plugins.charts import Value, bar_chart, line_chart
+
+SCALE_GAP = 10.0
+"""Daily series whose magnitudes differ more than this get separate charts (rows vs shares)."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a finding's evidence, with a title saying what it shows."""
+
+    title: str
+    svg: Markup
+
+
+def finding_charts(finding: Finding) -> list[Chart]:
+    """Every chart the finding's evidence supports; malformed evidence yields no chart rather than an error."""
+    evidence = finding.evidence
+    charts = []
+    for key, what in (("histogram", ""), ("outcome_by_score_bin", " outcome rate by score bin,")):
+        if compared := _comparison(evidence.get(key)):
+            labels, reference, current = compared
+            title = f"{finding.subject}:{what} reference vs current"
+            charts.append(Chart(title, bar_chart(labels, reference, current)))
+    daily = evidence.get("daily")
+    if isinstance(daily, dict):
+        charts += _daily_charts(finding.subject, daily, finding.statistic or "value")
+    return charts
+
+
+def _comparison(histogram: Any) -> tuple[list[str], list[Value], list[Value]] | None:
+    if not isinstance(histogram, dict) or not isinstance(histogram.get("labels"), list):
+        return None
+    labels = [str(label) for label in histogram["labels"]]
+    reference, current = _numbers(histogram.get("reference")), _numbers(histogram.get("current"))
+    if not labels or len(reference) != len(labels) or len(current) != len(labels):
+        return None
+    return labels, reference, current
+
+
+def _daily_charts(subject: str, daily: dict[str, Any], statistic: str) -> list[Chart]:
+    """Line charts of the per-day series; a series called `value` is the finding's statistic."""
+    days = [str(day) for day in daily.get("days") or []]
+    lists = {
+        statistic if name == "value" else name: values
+        for name, values in daily.items()
+        if name != "days" and isinstance(values, list)
+    }
+    flags = {
+        name: values for name, values in lists.items() if values and all(isinstance(v, bool) for v in values)
+    }
+    series = {name: _numbers(values) for name, values in lists.items() if name not in flags}
+    series = {name: values for name, values in series.items() if len(values) == len(days)}
+    if not days or not series:
+        return []
+    flag_name, flagged = next(
+        ((name, values) for name, values in flags.items() if len(values) == len(days)), (None, None)
+    )
+    reference = next(
+        (
+            float(daily[key])
+            for key in ("reference_share", "reference_rate")
+            if isinstance(daily.get(key), int | float)
+        ),
+        None,
+    )
+    groups = _by_scale(series)
+    charts = []
+    for group in groups:
+        percent = all(name.endswith(("share", "rate")) for name in group)
+        level = reference if percent or len(groups) == 1 else None
+        title = f"{subject}: {', '.join(group)} per day"
+        if flag_name:
+            title += f" (shaded: {flag_name})"
+        svg = line_chart(days, group, reference=level, flagged=flagged, percent=percent)
+        charts.append(Chart(title, svg))
+    return charts
+
+
+def _by_scale(series: dict[str, list[Value]]) -> list[dict[str, list[Value]]]:
+    """Group series of similar magnitude so a share is not drawn flat next to a row count."""
+
+    def magnitude(values: list[Value]) -> float:
+        return max((abs(v) for v in values if v is not None), default=0.0)
+
+    groups: list[dict[str, list[Value]]] = []
+    anchor = 0.0
+    for name, values in sorted(series.items(), key=lambda item: magnitude(item[1])):
+        size = magnitude(values)
+        if groups and (anchor == 0.0 or size <= anchor * SCALE_GAP):
+            groups[-1][name] = values
+            anchor = anchor or size
+        else:
+            groups.append({name: values})
+            anchor = size
+    order = list(series)
+    return sorted(
+        ({name: group[name] for name in order if name in group} for group in groups),
+        key=lambda group: order.index(next(iter(group))),
+    )
+
+
+def _numbers(values: Any) -> list[Value]:
+    if not isinstance(values, list):
+        return []
+    return [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in values]

@@ -1,0 +1,126 @@
+"""Charts of findings' evidence: drawn for what decided the demo stories, safe on odd or hostile data."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+from airflow_retrain_gate.core import Decision, Finding
+from airflow_retrain_gate.core.findings import Action, Status
+from airflow_retrain_gate.plugins.evidence import finding_charts
+
+DAYS = ["2024-05-29", "2024-05-30", "2024-05-31"]
+
+
+def finding(evidence: dict, statistic: str | None = None) -> Finding:
+    """A failing finding carrying `evidence`."""
+    return Finding(
+        "volume",
+        "sales.orders",
+        Status.FAIL,
+        Action.FIX_FEATURES,
+        "Rows dropped.",
+        statistic,
+        0.4,
+        0.5,
+        evidence,
+    )
+
+
+def svg_root(markup: str) -> ElementTree.Element:
+    """The chart parsed as XML: it must be well formed to render."""
+    return ElementTree.fromstring(markup)
+
+
+def test_every_deciding_finding_of_the_demo_stories_gets_a_chart(demo_decisions: dict[str, Decision]) -> None:
+    expected = {
+        "dead_signal": "per day",
+        "segment_mix_shift": "reference vs current",
+        "concept_drift": "score bin",
+    }
+    for story, words in expected.items():
+        deciding = demo_decisions[story].deciding_findings
+
+        charts = [chart for deciding_finding in deciding for chart in finding_charts(deciding_finding)]
+
+        assert charts, f"{story}: no chart for {[f.check for f in deciding]}"
+        assert any(words in chart.title for chart in charts)
+        for chart in charts:
+            svg_root(chart.svg)
+
+
+def test_series_of_different_scales_get_separate_charts_and_alike_ones_share_one() -> None:
+    evidence = {
+        "daily": {
+            "days": DAYS,
+            "rows": [1500.0, 900.0, 0.0],
+            "expected": [1500.0, 1490.0, 1510.0],
+            "share": [0.1, 0.2, 0.9],
+        }
+    }
+
+    charts = finding_charts(finding(evidence))
+
+    assert [chart.title for chart in charts] == [
+        "sales.orders: rows, expected per day",
+        "sales.orders: share per day",
+    ]
+
+
+def test_flagged_days_are_shaded_and_the_reference_level_is_dashed() -> None:
+    evidence = {
+        "daily": {
+            "days": DAYS,
+            "value": [0.02, 0.4, 0.5],
+            "drifting": [False, True, True],
+            "reference_share": 0.05,
+        }
+    }
+
+    (chart,) = finding_charts(finding(evidence, statistic="psi"))
+
+    root = svg_root(chart.svg)
+    shaded = [rect for rect in root.iter("{http://www.w3.org/2000/svg}rect") if rect.get("fill") == "#fde68a"]
+    dashed = [
+        line
+        for line in root.iter("{http://www.w3.org/2000/svg}line")
+        if line.get("stroke-dasharray") == "6 4"
+    ]
+    assert len(shaded) == 2 and len(dashed) == 1
+    assert chart.title == "sales.orders: psi per day (shaded: drifting)"
+
+
+def test_malformed_evidence_draws_nothing_instead_of_failing() -> None:
+    broken = [
+        {"histogram": {"labels": ["a", "b"], "reference": [0.5], "current": [0.5, 0.5]}},
+        {"histogram": "not a histogram"},
+        {"daily": {"days": DAYS, "rows": [1, 2]}},
+        {"daily": ["2024-05-29"]},
+        {"outcome_by_score_bin": {"labels": [], "reference": [], "current": []}},
+    ]
+
+    assert [finding_charts(finding(evidence)) for evidence in broken] == [[], [], [], [], []]
+
+
+def test_gaps_and_text_in_values_break_the_line_rather_than_the_chart() -> None:
+    evidence = {"daily": {"days": DAYS, "rows": [10.0, None, "n/a"], "expected": [10.0, 11.0, 12.0]}}
+
+    (chart,) = finding_charts(finding(evidence))
+
+    assert len(list(svg_root(chart.svg).iter("{http://www.w3.org/2000/svg}circle"))) == 4
+
+
+def test_category_names_from_the_data_are_escaped() -> None:
+    evidence = {
+        "histogram": {
+            "labels": ['<img src=x onerror="alert(1)">', "b&q"],
+            "reference": [0.4, 0.6],
+            "current": [0.7, 0.3],
+        }
+    }
+
+    (chart,) = finding_charts(finding(evidence))
+
+    assert "<img" not in chart.svg
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in chart.svg
+    texts = "".join(svg_root(chart.svg).itertext())
+    assert '<img src=x onerror="alert(1)">' in texts and "b&q" in texts
