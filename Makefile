@@ -26,3 +26,9 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_retrain_gate tests dags_examples benchmarks
+
+# Runs every example DAG once (the branch each gate took is printed), then serves the runs in the Airflow UI
+# (`airflow standalone` on ./demo_home/airflow, http://localhost:8080; it prints the admin login).
+.PHONY: airflow-ui
+airflow-ui: $(STAMP)
+	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo --standalone

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
-from airflow_retrain_gate.demo.provision import demo_connection_env, demo_home
+from airflow_retrain_gate.demo.provision import DEMO_STATE_CONN_ID, demo_connection_env, demo_home
 from airflow_retrain_gate.demo.stories import STORIES
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ def demo_environment(home: Path, dags_folder: Path, metadata_db: str | None) -> 
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "RETRAIN_GATE_DEMO_HOME": str(home),
+        "AIRFLOW__RETRAIN_GATE__STATE_CONN_ID": DEMO_STATE_CONN_ID,  # where the UI plugin reads decisions
     }
 
 

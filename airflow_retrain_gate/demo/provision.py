@@ -1,7 +1,12 @@
-"""The demo warehouse behind the example DAGs: where it lives, the connections naming it, built once on first use."""
+"""The demo warehouse behind the example DAGs: where it lives, the connections naming it, built once on first use.
+
+``python -m airflow_retrain_gate.demo.provision URL`` builds it into any database (docker-compose seeds its
+PostgreSQL warehouse so).
+"""
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -73,3 +78,17 @@ def _ensure_duckdb_file(path: Path) -> None:
         building = path.with_name(f"{path.name}.building-{os.getpid()}")
         build_demo_warehouse(f"duckdb:///{building}")
         os.replace(building, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the demo warehouse into the database at the given SQLAlchemy URL unless it is there."""
+    parser = argparse.ArgumentParser(prog="python -m airflow_retrain_gate.demo.provision", description=main.__doc__)
+    parser.add_argument("url", help="SQLAlchemy URL, e.g. postgresql+psycopg2://user:password@host/warehouse")
+    url = parser.parse_args(argv).url
+    ensure_demo_warehouse(url)
+    print(f"demo warehouse ready at {sa.engine.make_url(url).render_as_string(hide_password=True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

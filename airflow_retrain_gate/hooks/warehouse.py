@@ -95,7 +95,7 @@ def sqlalchemy_url_of(connection: Connection) -> URL:
     if extra.get("sqlalchemy_url"):
         try:
             url = make_url(str(extra["sqlalchemy_url"]))
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise WarehouseError(
                 f"connection {conn_id!r}: the extra 'sqlalchemy_url' is not a SQLAlchemy URL "
                 "(expected dialect+driver://user:password@host/database or duckdb:///path)"

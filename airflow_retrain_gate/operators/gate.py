@@ -108,6 +108,7 @@ class RetrainGateOperator(BaseBranchOperator):
     def choose_branch(self, context: Context) -> list[str] | None:
         """Run the gate, publish the decision, and return the task ids of its branch (None for skip)."""
         policy = self._load_policy()
+        routes = self._routes(policy)
         ti = context["ti"]
         key = RunKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
         with ExitStack() as engines:
@@ -127,7 +128,7 @@ class RetrainGateOperator(BaseBranchOperator):
                 raise AirflowFailException(str(error)) from None
             decision = self._record(DecisionLog(state), key, decision, ti.try_number)
         self._publish(context, decision)
-        return self._task_ids(decision.branch, policy)
+        return self._follow(decision.branch, routes)
 
     def _load_policy(self) -> Policy:
         try:
@@ -162,31 +163,35 @@ class RetrainGateOperator(BaseBranchOperator):
             context["outlet_events"][TRAIN_ALIAS].add(asset, extra=extra)
             self.log.info("Asset event for %s: the decision is train", asset.name)
 
-    def _task_ids(self, branch: Branch, policy: Policy) -> list[str] | None:
-        """The tasks to follow; None (skip everything downstream) for skip or a branch without a task."""
-        if branch is Branch.SKIP:
-            return None
+    def _routes(self, policy: Policy) -> dict[str, list[str]]:
+        """Task ids per branch (``branches``, the policy's, or a task named so), checked before the gate runs."""
         mapping = {**policy.branches.model_dump(exclude_none=True), **self.branches}
-        if branch.value not in mapping:
-            default = self._existing(branch.value)
-            if default is None:
-                self.log.warning(
-                    "No task is mapped to %s and none is named so: every downstream task is skipped.",
-                    branch.value,
-                )
-                return None
-            return [default]
-        wanted = mapping[branch.value]
-        task_ids = []
-        for name in [wanted] if isinstance(wanted, str) else wanted:
-            task_id = self._existing(name)
-            if task_id is None:
+        routes = {}
+        for branch in ROUTED_BRANCHES:
+            if branch not in mapping:
+                if (task_id := self._existing(branch)) is not None:
+                    routes[branch] = [task_id]
+                continue
+            names = [mapping[branch]] if isinstance(mapping[branch], str) else mapping[branch]
+            missing = [name for name in names if self._existing(name) is None]
+            if missing:
                 raise AirflowFailException(
-                    f"branches.{branch.value}: task {name!r} is not in DAG {self.dag_id!r} "
+                    f"branches.{branch}: task {missing[0]!r} is not in DAG {self.dag_id!r} "
                     f"(downstream of {self.task_id}: {', '.join(sorted(self.downstream_task_ids)) or 'none'})"
                 )
-            task_ids.append(task_id)
-        return task_ids
+            routes[branch] = [self._existing(name) for name in names]
+        return routes
+
+    def _follow(self, branch: Branch, routes: dict[str, list[str]]) -> list[str] | None:
+        """The task ids of the decided branch; None (skip everything downstream) for skip or an unrouted branch."""
+        if branch is Branch.SKIP:
+            return None
+        if branch.value not in routes:
+            self.log.warning(
+                "No task is mapped to %s or named so: every downstream task is skipped.", branch.value
+            )
+            return None
+        return routes[branch.value]
 
     def _existing(self, name: str) -> str | None:
         """`name` as a task id of the DAG, looked up inside this task's group first."""
