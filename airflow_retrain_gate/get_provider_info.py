@@ -38,5 +38,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_retrain_gate.operators.links.RetrainGateDecisionLink"],
-        "plugins": [{"name": "retrain_gate", "plugin-class": "airflow_retrain_gate.plugins.retrain_gate_plugin.RetrainGatePlugin"}],
+        # Also an `airflow.plugins` entry point: Airflow loads provider plugins only when it discovers
+        # providers eagerly (`[core] lazy_discover_providers = False`).
+        "plugins": [
+            {
+                "name": "retrain_gate",
+                "plugin-class": "airflow_retrain_gate.plugins.retrain_gate_plugin.RetrainGatePlugin",
+            }
+        ],
     }

@@ -166,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nRuns that did not succeed: {', '.join(failed)}")
     if args.standalone:
         del os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"]
-        print(f"\nStarting airflow standalone on {home / 'airflow'}; it prints the admin login below.")
+        # standalone starts its components as `airflow ...`: the one installed next to this interpreter
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        print(f"\nStarting airflow standalone on {home / 'airflow'}; it prints the admin login below.", flush=True)
         os.execvp(sys.executable, [sys.executable, "-m", "airflow", "standalone"])
     return 1 if failed else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 
@@ -15,6 +16,9 @@ def test_provider_info_satisfies_airflows_schema() -> None:
     info = get_provider_info()
     jsonschema.validate(info, ProvidersManager()._provider_schema_validator.schema)
     assert info["package-name"] == "airflow-retrain-gate"
+    for plugin in info["plugins"]:
+        module, _, name = plugin["plugin-class"].rpartition(".")
+        assert getattr(importlib.import_module(module), name).name == plugin["name"]
 
 
 def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli: Callable[..., str]) -> None:
