@@ -1,0 +1,1 @@
+"""Reliability and security: bad inputs, faults, retries, concurrency, read-only access (issue 8)."""

@@ -1,0 +1,94 @@
+"""Bad policies and bad command lines are refused with one line naming the field; nothing runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_retrain_gate.cli import main
+from airflow_retrain_gate.core import PolicyError
+
+from .bad_policies import CORPUS, VALID, BadPolicy
+
+
+def retrain_gate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the `retrain-gate` command in this process; returns (exit code, stdout, stderr)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, out: str, err: str, expected: str) -> None:
+    assert code == 2
+    assert out == ""
+    assert err.startswith("retrain-gate: ") and err.count("\n") == 1, err
+    assert expected in err and "Traceback" not in err
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The case's text as `policy.yaml`, written byte for byte (Latin-1, so non-UTF-8 bytes stay)."""
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(request.param.text.encode("latin-1"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "policy_file"),
+    [(case, case) for case in CORPUS],
+    ids=[case.name for case in CORPUS],
+    indirect=["policy_file"],
+)
+def test_the_cli_refuses_a_bad_policy_in_one_line(
+    case: BadPolicy, policy_file: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert_one_line_error(*retrain_gate(capsys, "validate-policy", str(policy_file)), case.error)
+    warehouse = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    assert_one_line_error(
+        *retrain_gate(capsys, "diagnose", "--policy", str(policy_file), "--warehouse", warehouse), case.error
+    )
+    assert not Path("/tmp/pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "policy_file"),
+    [(case, case) for case in CORPUS],
+    ids=[case.name for case in CORPUS],
+    indirect=["policy_file"],
+)
+def test_the_operator_refuses_a_bad_policy_when_the_dag_is_parsed(case: BadPolicy, policy_file: Path) -> None:
+    operators = pytest.importorskip("airflow_retrain_gate.operators.gate")
+    from airflow.sdk import DAG
+
+    with DAG("gated", schedule=None) as dag, pytest.raises(PolicyError) as refused:
+        dag.fileloc = str(policy_file.parent / "gated_dag.py")
+        operators.RetrainGateOperator(task_id="gate", policy=policy_file.name)
+    assert case.error in str(refused.value)
+
+
+def test_the_valid_base_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "policy.yaml").write_text(VALID)
+    code, out, _ = retrain_gate(capsys, "validate-policy", str(tmp_path / "policy.yaml"))
+    assert code == 0 and "valid policy 'fraud-scorer'" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--as-of", "yesterday"], "--as-of: 'yesterday' is not an ISO-8601 date or timestamp"),
+        (["--warehouse", "nosuchdb://admin:hunter2@db.internal/prod"], "warehouse URL is not usable"),
+        (["--warehouse", "not a url, password=hunter2"], "warehouse URL is not usable"),
+        (["--policy", "/nonexistent/policy.yaml"], "cannot read policy file: No such file or directory"),
+    ],
+    ids=["as_of not a date", "unknown dialect", "not a URL", "missing policy file"],
+)
+def test_bad_command_lines_get_one_line_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    (tmp_path / "policy.yaml").write_text(VALID)
+    options = {"--policy": str(tmp_path / "policy.yaml"), "--warehouse": f"duckdb:///{tmp_path / 'w.duckdb'}"}
+    options.update(dict(zip(args[::2], args[1::2], strict=True)))
+    code, out, err = retrain_gate(capsys, "diagnose", *[part for pair in options.items() for part in pair])
+    assert_one_line_error(code, out, err, error)
+    assert "hunter2" not in err
