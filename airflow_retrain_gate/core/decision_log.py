@@ -86,6 +86,7 @@ class DecisionLog:
     def record(self, key: RunKey, decision: Decision, try_number: int = 1) -> None:
         """Insert or replace the row of `key` (a retry overwrites its own row and any review of it)."""
         now = datetime.now(UTC)
+        document = decision.to_dict()
         values = {
             "policy_name": decision.policy_name,
             "policy_sha256": decision.policy_sha256,
@@ -93,9 +94,9 @@ class DecisionLog:
             "as_of": decision.as_of,
             "started_at": decision.started_at,
             "duration_s": decision.duration_s,
-            "decision_json": decision.to_json(indent=None),
+            "decision_json": json.dumps(document),
             "try_number": try_number,
-            **summary_values(decision.to_dict()),
+            **summary_values(document),
             "review_branch": None,
             "review_by": None,
             "review_at": None,

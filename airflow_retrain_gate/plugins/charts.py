@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 Value = float | None
 
 WIDTH, HEIGHT = 560, 230
-LEFT, RIGHT, TOP = 56, 12, 30
+LEFT, RIGHT, TOP = 64, 12, 30
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777")
 REFERENCE_COLOUR = "#9ca3af"
 

@@ -33,7 +33,7 @@ def finding_charts(finding: Finding) -> list[Chart]:
             charts.append(Chart(title, bar_chart(labels, reference, current)))
     daily = evidence.get("daily")
     if isinstance(daily, dict):
-        charts += _daily_charts(finding.subject, daily, finding.statistic or "value")
+        charts += _daily_charts(finding.subject, daily)
     return charts
 
 
@@ -47,14 +47,9 @@ def _comparison(histogram: Any) -> tuple[list[str], list[Value], list[Value]] | 
     return labels, reference, current
 
 
-def _daily_charts(subject: str, daily: dict[str, Any], statistic: str) -> list[Chart]:
-    """Line charts of the per-day series; a series called `value` is the finding's statistic."""
+def _daily_charts(subject: str, daily: dict[str, Any]) -> list[Chart]:
     days = [str(day) for day in daily.get("days") or []]
-    lists = {
-        statistic if name == "value" else name: values
-        for name, values in daily.items()
-        if name != "days" and isinstance(values, list)
-    }
+    lists = {name: values for name, values in daily.items() if name != "days" and isinstance(values, list)}
     flags = {
         name: values for name, values in lists.items() if values and all(isinstance(v, bool) for v in values)
     }

@@ -11,7 +11,7 @@ from airflow_retrain_gate.plugins.evidence import finding_charts
 DAYS = ["2024-05-29", "2024-05-30", "2024-05-31"]
 
 
-def finding(evidence: dict, statistic: str | None = None) -> Finding:
+def finding(evidence: dict) -> Finding:
     """A failing finding carrying `evidence`."""
     return Finding(
         "volume",
@@ -19,7 +19,7 @@ def finding(evidence: dict, statistic: str | None = None) -> Finding:
         Status.FAIL,
         Action.FIX_FEATURES,
         "Rows dropped.",
-        statistic,
+        "ratio",
         0.4,
         0.5,
         evidence,
@@ -76,7 +76,7 @@ def test_flagged_days_are_shaded_and_the_reference_level_is_dashed() -> None:
         }
     }
 
-    (chart,) = finding_charts(finding(evidence, statistic="psi"))
+    (chart,) = finding_charts(finding(evidence))
 
     root = svg_root(chart.svg)
     shaded = [rect for rect in root.iter("{http://www.w3.org/2000/svg}rect") if rect.get("fill") == "#fde68a"]
@@ -86,7 +86,7 @@ def test_flagged_days_are_shaded_and_the_reference_level_is_dashed() -> None:
         if line.get("stroke-dasharray") == "6 4"
     ]
     assert len(shaded) == 2 and len(dashed) == 1
-    assert chart.title == "sales.orders: psi per day (shaded: drifting)"
+    assert chart.title == "sales.orders: value per day (shaded: drifting)"
 
 
 def test_malformed_evidence_draws_nothing_instead_of_failing() -> None:
