@@ -173,13 +173,14 @@ class RetrainGateOperator(BaseBranchOperator):
                     routes[branch] = [task_id]
                 continue
             names = [mapping[branch]] if isinstance(mapping[branch], str) else mapping[branch]
-            missing = [name for name in names if self._existing(name) is None]
+            task_ids = {name: self._existing(name) for name in names}
+            missing = [name for name, task_id in task_ids.items() if task_id is None]
             if missing:
                 raise AirflowFailException(
                     f"branches.{branch}: task {missing[0]!r} is not in DAG {self.dag_id!r} "
                     f"(downstream of {self.task_id}: {', '.join(sorted(self.downstream_task_ids)) or 'none'})"
                 )
-            routes[branch] = [self._existing(name) for name in names]
+            routes[branch] = [task_id for task_id in task_ids.values() if task_id is not None]
         return routes
 
     def _follow(self, branch: Branch, routes: dict[str, list[str]]) -> list[str] | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -114,10 +114,17 @@ def test_deferrable_sensor_does_not_defer_when_ready_at_once(demo_warehouse: str
     )
 
 
+class LiveFeatures(NamedTuple):
+    """A feature table in a real warehouse, and a way to add rows to it while a trigger waits."""
+
+    table: str
+    add_row: Callable[[datetime], None]
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def features_table(
+def live_features(
     request: pytest.FixtureRequest, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[datetime], None]:
+) -> Iterator[LiveFeatures]:
     """A `features` table in a real SQLite or PostgreSQL warehouse behind connection `trigger_warehouse`."""
     if request.param == "postgres":
         schema = request.getfixturevalue("postgres_schema")
@@ -139,16 +146,15 @@ def features_table(
             statement = sa.text(f"INSERT INTO {table} VALUES (:ts, 1, 0.5)")
             connection.execute(statement, {"ts": event_ts.replace(tzinfo=None)})
 
-    add_row.table = table  # type: ignore[attr-defined]
-    yield add_row
+    yield LiveFeatures(table, add_row)
     engine.dispose()
 
 
-def test_trigger_waits_for_late_rows_in_a_real_database(features_table: Callable[[datetime], None]) -> None:
+def test_trigger_waits_for_late_rows_in_a_real_database(live_features: LiveFeatures) -> None:
     from airflow_retrain_gate.core.policy import FeaturesTable
 
     as_of = datetime(2024, 6, 1, tzinfo=UTC)
-    features = FeaturesTable(table=features_table.table, timestamp="event_ts", numeric=["value"])  # type: ignore[attr-defined]
+    features = FeaturesTable(table=live_features.table, timestamp="event_ts", numeric=["value"])
     probe = FeatureFreshnessProbe(features, as_of, timedelta(hours=6), timedelta(days=30))
 
     def trigger(deadline: datetime) -> ReadinessTrigger:
@@ -159,12 +165,12 @@ def test_trigger_waits_for_late_rows_in_a_real_database(features_table: Callable
             deadline=deadline.isoformat(),
         )
 
-    features_table(as_of - timedelta(days=2))
+    live_features.add_row(as_of - timedelta(days=2))
     late = first_event(trigger(datetime.now(UTC) + timedelta(seconds=0.3)))
     assert late["status"] == "timeout"
     assert late["reading"]["value"] == pytest.approx(2 * 86400)
 
-    features_table(as_of - timedelta(hours=1))
+    live_features.add_row(as_of - timedelta(hours=1))
     fresh = first_event(trigger(datetime.now(UTC) + timedelta(minutes=5)))
     assert fresh["status"] == "success"
     assert fresh["reading"] == {
