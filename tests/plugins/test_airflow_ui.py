@@ -7,6 +7,7 @@ login form and opens the run's "Retrain gate" tab. Every process the module star
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,10 @@ def reviewed_runs(airflow_site: AirflowSite) -> Iterator[ReviewedRuns]:
 def browser() -> Iterator[Browser]:
     """Debian's headless Chromium."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: apt-get install -y chromium")
+        message = "Debian's chromium is not installed: apt-get install -y chromium"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     with chromium() as browser:
         yield browser
 
@@ -118,6 +122,19 @@ def test_the_reviewers_answer_is_logged_and_the_dag_follows_it(
         "alert": "skipped",
         "fix_features": "skipped",
     }
+
+
+def test_the_gate_tasks_extra_link_opens_its_decision(reviewed_runs: ReviewedRuns) -> None:
+    headers = {"Authorization": f"Bearer {reviewed_runs.token}"}
+    run = f"{reviewed_runs.base_url}/api/v2/dags/fraud_scorer/dagRuns/{reviewed_runs.fraud_run_id}"
+
+    links = httpx.get(f"{run}/taskInstances/gate/links", headers=headers).json()["extra_links"]
+    page = httpx.get(links["Retrain gate decision"], headers=headers)
+
+    assert links["Retrain gate decision"].startswith(
+        f"{reviewed_runs.base_url}/retrain-gate/decision/fraud_scorer/"
+    )
+    assert page.status_code == 200 and 'id="branch">train<' in page.text
 
 
 @pytest.mark.browser
