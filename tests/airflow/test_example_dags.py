@@ -16,6 +16,8 @@ from airflow_retrain_gate.demo.airflow_demo import DagRunSummary
 from airflow_retrain_gate.demo.provision import demo_home
 from airflow_retrain_gate.demo.stories import STORIES
 
+pytestmark = pytest.mark.airflow
+
 BRANCH_TASKS = ("fix_features", "alert", "train")
 
 

@@ -19,6 +19,8 @@ from airflow_retrain_gate.demo.stories import story_policy
 from airflow_retrain_gate.operators.gate import RetrainGateOperator, fitted_markdown
 from airflow_retrain_gate.operators.links import decision_url
 
+pytestmark = pytest.mark.airflow
+
 PASSWORD = "pw-Qx7-never-shown"
 RunDag = Callable[[str], DagRunSummary]
 

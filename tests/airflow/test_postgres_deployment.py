@@ -19,6 +19,8 @@ from airflow_env import REPO
 
 from airflow_retrain_gate.demo.provision import DEMO_STATE_CONN_ID, DEMO_WAREHOUSE_CONN_ID
 
+pytestmark = pytest.mark.airflow
+
 DAGS = {
     "retrain_gate_healthy": {"retrain_gate": "skip"},
     "retrain_gate_pipeline_lag": {"retrain_gate": "fix_features"},

@@ -22,6 +22,8 @@ from airflow_retrain_gate.demo.stories import story_policy
 from airflow_retrain_gate.sensors.readiness import FeatureFreshnessSensor, LabelMaturitySensor
 from airflow_retrain_gate.triggers.readiness import ReadinessTrigger
 
+pytestmark = pytest.mark.airflow
+
 CONTEXT: dict[str, Any] = {}
 """The sensors read nothing from the context when `as_of` is given."""
 
