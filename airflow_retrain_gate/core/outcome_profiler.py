@@ -38,7 +38,7 @@ class OutcomeBinning:
 
 
 @dataclass(frozen=True)
-class _Joined:
+class JoinedOutcomes:
     source: sa.FromClause
     where: list[ColumnElement[bool]]
     timestamp: ColumnElement[Any]
@@ -50,9 +50,9 @@ class _Joined:
     engagement: ColumnElement[Any] | None
 
 
-def _join(
+def join_outcomes(
     predictions: TableSource | None, outcomes: TableSource, window: TimeWindow, as_of: datetime
-) -> _Joined:
+) -> JoinedOutcomes:
     """Predictions in the window LEFT JOIN outcomes known by as_of; without predictions, outcomes by label time."""
     mapping = outcomes.mapping
     label = outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
@@ -66,7 +66,7 @@ def _join(
             *outcomes.in_window("label_timestamp", window),
             label_time <= outcomes.instant("label_timestamp", as_of),
         ]
-        return _Joined(
+        return JoinedOutcomes(
             outcomes.clause, where, label_time, None, None, label, label.is_not(None), proxy, engagement
         )
     join_on = sa.and_(
@@ -79,12 +79,12 @@ def _join(
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
     where = predictions.in_window("timestamp", window)
-    return _Joined(
+    return JoinedOutcomes(
         source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement
     )
 
 
-def _reference_binning(warehouse: Any, joined: _Joined, fine_bins: int, purpose: str) -> OutcomeBinning:
+def _reference_binning(warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str) -> OutcomeBinning:
     label = joined.label
     measures = [
         sa.func.count(label).label("labels"),
@@ -124,7 +124,7 @@ def _reference_binning(warehouse: Any, joined: _Joined, fine_bins: int, purpose:
     return OutcomeBinning(edges, bands, label_kind)
 
 
-def _measures(joined: _Joined) -> list[ColumnElement[Any]]:
+def _measures(joined: JoinedOutcomes) -> list[ColumnElement[Any]]:
     known, label = joined.known, joined.label
     zero = sa.literal(0.0, sa.Float)
 
@@ -161,7 +161,7 @@ def profile_outcomes(
 ) -> OutcomeProfile:
     """Aggregate outcomes (known by `as_of`) of the predictions made in `window`."""
     warehouse = outcomes.warehouse
-    joined = _join(predictions, outcomes, window, as_of)
+    joined = join_outcomes(predictions, outcomes, window, as_of)
     purpose = f"profile outcomes {window.name}"
     if binning is None:
         binning = _reference_binning(warehouse, joined, fine_bins, purpose + ": score range")

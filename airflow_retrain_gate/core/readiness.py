@@ -16,7 +16,7 @@ from airflow_retrain_gate.core.checks.freshness import FreshnessSettings
 from airflow_retrain_gate.core.checks.label_maturity import LabelMaturitySettings
 from airflow_retrain_gate.core.findings import json_safe
 from airflow_retrain_gate.core.gate import resolve_windows
-from airflow_retrain_gate.core.outcome_profiler import _join as join_outcomes
+from airflow_retrain_gate.core.outcome_profiler import join_outcomes
 from airflow_retrain_gate.core.policy import (
     FeaturesTable,
     OutcomesTable,

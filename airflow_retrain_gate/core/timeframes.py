@@ -45,7 +45,11 @@ def format_duration(value: timedelta) -> str:
 
 
 def to_utc(value: datetime | date | str) -> datetime:
-    """Return an aware UTC datetime; naive inputs are taken to be UTC already."""
+    """Return a plain, aware UTC datetime; naive inputs are taken to be UTC already.
+
+    Subclasses such as pendulum's DateTime (what Airflow hands out) become plain datetimes, whose
+    arithmetic keeps the UTC offset.
+    """
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -54,9 +58,11 @@ def to_utc(value: datetime | date | str) -> datetime:
             raise ValueError(f"{value!r} is not an ISO-8601 date or timestamp") from error
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
+    )
 
 
 def resolve_instant(bound: str | datetime | date, as_of: datetime) -> datetime:
