@@ -250,6 +250,13 @@ class Policy(BaseModel):
                 "(use alert, fix_features or skip)"
             )
         known = ", ".join(sorted(REGISTRY))
+        actions = data.get("actions")
+        for check, action in actions.items() if isinstance(actions, dict) else ():
+            if action == "train" and check in REGISTRY and REGISTRY[check].action is Action.FIX_FEATURES:
+                raise ValueError(
+                    f"actions.{check}: {check} finds broken inputs; it cannot ask for train (training on broken "
+                    "inputs is what the gate prevents): use fix_features, alert or none"
+                )
         for section in ("checks", "actions"):
             names = data.get(section) or {}
             if isinstance(names, dict):

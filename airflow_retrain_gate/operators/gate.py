@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import Asset, AssetAlias, BaseBranchOperator, Context, conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_retrain_gate.core import (
     Branch,
@@ -126,8 +126,14 @@ class RetrainGateOperator(BaseBranchOperator):
                 )
             except PolicyError as error:
                 raise AirflowFailException(str(error)) from None
-            decision = self._record(DecisionLog(state), key, decision, ti.try_number)
+            unrecorded = self._record(DecisionLog(state), key, decision, ti.try_number)
         self._publish(context, decision)
+        if unrecorded is not None:
+            # A finished run must leave its decision in the log (cooldowns and the UI read it): fail, and let
+            # Airflow's retry record it; the decision is in XCom and the log for whoever looks meanwhile.
+            raise AirflowException(
+                f"The decision ({decision.branch.value}) could not be written to the decision log: {unrecorded}"
+            )
         return self._follow(decision.branch, routes)
 
     def _load_policy(self) -> Policy:
@@ -136,14 +142,14 @@ class RetrainGateOperator(BaseBranchOperator):
         except PolicyError as error:
             raise AirflowFailException(str(error)) from None
 
-    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> Decision:
-        """Upsert the decision's row; a state database that cannot be written is noted, not fatal."""
+    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> WarehouseError | None:
+        """Upsert the decision's row; returns the error when the state database cannot be written."""
         try:
             log.record(key, decision, try_number)
         except WarehouseError as error:
-            self.log.warning("The decision is not in the decision log: %s", error)
-            return replace(decision, notes={**decision.notes, "decision_log": f"not recorded: {error}"})
-        return decision
+            self.log.error("The decision is not in the decision log: %s", error)
+            return error
+        return None
 
     def _publish(self, context: Context, decision: Decision) -> None:
         """XCom, log, Rendered Templates and, on train only, the asset event."""

@@ -178,11 +178,6 @@ def test_with_the_decision_log_down_the_gate_does_not_train(airflow_runs: Airflo
     assert "cannot read the decision log for the cooldown" in decision["reasons"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (operator, issue 4): RetrainGateOperator notes 'not recorded' and succeeds when the decision "
-    "log cannot be written, so a finished run can have no decision row",
-)
 def test_with_the_decision_log_down_the_task_fails_rather_than_finish_unlogged(
     airflow_runs: AirflowRuns, postgres_server: str
 ) -> None:
