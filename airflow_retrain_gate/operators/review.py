@@ -29,8 +29,9 @@ class RetrainGateReviewOperator(HITLBranchOperator):
     the four branches and a ``comment`` field. The chosen branch and the reviewer go to the decision log
     (shown in the Retrain gate UI, and read by the cooldown); then the task branches like the gate would:
     to the task mapped to the chosen branch, or skips everything downstream for ``skip``. Route the gate's
-    reviewed branches to this task (e.g. ``branches={"train": "review"}``); a task downstream of both the
-    gate and the review needs ``trigger_rule="none_failed_min_one_success"``.
+    branches to this task (``branches={"fix_features": "review", "alert": "review", "train": "review"}``) and
+    give the branch tasks to this one: a branch operator skips the direct downstream tasks it does not
+    choose, so a task downstream of both the gate and the review would be skipped before anyone answers.
 
     :param gate_task_id: the RetrainGateOperator whose decision is reviewed (templated).
     :param branches: task id (or task group id) to run per chosen branch; ``skip`` runs none.
@@ -69,14 +70,13 @@ class RetrainGateReviewOperator(HITLBranchOperator):
     def execute(self, context: Context) -> Any:
         """Put the gate's decision in front of a person and wait for the answer."""
         decision = self._gate_decision(context)
-        ti = context["ti"]
-        map_index = ti.map_index if ti.map_index is not None else -1
+        gate = self._gate_key(context)
         self.subject = (
             f"Retrain gate {decision.policy_name} decided {decision.branch.value}: confirm or override"
         )
         self.body = (
             fitted_markdown(decision, BODY_LIMIT)
-            + f"\n\nEvidence and charts: {decision_url(ti.dag_id, ti.run_id, self.gate_task_id, map_index)}"
+            + f"\n\nEvidence and charts: {decision_url(gate.dag_id, gate.run_id, gate.task_id, gate.map_index)}"
         )
         return super().execute(context)
 
@@ -95,11 +95,15 @@ class RetrainGateReviewOperator(HITLBranchOperator):
             )
         return Decision.from_dict(pushed)
 
-    def _record(self, context: Context, branch: str, reviewer: HITLUser | None, comment: str | None) -> None:
+    def _gate_key(self, context: Context) -> RunKey:
+        """The gate's task instance: this run, the same map index."""
         ti = context["ti"]
-        key = RunKey(
+        return RunKey(
             ti.dag_id, ti.run_id, self.gate_task_id, ti.map_index if ti.map_index is not None else -1
         )
+
+    def _record(self, context: Context, branch: str, reviewer: HITLUser | None, comment: str | None) -> None:
+        key = self._gate_key(context)
         name = reviewer["name"] if reviewer else None
         self.log.info("Review of %s: %s by %s", key, branch, name or "nobody (timeout default)")
         state = WarehouseHook(self.state_conn_id).get_state_store()
