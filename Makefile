@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # The UI test drives Debian's chromium (never a downloaded browser).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
@@ -31,9 +31,14 @@ lint: $(STAMP)
 
 # Runs every example DAG once (the branch each gate took is printed), then serves the runs in the Airflow UI
 # (`airflow standalone` on ./demo_home/airflow, http://localhost:8080; it prints the admin login).
-.PHONY: airflow-ui
+.PHONY: airflow-ui screenshots
 airflow-ui: $(STAMP)
 	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo --standalone
+
+# The README's screenshots (docs/ui-*.png), taken in headless chromium from the demo's runs.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo
+	$(BIN)/python tests/plugins/readme_screenshots.py
 
 # Benchmarks (benchmarks/README.md): bench-quick is CI-sized (100k rows); bench runs 1M, 10M, 100M (about 1-2 h,
 # needs ~35 GB free disk) and rewrites the README's results table and benchmarks/bench.png.

@@ -19,7 +19,10 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [{"integration-name": INTEGRATION, "tags": ["software"]}],
         "operators": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_retrain_gate.operators.gate"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_retrain_gate.operators.gate", "airflow_retrain_gate.operators.review"],
+            }
         ],
         "sensors": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_retrain_gate.sensors.readiness"]}
@@ -37,6 +40,21 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Retrain gate warehouse",
             }
         ],
+        "config": {
+            "retrain_gate": {
+                "description": "Settings of the retrain gate's UI plugin.",
+                "options": {
+                    "state_conn_id": {
+                        "description": "Connection of the state database whose decision log the UI pages read "
+                        "(the gates' state_conn_id, which defaults to their warehouse connection).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "retrain_gate_state",
+                        "default": "warehouse_default",
+                    }
+                },
+            }
+        },
         "extra-links": ["airflow_retrain_gate.operators.links.RetrainGateDecisionLink"],
         # Also an `airflow.plugins` entry point: Airflow loads provider plugins only when it discovers
         # providers eagerly (`[core] lazy_discover_providers = False`).
