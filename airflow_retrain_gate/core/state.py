@@ -124,7 +124,7 @@ class StateStore:
             try:
                 with self.engine.begin() as connection:
                     _lock_migrations(connection)
-                    if self.schema:
+                    if self.schema and not _schema_exists(connection, self.schema):
                         connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                     self.tables["version"].create(connection, checkfirst=True)
                     applied = set(connection.execute(sa.select(self.tables["version"].c.version)).scalars())
@@ -160,6 +160,12 @@ class StateStore:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def _schema_exists(connection: Connection, schema: str) -> bool:
+    """Whether PostgreSQL has the schema: there CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
+    database even when the schema exists, which a state role owning only its schema lacks."""
+    return connection.dialect.name == "postgresql" and sa.inspect(connection).has_schema(schema)
 
 
 def _lock_migrations(connection: Connection) -> None:
