@@ -16,8 +16,10 @@ from airflow_retrain_gate.core.profile_queries import (
     NumericEdges,
     category_key,
     grouped,
+    raw_key,
     summary_query,
     top_values_query,
+    window_rows,
 )
 from airflow_retrain_gate.core.profiles import (
     MISSING,
@@ -29,6 +31,9 @@ from airflow_retrain_gate.core.profiles import (
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+
+RAW_CATEGORY_LIMIT = 200
+"""Categorical columns with at most this many values in a window are grouped by their raw values."""
 
 
 @dataclass(frozen=True)
@@ -71,41 +76,64 @@ def day_key(value: date | datetime | str) -> str:
 def profile_features(
     source: TableSource, window: TimeWindow, binning: FeatureBinning | None, settings: ProfileSettings
 ) -> TableProfile:
-    """Profile every mapped feature column of `source` over `window`, on `binning` (None: derive it here)."""
+    """Profile every mapped feature column of `source` over `window`, on `binning` (None: derive it here).
+
+    On a warehouse server the window is cut into day-aligned parts queried concurrently: the per-day
+    aggregates of each part are final, so the parts' rows are simply put together.
+    """
     mapping: FeaturesTable = source.mapping  # type: ignore[assignment]
     warehouse = source.warehouse
     numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
-    numeric = [source.number(f"numeric[{i}]", name) for i, name in enumerate(numeric_names)]
-    categorical = [source.named(name, f"categorical[{i}]") for i, name in enumerate(categorical_names)]
-    segment = source.column("segment") if mapping.segment else None
-    where = source.in_window("timestamp", window)
     timestamp = source.column("timestamp")
+    columns: dict[str, Any] = {"day": day_of(timestamp), "ts": timestamp}
+    columns.update({f"v{i}": source.number(f"numeric[{i}]", name) for i, name in enumerate(numeric_names)})
+    columns.update(
+        {f"c{i}": source.named(name, f"categorical[{i}]") for i, name in enumerate(categorical_names)}
+    )
+    if mapping.segment:
+        columns["seg"] = source.column("segment")
+    parts = window.split(warehouse.concurrency)
+    part_rows = [
+        window_rows(source.clause, source.in_window("timestamp", part), columns, warehouse.dialect)
+        for part in parts
+    ]
+    whole = (
+        part_rows[0]
+        if len(parts) == 1
+        else window_rows(source.clause, source.in_window("timestamp", window), columns, warehouse.dialect)
+    )
     days = [day.isoformat() for day in window.days()]
     day_index = {day: index for index, day in enumerate(days)}
+    purpose = f"profile {mapping.table} {window.name}"
 
-    summary_rows = warehouse.fetch(
-        summary_query(
-            source.clause, where, timestamp, numeric, categorical, warehouse.supports_approx_distinct
-        ),
-        f"profile {mapping.table} {window.name}: summary",
+    def numeric_of(rows: Any) -> list[Any]:
+        return [rows.c[f"v{i}"] for i in range(len(numeric_names))]
+
+    def categorical_of(rows: Any) -> list[Any]:
+        return [rows.c[f"c{i}"] for i in range(len(categorical_names))]
+
+    queries = [
+        (
+            summary_query(rows, numeric_of(rows), categorical_of(rows), warehouse.supports_approx_distinct),
+            f"{purpose}: summary{_part_label(part, parts)}",
+        )
+        for rows, part in zip(part_rows, parts, strict=True)
+    ]
+    ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
+    if ranked_columns:
+        top_query = top_values_query(whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets)
+        queries.append((top_query, f"{purpose}: top values"))
+    results = warehouse.fetch_all(queries)
+    summary = _Summary.decode(
+        [row for rows in results[: len(parts)] for row in rows], numeric_names, categorical_names, day_index
     )
-    summary = _Summary.decode(summary_rows, numeric_names, categorical_names, day_index)
-
     top_rows: dict[int, list[tuple[str, int]]] = {}
     distinct_from_top: dict[int, int] = {}
-    ranked_columns = categorical + ([segment] if segment is not None else [])
-    if ranked_columns:
-        rows = warehouse.fetch(
-            top_values_query(
-                source.clause, where, ranked_columns, settings.top_k, warehouse.supports_grouping_sets
-            ),
-            f"profile {mapping.table} {window.name}: top values",
-        )
-        for row in rows:
-            top_rows.setdefault(int(row.col), []).append((str(row.value), int(row.n)))
-            distinct_from_top[int(row.col)] = int(row.distinct_values)
-        for values in top_rows.values():
-            values.sort(key=lambda item: (-item[1], item[0]))
+    for row in results[len(parts)] if ranked_columns else []:
+        top_rows.setdefault(int(row.col), []).append((str(row.value), int(row.n)))
+        distinct_from_top[int(row.col)] = int(row.distinct_values)
+    for values in top_rows.values():
+        values.sort(key=lambda item: (-item[1], item[0]))
 
     if binning is None:
         binning = FeatureBinning(
@@ -126,34 +154,38 @@ def profile_features(
             ),
         )
 
-    keys: dict[str, Any] = {"day": day_of(timestamp)}
-    for index, name in enumerate(numeric_names):
-        keys[f"b{index}"] = binning.numeric[name].bucket(numeric[index])
-    for index, name in enumerate(categorical_names):
-        keys[f"c{index}"] = category_key(categorical[index], binning.categories[name])
-    value_keys = [key for key in keys if key != "day"]
-    sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
-    if segment is not None:
-        keys["seg"] = category_key(segment, binning.segments)
-        sets += [("seg", key) for key in value_keys] + [("day", "seg")]
-    bins_rows = (
-        warehouse.fetch(
-            grouped(
-                source.clause,
-                where,
-                keys,
-                sets,
-                [sa.func.count().label("n")],
-                warehouse.supports_grouping_sets,
-            ),
-            f"profile {mapping.table} {window.name}: histograms",
-        )
-        if sets
-        else []
-    )
+    def histogram_query(rows: Any) -> Any:
+        keys: dict[str, Any] = {"day": rows.c.day}
+        for index, (name, value) in enumerate(zip(numeric_names, numeric_of(rows), strict=True)):
+            keys[f"b{index}"] = binning.numeric[name].bucket(value)
+        for index, (name, value) in enumerate(zip(categorical_names, categorical_of(rows), strict=True)):
+            keys[f"c{index}"] = _category(value, binning.categories[name], distinct_from_top.get(index))
+        value_keys = [key for key in keys if key != "day"]
+        sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
+        if mapping.segment:
+            segments = distinct_from_top.get(len(categorical_names))
+            keys["seg"] = _category(rows.c.seg, binning.segments, segments)
+            sets += [("seg", key) for key in value_keys] + [("day", "seg")]
+        count = [sa.func.count().label("n")]
+        return grouped(rows, [], keys, sets, count, warehouse.supports_grouping_sets) if sets else None
+
+    histograms = [
+        (query, f"{purpose}: histograms{_part_label(part, parts)}")
+        for rows, part in zip(part_rows, parts, strict=True)
+        if (query := histogram_query(rows)) is not None
+    ]
+    bins_rows = [row for rows in warehouse.fetch_all(histograms) for row in rows]
     return _assemble(
         mapping, window, days, day_index, summary, binning, bins_rows, top_rows, distinct_from_top, source
     )
+
+
+def _part_label(part: TimeWindow, parts: list[TimeWindow]) -> str:
+    """' (days a..b)' when the window is queried in parts, else ''."""
+    if len(parts) == 1:
+        return ""
+    last = part.days()[-1]
+    return f" ({part.start.date().isoformat()}..{last.isoformat()})"
 
 
 @dataclass
@@ -325,6 +357,17 @@ def _assemble(
         else (),
         column_types={name: column.sql_type for name, column in source.info.columns.items()},
     )
+
+
+def _category(column: Any, tracked: tuple[str, ...], distinct: int | None) -> Any:
+    """SQL key of a categorical column: its raw value when it has few, else tracked values and OTHER.
+
+    Mapping every row through an IN list costs as much as the rest of the histogram query; grouping by
+    the raw value returns at most RAW_CATEGORY_LIMIT rows a day, mapped to slots in Python.
+    """
+    if distinct is not None and distinct <= RAW_CATEGORY_LIMIT:
+        return raw_key(column)
+    return category_key(column, tracked)
 
 
 def _segment_slot(slots: list[str], segment: str) -> int:

@@ -84,7 +84,9 @@ def join_outcomes(
     )
 
 
-def _reference_binning(warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str) -> OutcomeBinning:
+def _reference_binning(
+    warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str
+) -> OutcomeBinning:
     label = joined.label
     measures = [
         sa.func.count(label).label("labels"),
@@ -126,7 +128,7 @@ def _reference_binning(warehouse: Any, joined: JoinedOutcomes, fine_bins: int, p
 
 def _measures(joined: JoinedOutcomes) -> list[ColumnElement[Any]]:
     known, label = joined.known, joined.label
-    zero = sa.literal(0.0, sa.Float)
+    zero = sa.literal(0.0, sa.Double)
 
     def when_known(expression: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.func.sum(sa.case((known, expression), else_=zero))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -50,28 +51,25 @@ class ProfileBuilder:
             for kind in ("outcomes", "overrides", "training_signals", "events")
             if getattr(tables, kind) is None
         }
-        steps: list[tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = [
-            (("schema",), self._schema),
-            (("features",), self._features),
-            (("outcomes",), self._outcomes),
-            (("overrides",), self._overrides),
-            (("training_signals",), self._signals),
-            (("events",), self._events),
-        ]
+        steps: dict[str, Callable[[], dict[str, Any]]] = {
+            "schema": self._schema,
+            "features": self._features,
+            "outcomes": self._outcomes,
+            "overrides": self._overrides,
+            "training_signals": self._signals,
+            "events": self._events,
+        }
         if self.expectations_runner is not None:
-            steps.append((("expectations",), self._expectations))
-        for produced, step in steps:
-            if not (set(produced) & kinds) or set(produced) <= unmapped:
-                continue
-            try:
-                values.update(step())
-            except WarehouseError as error:
-                for kind in produced:
-                    errors[kind] = str(error)
-            except Exception as error:  # noqa: BLE001 - a bug in one profile must not stop the others
-                log.exception("profiling %s failed", produced)
-                for kind in produced:
-                    errors[kind] = f"internal error while profiling: {type(error).__name__}: {error}"
+            steps["expectations"] = self._expectations
+        wanted = [kind for kind in steps if kind in kinds and kind not in unmapped]
+        # Profiles of different tables are independent: a warehouse server computes them side by side.
+        with ThreadPoolExecutor(max_workers=max(1, min(self.warehouse.concurrency, len(wanted)))) as pool:
+            outcomes = list(pool.map(lambda kind: _attempt(kind, steps[kind]), wanted))
+        for kind, produced, error in outcomes:
+            if error is None:
+                values.update(produced)
+            else:
+                errors[kind] = error
         return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
 
     def _cached(
@@ -191,3 +189,14 @@ class ProfileBuilder:
     def _expectations(self) -> dict[str, Any]:
         assert self.expectations_runner is not None
         return {"expectation_results": self.expectations_runner(self.warehouse, self.policy, self.current)}
+
+
+def _attempt(kind: str, step: Callable[[], dict[str, Any]]) -> tuple[str, dict[str, Any], str | None]:
+    """Run one profiling step; a warehouse fault or a bug becomes that kind's error, not the run's."""
+    try:
+        return kind, step(), None
+    except WarehouseError as error:
+        return kind, {}, str(error)
+    except Exception as error:  # noqa: BLE001 - a bug in one profile must not stop the others
+        log.exception("profiling %s failed", kind)
+        return kind, {}, f"internal error while profiling: {type(error).__name__}: {error}"

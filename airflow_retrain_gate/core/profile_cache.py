@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ import sqlalchemy as sa
 from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.warehouse import short_error
+
+log = logging.getLogger("airflow_retrain_gate")
 
 QUERY_VERSION = 2
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
@@ -37,14 +41,18 @@ class ProfileCache:
         self.misses = 0
 
     def get(self, key: str) -> Any | None:
-        """The cached profile, or None."""
+        """The cached profile, or None (also when the cache cannot be read: it only saves work)."""
         table = self.state.tables["cache"]
-        with self.state.reading() as connection:
-            text = connection.execute(
-                sa.select(table.c.profile_json).where(
-                    table.c.cache_key == key, table.c.query_version == QUERY_VERSION
-                )
-            ).scalar()
+        try:
+            with self.state.reading() as connection:
+                text = connection.execute(
+                    sa.select(table.c.profile_json).where(
+                        table.c.cache_key == key, table.c.query_version == QUERY_VERSION
+                    )
+                ).scalar()
+        except sa.exc.SQLAlchemyError as error:
+            log.warning("reference-profile cache unreadable, profiling afresh: %s", short_error(error))
+            text = None
         if text is None:
             self.misses += 1
             return None
@@ -73,3 +81,5 @@ class ProfileCache:
                     connection.execute(table.insert().values(**row))
         except sa.exc.IntegrityError:
             pass  # a concurrent gate cached the same window first; both computed the same aggregates
+        except sa.exc.SQLAlchemyError as error:
+            log.warning("reference profile not cached: %s", short_error(error))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiles import MISSING, OTHER
-from airflow_retrain_gate.core.sql import approx_distinct, day_of, floor_int, population_variance
+from airflow_retrain_gate.core.sql import approx_distinct, equal_width_bucket, population_variance
 
 NULL_BUCKET = -2
 UNDERFLOW_BUCKET = -1
@@ -57,20 +57,13 @@ class NumericEdges:
 
     def bucket(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """SQL: the bucket index of `value` (-2 null, -1 underflow, 0..bins-1, bins overflow)."""
-        low = sa.literal(self.low, sa.Float)
         if self.high == self.low:
+            low = sa.literal(self.low, sa.Double)
             return sa.case(
                 (value.is_(None), NULL_BUCKET), (value < low, UNDERFLOW_BUCKET), (value > low, 1), else_=0
             )
-        high = sa.literal(self.high, sa.Float)
-        width = sa.literal((self.high - self.low) / self.bins, sa.Float)
-        return sa.case(
-            (value.is_(None), NULL_BUCKET),
-            (value < low, UNDERFLOW_BUCKET),
-            (value > high, self.bins),
-            (value >= high, self.bins - 1),
-            else_=floor_int((value - low) / width),
-        )
+        # The reference maximum belongs to the last fine bin: the upper bound is the next double above it.
+        return equal_width_bucket(value, self.low, float(np.nextafter(self.high, np.inf)), self.bins)
 
 
 def category_key(column: ColumnElement[Any], tracked: Sequence[str]) -> ColumnElement[Any]:
@@ -84,6 +77,23 @@ def category_key(column: ColumnElement[Any], tracked: Sequence[str]) -> ColumnEl
 def raw_key(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """SQL: the value as text, MISSING for NULL."""
     return sa.func.coalesce(sa.cast(column, sa.String), MISSING)
+
+
+def window_rows(
+    source: sa.FromClause,
+    where: list[ColumnElement[bool]],
+    columns: dict[str, ColumnElement[Any]],
+    dialect: str,
+) -> sa.Subquery:
+    """The window's rows with every expression the profile needs computed once, as named columns.
+
+    On PostgreSQL, OFFSET 0 keeps the planner from inlining the subquery, which would evaluate an
+    expression again in each aggregate that reads it (it has no common-subexpression elimination);
+    DuckDB eliminates common subexpressions itself, and a LIMIT there would only slow its pipeline.
+    """
+    selected = [expression.label(name) for name, expression in columns.items()]
+    query = sa.select(*selected).select_from(source).where(*where)
+    return (query.offset(0) if dialect == "postgresql" else query).subquery("window_rows")
 
 
 def grouped(
@@ -123,9 +133,7 @@ def grouped(
 
 
 def summary_query(
-    source: sa.FromClause,
-    where: list[ColumnElement[bool]],
-    timestamp: ColumnElement[Any],
+    rows: sa.Subquery,
     numeric: list[ColumnElement[Any]],
     categorical: list[ColumnElement[Any]],
     with_distinct: bool,
@@ -133,7 +141,7 @@ def summary_query(
     """Per day (and, with approximate distinct counts, for the whole window): rows, max timestamp, moments."""
     measures: list[ColumnElement[Any]] = [
         sa.func.count().label("rows"),
-        sa.func.max(timestamp).label("max_ts"),
+        sa.func.max(rows.c.ts).label("max_ts"),
     ]
     for index, value in enumerate(numeric):
         measures += [
@@ -149,16 +157,14 @@ def summary_query(
         measures.append(sa.func.count(value).label(f"c{index}"))
         if with_distinct:
             measures.append(approx_distinct(value).label(f"cd{index}"))
-    day = day_of(timestamp).label("day")
-    query = sa.select(day, *measures).select_from(source).where(*where)
+    query = sa.select(rows.c.day, *measures).select_from(rows)
     if with_distinct:
-        return query.group_by(sa.func.grouping_sets(sa.tuple_(day_of(timestamp)), sa.tuple_()))
-    return query.group_by(day_of(timestamp))
+        return query.group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_()))
+    return query.group_by(rows.c.day)
 
 
 def top_values_query(
-    source: sa.FromClause,
-    where: list[ColumnElement[bool]],
+    rows: sa.Subquery,
     columns: list[ColumnElement[Any]],
     top_k: int,
     grouping_sets: bool,
@@ -166,7 +172,7 @@ def top_values_query(
     """The `top_k` most frequent values of each column with their counts and the column's distinct count."""
     keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
     inner = grouped(
-        source, where, keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
+        rows, [], keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
     ).subquery()
     column_index = sa.case(
         *[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1

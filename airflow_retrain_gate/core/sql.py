@@ -45,22 +45,39 @@ def _day_bigquery(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"DATE({compiler.process(element.clauses, **kw)})"
 
 
-class floor_int(FunctionElement[Any]):
-    """floor(x) as an integer, for non-negative x."""
+class equal_width_bucket(FunctionElement[Any]):
+    """The bin of a double among `bins` equal-width bins over [low, high): -2 for NULL, -1 below, `bins` above."""
 
     type = sa.Integer()
     inherit_cache = True
 
+    def __init__(self, value: ColumnElement[Any], low: float, high: float, bins: int) -> None:
+        super().__init__(
+            value,
+            sa.literal(low, sa.Double),
+            sa.literal(high, sa.Double),
+            sa.literal(bins, sa.Integer),
+            sa.literal((high - low) / bins, sa.Double),
+        )
 
-@compiles(floor_int)
-def _floor_default(element: floor_int, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+@compiles(equal_width_bucket)
+def _bucket_default(element: equal_width_bucket, compiler: Any, **kw: Any) -> str:
+    value, low, high, bins, width = (compiler.process(clause, **kw) for clause in element.clauses)
+    offset = f"({value} - {low}) / {width}"
+    # SQLite's CAST truncates toward zero, which is floor for the non-negative offsets that reach it.
+    floor = (
+        f"CAST({offset} AS INTEGER)"
+        if compiler.dialect.name == "sqlite"
+        else f"CAST(FLOOR({offset}) AS INTEGER)"
+    )
+    return f"CASE WHEN {value} IS NULL THEN -2 WHEN {value} < {low} THEN -1 WHEN {value} >= {high} THEN {bins} ELSE {floor} END"
 
 
-@compiles(floor_int, "sqlite")
-def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
-    # CAST truncates toward zero in SQLite, which is floor for the non-negative values we pass.
-    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+@compiles(equal_width_bucket, "postgresql")
+def _bucket_postgresql(element: equal_width_bucket, compiler: Any, **kw: Any) -> str:
+    value, low, high, bins, _ = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"COALESCE(width_bucket({value}, {low}, {high}, {bins}) - 1, -2)"
 
 
 class approx_distinct(FunctionElement[Any]):
@@ -88,7 +105,7 @@ def _approx_redshift(element: approx_distinct, compiler: Any, **kw: Any) -> str:
 class population_variance(FunctionElement[Any]):
     """The population variance of a numeric expression."""
 
-    type = sa.Float()
+    type = sa.Double()
     inherit_cache = True
 
 
@@ -110,5 +127,5 @@ def as_number(column: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
     """
     if kind == "boolean":
         return sa.case((column.is_(None), sa.null()), (column, 1.0), else_=0.0)
-    number = sa.cast(column, sa.Float)
+    number = sa.cast(column, sa.Double)
     return sa.case((number.between(-MAX_DOUBLE, MAX_DOUBLE), number), else_=sa.null())

@@ -61,7 +61,14 @@ def to_utc(value: datetime | date | str) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return datetime(
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
     )
 
 
@@ -99,6 +106,17 @@ class TimeWindow:
         day_end = day_start + timedelta(days=1)
         overlap = min(day_end, self.end) - max(day_start, self.start)
         return max(overlap.total_seconds(), 0.0) / 86400.0
+
+    def split(self, parts: int) -> list[TimeWindow]:
+        """At most `parts` consecutive windows covering this one, cut at UTC midnights."""
+        days = self.days()
+        size = -(-len(days) // max(parts, 1))
+        cuts = [self.start]
+        for index in range(size, len(days), size):
+            day = days[index]
+            cuts.append(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        cuts.append(self.end)
+        return [TimeWindow(self.name, start, end) for start, end in zip(cuts, cuts[1:], strict=False)]
 
     def to_dict(self) -> dict[str, str]:
         """JSON form: ISO timestamps."""

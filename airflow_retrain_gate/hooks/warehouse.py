@@ -27,7 +27,7 @@ class WarehouseHook(BaseHook):
     URL logic (extras ``sqlalchemy_scheme``, ``sqlalchemy_query``, IAM); or the extra ``drivername`` with the
     host, port, login, password and schema fields (e.g. ``snowflake``, ``trino``). Extras ``read_only``
     (open DuckDB files read-only), ``statement_timeout_s``, ``retries`` and ``retry_backoff_s`` (reads retried
-    after a refused or lost connection) tune the warehouse.
+    after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse.
 
     :param warehouse_conn_id: the connection id (templated in the operators that take it).
     """
@@ -134,12 +134,17 @@ def engine_of(connection: Connection) -> Engine:
 
 
 def warehouse_of(connection: Connection) -> Warehouse:
-    """The core Warehouse for a connection, with the extras `statement_timeout_s`, `retries`, `retry_backoff_s`."""
+    """The core Warehouse for a connection, with the extras `statement_timeout_s`, `retries`, `retry_backoff_s`
+    and `concurrency` (queries at once; default 2 on a server, 1 embedded)."""
     extra = connection.extra_dejson
     timeout = extra.get("statement_timeout_s")
     retry = RetrySettings(int(extra.get("retries", 0)), float(extra.get("retry_backoff_s", 0.5)))
+    concurrency = extra.get("concurrency")
     return Warehouse(
-        engine_of(connection), statement_timeout_s=float(timeout) if timeout else None, retry=retry
+        engine_of(connection),
+        statement_timeout_s=float(timeout) if timeout else None,
+        retry=retry,
+        concurrency=int(concurrency) if concurrency else None,
     )
 
 
