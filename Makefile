@@ -40,8 +40,8 @@ screenshots: $(STAMP) browser
 	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo
 	$(BIN)/python tests/plugins/readme_screenshots.py
 
-# Benchmarks (benchmarks/README.md): bench-quick is CI-sized (100k rows); bench runs 1M, 10M, 100M (about 1-2 h,
-# needs ~35 GB free disk) and rewrites the README's results table and benchmarks/bench.png.
+# Benchmarks (benchmarks/README.md): bench-quick is CI-sized (100k rows); bench runs 1M, 10M, 100M (30-45 min on
+# 2 cores, ~25 GB free disk) and rewrites the README's results table and benchmarks/bench.png.
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes quick
 
