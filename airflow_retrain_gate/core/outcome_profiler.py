@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, grouped
+from airflow_retrain_gate.core.profile_queries import (
+    NULL_BUCKET,
+    NumericEdges,
+    category_key,
+    grouped,
+    window_rows,
+)
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of, population_variance
@@ -84,6 +90,33 @@ def join_outcomes(
     )
 
 
+def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
+    """The joined rows with each expression computed once (see `window_rows`); labels are NULL unless known."""
+    columns: dict[str, ColumnElement[Any]] = {
+        "ts": joined.timestamp,
+        "day": day_of(joined.timestamp),
+        "known": sa.case((joined.known, 1), else_=0),
+        "label": sa.case((joined.known, joined.label)),
+    }
+    if joined.score is not None:
+        columns["score"] = joined.score
+    for name in ("band", "proxy", "engagement"):
+        if getattr(joined, name) is not None:
+            columns[name] = getattr(joined, name)
+    rows = window_rows(joined.source, joined.where, columns, dialect)
+    return JoinedOutcomes(
+        source=rows,
+        where=[],
+        timestamp=rows.c.ts,
+        score=rows.c.score if "score" in columns else None,
+        band=rows.c.band if "band" in columns else None,
+        label=rows.c.label,
+        known=rows.c.known == 1,
+        proxy=rows.c.proxy if "proxy" in columns else None,
+        engagement=rows.c.engagement if "engagement" in columns else None,
+    )
+
+
 def _reference_binning(
     warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str
 ) -> OutcomeBinning:
@@ -127,21 +160,18 @@ def _reference_binning(
 
 
 def _measures(joined: JoinedOutcomes) -> list[ColumnElement[Any]]:
-    known, label = joined.known, joined.label
+    """The OUTCOME_METRICS aggregates over `windowed` rows, where a label is NULL unless it is known."""
+    label, score = joined.label, joined.score
     zero = sa.literal(0.0, sa.Double)
-
-    def when_known(expression: ColumnElement[Any]) -> ColumnElement[Any]:
-        return sa.func.sum(sa.case((known, expression), else_=zero))
-
-    error = (label - joined.score) if joined.score is not None else None
+    error = (label - score) if score is not None else None
     measures = {
         "n": sa.func.count(),
-        "matured": sa.func.sum(sa.case((known, 1), else_=0)),
-        "label_sum": when_known(label),
-        "label_sq": when_known(label * label),
-        "score_sum": when_known(joined.score) if joined.score is not None else zero,
-        "error_sq": when_known(error * error) if error is not None else zero,
-        "error_sq_sq": when_known(error * error * error * error) if error is not None else zero,
+        "matured": sa.func.sum(sa.case((joined.known, 1), else_=0)),
+        "label_sum": sa.func.sum(label),
+        "label_sq": sa.func.sum(label * label),
+        "score_sum": sa.func.sum(sa.case((joined.known, score))) if score is not None else zero,
+        "error_sq": sa.func.sum(error * error) if error is not None else zero,
+        "error_sq_sq": sa.func.sum(error * error * error * error) if error is not None else zero,
         "proxy_n": sa.func.count(joined.proxy) if joined.proxy is not None else zero,
         "proxy_sum": sa.func.sum(joined.proxy) if joined.proxy is not None else zero,
         "engagement_n": sa.func.count(joined.engagement) if joined.engagement is not None else zero,
@@ -163,13 +193,13 @@ def profile_outcomes(
 ) -> OutcomeProfile:
     """Aggregate outcomes (known by `as_of`) of the predictions made in `window`."""
     warehouse = outcomes.warehouse
-    joined = join_outcomes(predictions, outcomes, window, as_of)
+    joined = windowed(join_outcomes(predictions, outcomes, window, as_of), warehouse.dialect)
     purpose = f"profile outcomes {window.name}"
     if binning is None:
         binning = _reference_binning(warehouse, joined, fine_bins, purpose + ": score range")
     days = [day.isoformat() for day in window.days()]
     day_index = {day: index for index, day in enumerate(days)}
-    keys: dict[str, ColumnElement[Any]] = {"day": day_of(joined.timestamp)}
+    keys: dict[str, ColumnElement[Any]] = {"day": joined.source.c.day}
     keys["sb"] = binning.score.bucket(joined.score) if joined.score is not None else sa.literal(0)
     sets: list[tuple[str, ...]] = [("day", "sb")]
     if joined.band is not None:
