@@ -1,5 +1,8 @@
 """Profiles the gate's queries: captures the statements of one gate run and prints EXPLAIN ANALYZE of each.
 
+Queries are numbered in the order they were sent (with concurrent queries, not always reference then current);
+each heading shows the statement's start. On PostgreSQL the gate's session settings are applied first.
+
 python -m benchmarks.explain --engine postgresql --rows 10M > benchmarks/profiles/postgresql-10M.txt
 """
 
@@ -16,12 +19,9 @@ from typing import Any
 from benchmarks import scenario
 from benchmarks.run import parse_sizes
 
-PURPOSES = ("summary", "top values", "histograms")
-"""The feature profiler's queries per window, in the order it sends them."""
 
-
-def captured(engine: str, rows: int, url: str) -> list[dict[str, Any]]:
-    """Run the gate once (no cache) in a subprocess and return the statements it sent to the features table."""
+def captured(engine: str, rows: int, url: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run the gate once (no cache) in a subprocess: the session settings it made and its features queries."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "statements.jsonl"
         command = [
@@ -38,17 +38,21 @@ def captured(engine: str, rows: int, url: str) -> list[dict[str, Any]]:
         subprocess.run([*command, "--capture-sql", str(path)], check=True, stdout=subprocess.DEVNULL)
         statements = [json.loads(line) for line in path.read_text().splitlines()]
     table = scenario.qualified_table(engine, rows)
-    return [item for item in statements if f"FROM {table}" in item["statement"]]
+    settings = list(
+        dict.fromkeys(item["statement"] for item in statements if item["statement"].startswith("SET "))
+    )
+    return settings, [item for item in statements if f"FROM {table}" in item["statement"]]
 
 
-def explain_postgres(libpq_url: str, statement: str, parameters: Any) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of one statement with its parameters bound."""
+def explain_postgres(libpq_url: str, settings: list[str], statement: str, parameters: Any) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of one statement with its parameters bound, after the gate's own settings."""
     import psycopg2
 
     connection = psycopg2.connect(libpq_url)
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SET TIME ZONE 'UTC'")
+            for setting in settings:  # e.g. SET LOCAL hash_mem_multiplier: the plan depends on them
+                cursor.execute(setting)
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
             return "\n".join(line for (line,) in cursor.fetchall())
     finally:
@@ -94,21 +98,23 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     rows = parse_sizes(args.rows)[0]
-    if args.engine == "duckdb":
-        path = scenario.duckdb_path(rows)
-        statements = captured("duckdb", rows, f"duckdb:///{path}")
-    else:
-        statements = captured(
-            "postgresql", rows, args.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-        )
-    windows = ("reference", "current")
-    for index, item in enumerate(statements):
-        purpose = f"{windows[index // len(PURPOSES)]}: {PURPOSES[index % len(PURPOSES)]}"
+    path = scenario.duckdb_path(rows)
+    url = (
+        f"duckdb:///{path}"
+        if args.engine == "duckdb"
+        else args.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    )
+    settings, statements = captured(args.engine, rows, url)
+    for index, item in enumerate(statements, start=1):
         if args.engine == "duckdb":
             plan = explain_duckdb(path, item["statement"], item["parameters"])
         else:
-            plan = explain_postgres(args.postgres_url, item["statement"], item["parameters"])
-        print(f"==== {args.engine} {scenario.size_label(rows)} {purpose} ====\n{plan}\n", flush=True)
+            plan = explain_postgres(args.postgres_url, settings, item["statement"], item["parameters"])
+        heading = " ".join(item["statement"].split())[:150]
+        print(
+            f"==== {args.engine} {scenario.size_label(rows)} query {index}: {heading} ...\n{plan}\n",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
