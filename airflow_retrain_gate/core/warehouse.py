@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -299,9 +300,22 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
     if url.startswith("duckdb") and read_only and ":memory:" not in url:
         connect_args["read_only"] = True
     try:
-        return sa.create_engine(url, connect_args=connect_args)
+        engine = sa.create_engine(url, connect_args=connect_args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
         raise WarehouseError(f"warehouse URL is not usable: {short_error(error)}") from None
+    if engine.dialect.name == "duckdb":
+        sa.event.listen(engine, "connect", _limit_duckdb_memory)
+    return engine
+
+
+DUCKDB_MEMORY_LIMIT = os.environ.get("RETRAIN_GATE_DUCKDB_MEMORY_LIMIT", "128MB")
+"""DuckDB's buffer pool in the gate's process: aggregates are small, scans stream, so memory stays flat
+(DuckDB's own default is 80% of the machine). Set the environment variable to change it."""
+
+
+def _limit_duckdb_memory(dbapi_connection: Any, _: Any) -> None:
+    # A SET, not a connect option: other connections to the same file in this process keep working.
+    dbapi_connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
 
 
 def _prepare_read(connection: Connection, timeout_s: float | None) -> None:
