@@ -185,10 +185,12 @@ def test_a_gate_whose_worker_dies_is_retried_on_the_other_worker_and_decides_onc
     assert lost_worker.decisions == [(2, "train")]  # one row, written by the retry
     assert lost_worker.xcom_branches == ["train"]
     assert lost_worker.branch_states == {"fix_features": "skipped", "alert": "skipped", "train": "success"}
-    # The killed attempt had cached the reference features profile before it was held; the retry, on the other
-    # worker, read that profile from the cache and computed the other three reference profiles.
-    assert lost_worker.cached_when_killed == [("features", f"{SLOW_SCHEMA}.features")]
-    assert lost_worker.profile_cache == {"hits": 1, "misses": 3}
+    # The killed attempt cached reference profiles before its held current-window query (profiles of different
+    # tables are computed side by side, so how many depends on timing); the retry, on the other worker, read
+    # exactly those from the cache and computed the rest.
+    cached = len(lost_worker.cached_when_killed)
+    assert ("features", f"{SLOW_SCHEMA}.features") in lost_worker.cached_when_killed
+    assert lost_worker.profile_cache == {"hits": cached, "misses": 4 - cached}
     assert len(lost_worker.cached_after) == 4
 
 

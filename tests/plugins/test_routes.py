@@ -118,7 +118,11 @@ def test_the_ui_session_cookie_authenticates_like_the_embedded_views_do(
 ) -> None:
     record(log, CHURN, demo_decisions["dead_signal"])
 
-    response = client.get("/retrain-gate/api/decisions", cookies={"_token": tokens["bob"]})
+    client.cookies.set("_token", tokens["bob"])
+    try:
+        response = client.get("/retrain-gate/api/decisions")
+    finally:
+        client.cookies.clear()
 
     assert response.status_code == 200
     assert response.json()["total"] == 1
