@@ -28,6 +28,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_retrain_gate tests dags_examples benchmarks
+	$(BIN)/ruff format --check airflow_retrain_gate tests dags_examples benchmarks
 
 # Runs every example DAG once (the branch each gate took is printed), then serves the runs in the Airflow UI
 # (`airflow standalone` on ./demo_home/airflow, http://localhost:8080; it prints the admin login).

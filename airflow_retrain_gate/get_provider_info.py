@@ -21,7 +21,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_retrain_gate.operators.gate", "airflow_retrain_gate.operators.review"],
+                "python-modules": [
+                    "airflow_retrain_gate.operators.gate",
+                    "airflow_retrain_gate.operators.review",
+                ],
             }
         ],
         "sensors": [

@@ -1,7 +1,7 @@
 """The diagnostic core: warehouse profiles -> checks -> findings -> policy -> decision. Imports no Airflow."""
 
 from airflow_retrain_gate.core.decision import Decision
-from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
+from airflow_retrain_gate.core.decision_log import DecisionLog, LogQuery, RunKey
 from airflow_retrain_gate.core.findings import Action, Branch, Finding, Status
 from airflow_retrain_gate.core.gate import run_gate
 from airflow_retrain_gate.core.policy import Policy, PolicyError, load_policy, parse_policy
@@ -13,6 +13,7 @@ __all__ = [
     "Branch",
     "Decision",
     "DecisionLog",
+    "LogQuery",
     "Finding",
     "MappingError",
     "Policy",

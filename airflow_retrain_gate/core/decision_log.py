@@ -31,6 +31,21 @@ class RunKey:
 
 
 @dataclass(frozen=True)
+class LogQuery:
+    """Which logged decisions to list or count: DAGs (None for all), one run, one branch, as_of in `[since, until)`."""
+
+    dag_ids: Collection[str] | None = None
+    run_id: str | None = None
+    branch: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches_nothing(self) -> bool:
+        """True when the DAG list is given and empty (a user who may read no DAG)."""
+        return self.dag_ids is not None and not self.dag_ids
+
+
+@dataclass(frozen=True)
 class Review:
     """A human's answer to a decision: the branch they chose (equal to the gate's when confirming)."""
 
@@ -149,24 +164,14 @@ class DecisionLog:
             return None
         return LoggedDecision(_entry(row), Decision.from_dict(json.loads(row.decision_json)))
 
-    def history(
-        self,
-        *,
-        dag_ids: Collection[str] | None = None,
-        run_id: str | None = None,
-        branch: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[LogEntry]:
-        """Logged decisions, newest `as_of` first, filtered by DAGs, run, branch and `[since, until)`."""
-        if dag_ids is not None and not dag_ids:
+    def history(self, query: LogQuery = LogQuery(), *, limit: int = 100, offset: int = 0) -> list[LogEntry]:
+        """Logged decisions matching `query`, newest `as_of` first."""
+        if query.matches_nothing():
             return []
         columns = self.table.c
-        query = (
+        select = (
             sa.select(*self._entry_columns())
-            .where(*self._conditions(dag_ids, run_id, branch, since, until))
+            .where(*self._conditions(query))
             .order_by(
                 columns.as_of.desc(),
                 columns.updated_at.desc(),
@@ -179,27 +184,15 @@ class DecisionLog:
             .offset(offset)
         )
         with self.state.reading() as connection:
-            return [_entry(row) for row in connection.execute(query)]
+            return [_entry(row) for row in connection.execute(select)]
 
-    def count(
-        self,
-        *,
-        dag_ids: Collection[str] | None = None,
-        run_id: str | None = None,
-        branch: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
-        """How many decisions `history` would list with the same filters and no limit."""
-        if dag_ids is not None and not dag_ids:
+    def count(self, query: LogQuery = LogQuery()) -> int:
+        """How many decisions `history` would list for `query` with no limit."""
+        if query.matches_nothing():
             return 0
-        query = (
-            sa.select(sa.func.count())
-            .select_from(self.table)
-            .where(*self._conditions(dag_ids, run_id, branch, since, until))
-        )
+        select = sa.select(sa.func.count()).select_from(self.table).where(*self._conditions(query))
         with self.state.reading() as connection:
-            return int(connection.execute(query).scalar() or 0)
+            return int(connection.execute(select).scalar() or 0)
 
     def logged_dag_ids(self) -> list[str]:
         """The DAG ids that have decisions in the log, sorted."""
@@ -226,26 +219,19 @@ class DecisionLog:
     def _entry_columns(self) -> list[sa.Column[Any]]:
         return [column for column in self.table.c if column.name not in ("decision_json", "created_at")]
 
-    def _conditions(
-        self,
-        dag_ids: Collection[str] | None,
-        run_id: str | None,
-        branch: str | None,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[sa.ColumnElement[bool]]:
+    def _conditions(self, query: LogQuery) -> list[sa.ColumnElement[bool]]:
         columns = self.table.c
         conditions = []
-        if dag_ids is not None:
-            conditions.append(columns.dag_id.in_(sorted(dag_ids)))
-        if run_id is not None:
-            conditions.append(columns.run_id == run_id)
-        if branch:
-            conditions.append(columns.branch == branch)
-        if since:
-            conditions.append(columns.as_of >= since)
-        if until:
-            conditions.append(columns.as_of < until)
+        if query.dag_ids is not None:
+            conditions.append(columns.dag_id.in_(sorted(query.dag_ids)))
+        if query.run_id is not None:
+            conditions.append(columns.run_id == query.run_id)
+        if query.branch:
+            conditions.append(columns.branch == query.branch)
+        if query.since:
+            conditions.append(columns.as_of >= query.since)
+        if query.until:
+            conditions.append(columns.as_of < query.until)
         return conditions
 
     def _where(self, key: RunKey) -> list[sa.ColumnElement[bool]]:

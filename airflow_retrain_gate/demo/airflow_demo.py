@@ -168,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         del os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"]
         # standalone starts its components as `airflow ...`: the one installed next to this interpreter
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        print(f"\nStarting airflow standalone on {home / 'airflow'}; it prints the admin login below.", flush=True)
+        print(
+            f"\nStarting airflow standalone on {home / 'airflow'}; it prints the admin login below.",
+            flush=True,
+        )
         os.execvp(sys.executable, [sys.executable, "-m", "airflow", "standalone"])
     return 1 if failed else 0
 

@@ -82,7 +82,9 @@ def _ensure_duckdb_file(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the demo warehouse into the database at the given SQLAlchemy URL unless it is there."""
-    parser = argparse.ArgumentParser(prog="python -m airflow_retrain_gate.demo.provision", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_retrain_gate.demo.provision", description=main.__doc__
+    )
     parser.add_argument("url", help="SQLAlchemy URL, e.g. postgresql+psycopg2://user:password@host/warehouse")
     url = parser.parse_args(argv).url
     ensure_demo_warehouse(url)

@@ -142,7 +142,9 @@ class RetrainGateOperator(BaseBranchOperator):
         except PolicyError as error:
             raise AirflowFailException(str(error)) from None
 
-    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> WarehouseError | None:
+    def _record(
+        self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int
+    ) -> WarehouseError | None:
         """Upsert the decision's row; returns the error when the state database cannot be written."""
         try:
             log.record(key, decision, try_number)

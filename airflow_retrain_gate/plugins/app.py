@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_retrain_gate.core import DecisionLog, RunKey, WarehouseError
 from airflow_retrain_gate.core.decision import format_duration_s
-from airflow_retrain_gate.core.decision_log import LogEntry, LoggedDecision
+from airflow_retrain_gate.core.decision_log import LogEntry, LoggedDecision, LogQuery
 from airflow_retrain_gate.core.findings import PRECEDENCE, Finding, Status
 from airflow_retrain_gate.plugins.access import ReadableDagIds, ReadTaskInstances
 from airflow_retrain_gate.plugins.decision_source import decision_log, state_conn_id
@@ -61,14 +61,14 @@ class HistoryFilters:
         values = {"dag_id": self.dag_id, "branch": self.branch, "since": self.since, "until": self.until}
         return {name: str(value) for name, value in values.items() if value}
 
-    def log_query(self, readable: frozenset[str]) -> dict[str, Any]:
-        """Keyword arguments for `DecisionLog.history`/`count`, limited to the DAGs the user may read."""
-        return {
-            "dag_ids": readable & {self.dag_id} if self.dag_id else readable,
-            "branch": self.branch,
-            "since": _midnight(self.since) if self.since else None,
-            "until": _midnight(self.until + timedelta(days=1)) if self.until else None,
-        }
+    def log_query(self, readable: frozenset[str]) -> LogQuery:
+        """The decision log query of these filters, limited to the DAGs the user may read."""
+        return LogQuery(
+            dag_ids=readable & {self.dag_id} if self.dag_id else readable,
+            branch=self.branch,
+            since=_midnight(self.since) if self.since else None,
+            until=_midnight(self.until + timedelta(days=1)) if self.until else None,
+        )
 
 
 def history_filters(
@@ -175,7 +175,7 @@ def create_app() -> FastAPI:
     def run_page(request: Request, log: Log, readable: ReadableDagIds, dag_id: str, run_id: str) -> Response:
         if dag_id not in readable:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no DAG {dag_id!r} you can read")
-        entries = log.history(dag_ids=[dag_id], run_id=run_id)
+        entries = log.history(LogQuery(dag_ids=[dag_id], run_id=run_id))
         if len(entries) == 1:
             return RedirectResponse(Links(request).decision(entries[0].key), status.HTTP_303_SEE_OTHER)
         return page(request, "run.html", entries=entries, dag_id=dag_id, run_id=run_id)
@@ -245,8 +245,8 @@ def _history(
     log: DecisionLog, readable: frozenset[str], filters: HistoryFilters
 ) -> tuple[list[LogEntry], int]:
     query = filters.log_query(readable)
-    entries = log.history(**query, limit=PAGE_SIZE, offset=(filters.page - 1) * PAGE_SIZE)
-    return entries, log.count(**query)
+    entries = log.history(query, limit=PAGE_SIZE, offset=(filters.page - 1) * PAGE_SIZE)
+    return entries, log.count(query)
 
 
 def _logged(log: DecisionLog, readable: frozenset[str], key: RunKey) -> LoggedDecision:

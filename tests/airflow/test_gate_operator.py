@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core import DecisionLog, PolicyError, RunKey, StateStore, run_gate
+from airflow_retrain_gate.core import DecisionLog, LogQuery, PolicyError, RunKey, StateStore, run_gate
 from airflow_retrain_gate.demo.airflow_demo import DagRunSummary
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.provision import demo_home
@@ -102,7 +102,7 @@ def test_a_retry_after_a_crash_leaves_one_decision_and_one_asset_event(run_dag: 
     logged = log.get(RunKey("gate_crashes_after_deciding", run.run_id, "retrain_gate"))
     rows = [
         entry
-        for entry in log.history(dag_ids=["gate_crashes_after_deciding"])
+        for entry in log.history(LogQuery(dag_ids=["gate_crashes_after_deciding"]))
         if entry.key.run_id == run.run_id
     ]
     state.dispose()

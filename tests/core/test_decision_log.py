@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from airflow_retrain_gate.core import (
     Decision,
     DecisionLog,
+    LogQuery,
     RunKey,
     StateStore,
     Warehouse,
@@ -94,13 +95,17 @@ def test_history_lists_newest_first_with_filters_and_pages(
     assert newest[0].deciding_checks == ("concept_drift",)
     assert newest[0].headline == decisions["concept_drift"].reasons[0]
 
-    assert [entry.key.run_id for entry in log.history(dag_ids=["dag_1"])] == ["run_5", "run_3", "run_1"]
-    assert [entry.key.run_id for entry in log.history(branch="fix_features")] == ["run_4", "run_1"]
+    assert [entry.key.run_id for entry in log.history(LogQuery(dag_ids=["dag_1"]))] == [
+        "run_5",
+        "run_3",
+        "run_1",
+    ]
+    assert [entry.key.run_id for entry in log.history(LogQuery(branch="fix_features"))] == ["run_4", "run_1"]
     window = {"since": DEMO_AS_OF + timedelta(days=2), "until": DEMO_AS_OF + timedelta(days=4)}
-    assert [entry.key.run_id for entry in log.history(**window)] == ["run_3", "run_2"]
-    assert log.count(dag_ids=["dag_0"], branch="skip") == 1
-    assert log.history(dag_ids=[]) == [] and log.count(dag_ids=[]) == 0
-    assert [entry.key.task_id for entry in log.history(run_id="run_4")] == ["gate"]
+    assert [entry.key.run_id for entry in log.history(LogQuery(**window))] == ["run_3", "run_2"]
+    assert log.count(LogQuery(dag_ids=["dag_0"], branch="skip")) == 1
+    assert log.history(LogQuery(dag_ids=[])) == [] and log.count(LogQuery(dag_ids=[])) == 0
+    assert [entry.key.task_id for entry in log.history(LogQuery(run_id="run_4"))] == ["gate"]
     assert log.logged_dag_ids() == ["dag_0", "dag_1"]
 
 

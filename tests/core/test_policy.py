@@ -130,6 +130,13 @@ def test_json_schema_describes_every_check_and_the_design_keys() -> None:
 
 
 def test_a_check_that_finds_broken_inputs_cannot_be_mapped_to_train() -> None:
-    with pytest.raises(PolicyError, match=r"actions\.freshness: freshness finds broken inputs; it cannot ask for train"):
+    with pytest.raises(
+        PolicyError, match=r"actions\.freshness: freshness finds broken inputs; it cannot ask for train"
+    ):
         parse_policy({**MINIMAL, "actions": {"freshness": "train"}})
-    assert parse_policy({**MINIMAL, "actions": {"drift": "train", "freshness": "alert"}}).action_for("drift").value == "train"
+    assert (
+        parse_policy({**MINIMAL, "actions": {"drift": "train", "freshness": "alert"}})
+        .action_for("drift")
+        .value
+        == "train"
+    )

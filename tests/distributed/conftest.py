@@ -20,8 +20,8 @@ from cluster import (
     clean_environment,
     compose_environment,
     free_port,
-    scratch_database,
 )
+from scratch_databases import scratch_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BUDGET_S = 330

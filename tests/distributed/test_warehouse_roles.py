@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from cluster import REPO, scratch_database
+from cluster import REPO
+from scratch_databases import scratch_database
 
 from airflow_retrain_gate.core import DecisionLog, RunKey, StateStore, Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core import DecisionLog, StateStore
+from airflow_retrain_gate.core import DecisionLog, LogQuery, StateStore
 
 PASSWORD = "Airfl0w-s3cret-pw"
 DAGS = Path(__file__).parent / "dags"
@@ -135,7 +135,11 @@ def logged_rows(postgres_server: str, dag_id: str, run_id: str) -> list[Any]:
     """The decision log rows of one DAG run (the default state schema on the test server)."""
     state = StateStore(postgres_server)
     try:
-        return [entry for entry in DecisionLog(state).history(dag_ids=[dag_id]) if entry.key.run_id == run_id]
+        return [
+            entry
+            for entry in DecisionLog(state).history(LogQuery(dag_ids=[dag_id]))
+            if entry.key.run_id == run_id
+        ]
     finally:
         state.dispose()
 

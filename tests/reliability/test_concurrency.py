@@ -17,6 +17,7 @@ from airflow_retrain_gate.core import (
     Branch,
     Decision,
     DecisionLog,
+    LogQuery,
     RunKey,
     StateStore,
     Warehouse,
@@ -111,7 +112,7 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
 
     state = StateStore(postgres_server, schema=state_schema)
     log = DecisionLog(state)
-    entries = log.history(dag_ids=["fraud"], limit=100)
+    entries = log.history(LogQuery(dag_ids=["fraud"]), limit=100)
     assert sorted((e.key.task_id, e.key.map_index) for e in entries) == sorted(
         [("gate", index) for index in range(GATES)] + [("shared_gate", -1)]
     )
