@@ -25,6 +25,8 @@ DEFAULT_URL = "duckdb:///:memory:"
 EMBEDDED_DIALECTS = frozenset({"duckdb", "sqlite"})
 SERVER_CONCURRENCY = 2
 """Default number of queries the gate runs at once on a warehouse server."""
+SHARED_CONNECTION_POOLS = (sa.pool.StaticPool, sa.pool.AssertionPool)
+"""Pools with one connection for the whole engine: queries on them run one at a time."""
 TEMPORAL_KINDS = frozenset({"timestamp", "timestamptz", "date"})
 NUMERIC_KINDS = frozenset({"numeric", "boolean"})
 
@@ -153,6 +155,15 @@ class QueryLog:
         return sum(record.rows for record in self.records)
 
 
+def default_concurrency(engine: Engine) -> int:
+    """Queries to run at once on `engine`: a server works on several connections in parallel (a query's hash
+    aggregation over grouping sets is single-threaded there); an embedded engine parallelises each query itself,
+    and a pool that hands every thread the same connection (StaticPool, AssertionPool) cannot run two."""
+    if engine.dialect.name in EMBEDDED_DIALECTS or isinstance(engine.pool, SHARED_CONNECTION_POOLS):
+        return 1
+    return SERVER_CONCURRENCY
+
+
 class Warehouse:
     """A SQLAlchemy engine the gate reads from, in read-only UTC transactions with an optional timeout."""
 
@@ -170,10 +181,8 @@ class Warehouse:
         else:
             self.engine = create_engine(url_or_engine, read_only=read_only)
         self.statement_timeout_s = statement_timeout_s
-        self.concurrency = concurrency or (1 if self.dialect in EMBEDDED_DIALECTS else SERVER_CONCURRENCY)
-        """Queries run at once: a server works on several connections in parallel (a query's hash
-        aggregation over grouping sets is single-threaded there); an embedded engine parallelises each
-        query itself."""
+        self.concurrency = concurrency or default_concurrency(self.engine)
+        """Queries run at once."""
         self.retry = retry or RetrySettings()
         self.query_log = QueryLog()
         self.observers: list[Callable[[QueryRecord], None]] = []

@@ -142,3 +142,20 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
     assert from_cache.notes["profile_cache"] == {"hits": len(cached), "misses": 0}
     assert [f.to_dict() for f in from_cache.findings] == [f.to_dict() for f in uncached.findings]
     state.dispose()
+
+
+def test_an_engine_on_one_shared_connection_runs_the_queries_one_at_a_time(
+    postgres_server: str, train_schema: str
+) -> None:
+    """A StaticPool hands every thread the same connection: the gate must not interleave transactions on it."""
+    policy = parse_policy(train_policy(schema=train_schema))
+    shared = Warehouse(sa.create_engine(postgres_server, poolclass=sa.pool.StaticPool))
+    pooled = Warehouse(postgres_server)
+    assert (shared.concurrency, pooled.concurrency) == (1, 2)
+
+    on_shared, on_pooled = (run_gate(policy, warehouse, DEMO_AS_OF) for warehouse in (shared, pooled))
+
+    assert on_shared.branch == on_pooled.branch == Branch.TRAIN
+    assert [f.to_dict() for f in on_shared.findings] == [f.to_dict() for f in on_pooled.findings]
+    shared.dispose()
+    pooled.dispose()
