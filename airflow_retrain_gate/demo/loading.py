@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -71,7 +72,16 @@ def _load_postgres(engine: Engine, table: str, schema: str | None, frame: pd.Dat
         with raw.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
             cursor.execute(f"CREATE TABLE {name} ({columns})")
-            cursor.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+            _copy_in(cursor, f"COPY {name} FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
         raw.commit()
     finally:
         raw.close()
+
+
+def _copy_in(cursor: Any, statement: str, buffer: io.StringIO) -> None:
+    """COPY ... FROM STDIN with either PostgreSQL driver: psycopg2's `copy_expert` or psycopg 3's `copy`."""
+    if hasattr(cursor, "copy_expert"):
+        cursor.copy_expert(statement, buffer)
+        return
+    with cursor.copy(statement) as copy:
+        copy.write(buffer.getvalue())

@@ -7,6 +7,7 @@ module is where they are built on each dialect and judged.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Branch, Decision, Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
@@ -59,6 +60,15 @@ def test_story_on_duckdb(duckdb_url: str, story: str, seed: int, magnitude: floa
 @pytest.mark.parametrize("story", list(STORIES))
 def test_story_on_postgresql(postgres_server: str, postgres_schema: str, story: str) -> None:
     assert_story(diagnose(postgres_server, story, rows_per_day=1000, schema=postgres_schema), story)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("story", ["concept_drift", "pipeline_lag", "trust_decay"])
+def test_story_on_postgresql_through_psycopg3(postgres_server: str, postgres_schema: str, story: str) -> None:
+    """`postgresql://` means psycopg 3 under SQLAlchemy 2.1: loading and diagnosing work with either driver."""
+    url = sa.engine.make_url(postgres_server).set(drivername="postgresql+psycopg")
+    url_text = url.render_as_string(hide_password=False)
+    assert_story(diagnose(url_text, story, rows_per_day=1000, schema=postgres_schema), story)
 
 
 @pytest.mark.parametrize("story", list(STORIES))
