@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -262,46 +263,51 @@ def _assemble(
     segment_slots = [*binning.segments, OTHER, MISSING]
     segment_daily = np.zeros((size, len(segment_slots)), dtype=np.int64)
     numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
+    category_slots = {
+        name: {value: slot for slot, value in enumerate(values)}
+        for name, values in binning.categories.items()
+    }
+    positions = _RowPositions.of(bins_rows[0]._fields if bins_rows else (), numeric_names, categorical_names)
+    day_positions: dict[Any, int | None] = {}
     for row in bins_rows:
-        values = row._mapping
-        day = values.get("day")
-        segment = values.get("seg")
-        count = int(values["n"])
-        position = day_index.get(day_key(day)) if day is not None else None
+        day = row[positions.day] if positions.day is not None else None
+        segment = row[positions.segment] if positions.segment is not None else None
+        count = int(row[positions.count])
+        position = None
+        if day is not None:
+            if day not in day_positions:
+                day_positions[day] = day_index.get(day_key(day))
+            position = day_positions[day]
         if day is not None and segment is not None:
             if position is not None:
                 segment_daily[position, _segment_slot(segment_slots, segment)] += count
             continue
-        for index, name in enumerate(numeric_names):
-            bucket = values.get(f"b{index}")
+        for at, name in positions.numeric:
+            bucket = row[at]
             if bucket is None:
                 continue
             bucket = int(bucket)
             if bucket == NULL_BUCKET:
                 break
-            slot = min(max(bucket + 1, 0), binning.numeric[name].slots - 1)
+            slots = binning.numeric[name].slots
+            slot = min(max(bucket + 1, 0), slots - 1)
             if segment is not None:
-                target = numeric_segment[name].setdefault(
-                    str(segment), np.zeros(binning.numeric[name].slots, np.int64)
-                )
-                target[slot] += count
+                numeric_segment[name].setdefault(str(segment), np.zeros(slots, np.int64))[slot] += count
             elif position is not None:
                 numeric_daily[name][position, slot] += count
             break
         else:
-            for index, name in enumerate(categorical_names):
-                key = values.get(f"c{index}")
+            for at, name in positions.categorical:
+                key = row[at]
                 if key is None:
                     continue
                 if key == MISSING:
                     break
-                tracked = binning.categories[name]
-                slot = tracked.index(key) if key in tracked else len(tracked)
+                slot = category_slots[name].get(key, len(binning.categories[name]))
                 if segment is not None:
-                    target = categorical_segment[name].setdefault(
+                    categorical_segment[name].setdefault(
                         str(segment), np.zeros(categorical_slots[name], np.int64)
-                    )
-                    target[slot] += count
+                    )[slot] += count
                 elif position is not None:
                     categorical_daily[name][position, slot] += count
                 break
@@ -368,6 +374,29 @@ def _category(column: Any, tracked: tuple[str, ...], distinct: int | None) -> An
     if distinct is not None and distinct <= RAW_CATEGORY_LIMIT:
         return raw_key(column)
     return category_key(column, tracked)
+
+
+@dataclass(frozen=True)
+class _RowPositions:
+    """Where a histogram row holds its day, segment, count and each column's bucket or category key."""
+
+    day: int | None
+    segment: int | None
+    count: int
+    numeric: tuple[tuple[int, str], ...]
+    categorical: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, fields: Sequence[str], numeric: list[str], categorical: list[str]) -> _RowPositions:
+        """Positions of the histogram query's labels (day, seg, n, b<i>, c<i>) among `fields`."""
+        at = {name: index for index, name in enumerate(fields)}
+        return cls(
+            at.get("day"),
+            at.get("seg"),
+            at.get("n", 0),
+            tuple((at[f"b{i}"], name) for i, name in enumerate(numeric) if f"b{i}" in at),
+            tuple((at[f"c{i}"], name) for i, name in enumerate(categorical) if f"c{i}" in at),
+        )
 
 
 def _segment_slot(slots: list[str], segment: str) -> int:

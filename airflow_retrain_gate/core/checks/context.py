@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,14 @@ class CheckInputs:
     as_of: datetime
     reference: TimeWindow
     current: TimeWindow
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Analyses several checks read (the drift of every column), computed once per gate run."""
+
+    def derive(self, name: str, compute: Callable[[], Any]) -> Any:
+        """The analysis `name`, computed by `compute` the first time a check asks for it."""
+        if name not in self.derived:
+            self.derived[name] = compute()
+        return self.derived[name]
 
     @property
     def alpha(self) -> float:

@@ -52,11 +52,13 @@ def drift_spec(inputs: CheckInputs) -> DriftSpec:
     )
 
 
-def column_drifts(inputs: CheckInputs) -> list[ColumnDrift]:
-    """Drift of every feature column between the reference and current profiles."""
+def column_drifts(inputs: CheckInputs) -> tuple[ColumnDrift, ...]:
+    """Drift of every feature column between the reference and current profiles (analysed once per run)."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    return analyse_drift(reference, current, drift_spec(inputs))
+    return inputs.derive(
+        "column_drifts", lambda: tuple(analyse_drift(reference, current, drift_spec(inputs)))
+    )
 
 
 def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
