@@ -137,30 +137,44 @@ def summary_query(
     numeric: list[ColumnElement[Any]],
     categorical: list[ColumnElement[Any]],
     with_distinct: bool,
-) -> sa.Select[Any]:
-    """Per day (and, with approximate distinct counts, for the whole window): rows, max timestamp, moments."""
-    measures: list[ColumnElement[Any]] = [
+) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """Per day: rows, max timestamp, moments and non-null counts; with approximate distinct counts, one more
+    row (day NULL) holding each column's distinct count over the whole window."""
+    daily: list[ColumnElement[Any]] = [
         sa.func.count().label("rows"),
         sa.func.max(rows.c.ts).label("max_ts"),
     ]
+    distinct: list[ColumnElement[Any]] = []
     for index, value in enumerate(numeric):
-        measures += [
+        daily += [
             sa.func.count(value).label(f"n{index}"),
             sa.func.avg(value).label(f"mean{index}"),
             population_variance(value).label(f"var{index}"),
             sa.func.min(value).label(f"min{index}"),
             sa.func.max(value).label(f"max{index}"),
         ]
-        if with_distinct:
-            measures.append(approx_distinct(value).label(f"nd{index}"))
+        distinct.append(approx_distinct(value).label(f"nd{index}"))
     for index, value in enumerate(categorical):
-        measures.append(sa.func.count(value).label(f"c{index}"))
-        if with_distinct:
-            measures.append(approx_distinct(value).label(f"cd{index}"))
-    query = sa.select(rows.c.day, *measures).select_from(rows)
-    if with_distinct:
-        return query.group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_()))
-    return query.group_by(rows.c.day)
+        daily.append(sa.func.count(value).label(f"c{index}"))
+        distinct.append(approx_distinct(value).label(f"cd{index}"))
+    per_day = sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day)
+    if not with_distinct:
+        return per_day
+    # Two selects rather than GROUPING SETS ((day), ()): each row feeds the distinct sketches once, not once
+    # per set, and no engine has to materialise the window to serve two sets.
+    return sa.union_all(
+        per_day.add_columns(*[_null_like(column) for column in distinct]),
+        sa.select(
+            _null_like(rows.c.day.label("day")), *[_null_like(column) for column in daily], *distinct
+        ).select_from(rows),
+    )
+
+
+def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A typed NULL under the label of `column`: the other branch of a UNION ALL fills that column."""
+    if isinstance(column.type, sa.types.NullType):
+        return sa.null().label(column.key)
+    return sa.cast(sa.null(), column.type).label(column.key)
 
 
 def top_values_query(
