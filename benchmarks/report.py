@@ -77,8 +77,8 @@ def verdicts(found: list[Measurement]) -> list[tuple[str, str, str]]:
         lines.append((f"{engine} 10M: gate <= {limit}x floor", _ratio(ratio), _verdict(met)))
     lines += [
         _rss_verdict(found, "postgresql", "gate_peak_rss_mb", "PostgreSQL"),
-        _rss_verdict(found, "duckdb", "gate_peak_rss_mb", "DuckDB, its default memory_limit"),
-        _rss_verdict(found, "duckdb", "limited_peak_rss_mb", "DuckDB with a memory_limit"),
+        _rss_verdict(found, "duckdb", "gate_peak_rss_mb", "DuckDB, the gate's own memory_limit of 128MB"),
+        _rss_verdict(found, "duckdb", "limited_peak_rss_mb", "DuckDB, memory_limit given by the caller"),
     ]
     cached = [item for item in by_key.values() if item.cached_ratio]
     slowest = max(cached, key=lambda item: item.cached_ratio or 0, default=None)

@@ -278,8 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--duckdb-memory-limit",
-        default="128MB",
-        help="also run the DuckDB gate with this memory_limit ('' to skip)",
+        default="",
+        help="also run the DuckDB gate with this memory_limit set when its engine is created, e.g. 64MB "
+        "(the gate's own default is 128MB, RETRAIN_GATE_DUCKDB_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently (and its virtualenv)")
     parser.add_argument(
