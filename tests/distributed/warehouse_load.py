@@ -4,6 +4,7 @@ decision), and the table rows and bytes PostgreSQL scanned for it (``pg_statio_u
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,23 +39,29 @@ class _TableCounters:
 
 
 def measure_gate_load(warehouse_url: str, policy: dict[str, Any], as_of: datetime) -> list[GateLoad]:
-    """Run the gate of `policy` twice on one connection (cold, then warm cache); the load of each run.
+    """Run the gate of `policy` twice (cold, then warm cache) as a worker does; the load of each run.
 
+    Each run gets its own pooled engine (two connections, as on a worker), disposed afterwards: PostgreSQL
+    backends report their table statistics when they exit, so the counters are read once they have gone.
     The gate's state goes to a schema of its own, dropped afterwards. Counters are read for the schemas the
     policy's tables are in, so other work on other schemas of the warehouse does not count.
     """
     parsed = parse_policy(policy)
     schemas = sorted({mapping.table.split(".")[0] for mapping in _mappings(parsed)})
-    engine = sa.create_engine(warehouse_url, poolclass=sa.pool.StaticPool)  # one backend: its stats, flushed
+    reader = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
     state_schema = f"load_probe_{uuid.uuid4().hex[:8]}"
     state = StateStore(warehouse_url, schema=state_schema)
     loads = []
     try:
-        page_size = _page_size(engine)
+        page_size = _page_size(reader)
         for cache in ("cold", "warm"):
-            before = _counters(engine, schemas)
+            before = _counters(reader, schemas)
+            application = f"gate_load_{uuid.uuid4().hex[:8]}"
+            engine = sa.create_engine(warehouse_url, connect_args={"application_name": application})
             decision = run_gate(parsed, Warehouse(engine), as_of, state=state)
-            after = _counters(engine, schemas)
+            engine.dispose()
+            _wait_until_gone(reader, application)
+            after = _counters(reader, schemas)
             loads.append(
                 GateLoad(
                     cache=cache,
@@ -69,8 +76,21 @@ def measure_gate_load(warehouse_url: str, policy: dict[str, Any], as_of: datetim
         with state.engine.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{state_schema}" CASCADE')
         state.dispose()
-        engine.dispose()
+        reader.dispose()
     return loads
+
+
+def _wait_until_gone(reader: Engine, application: str, timeout_s: float = 30) -> None:
+    """Wait until no backend of `application` is left (each reports its statistics as it exits)."""
+    deadline = time.monotonic() + timeout_s
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    while True:
+        with reader.connect() as connection:
+            if connection.execute(query, {"name": application}).scalar_one() == 0:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backends of {application} still open after {timeout_s} s")
+        time.sleep(0.05)
 
 
 def _mappings(policy: Any) -> list[Any]:
@@ -84,11 +104,8 @@ def _page_size(engine: Engine) -> int:
 
 
 def _counters(engine: Engine, schemas: list[str]) -> _TableCounters:
-    """Rows and pages read from the tables of `schemas` so far, after flushing this backend's statistics."""
+    """Rows and pages read from the tables of `schemas` so far, as reported by backends that have finished."""
     with engine.connect() as connection:
-        # The backend reports its statistics when it goes idle after a transaction; force that report.
-        connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
-        connection.commit()
         return _read_counters(connection, schemas)
 
 
