@@ -116,6 +116,7 @@ def _demo(args: argparse.Namespace) -> int:
     from airflow_retrain_gate.demo.stories import STORIES
 
     path = Path(args.path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
     url = f"duckdb:///{path}"

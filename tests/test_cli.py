@@ -138,7 +138,7 @@ def test_demo_builds_the_stories_and_shows_each_branch(tmp_path: Path) -> None:
     result = run(
         "demo",
         "--path",
-        str(tmp_path / "demo.duckdb"),
+        str(tmp_path / "not_yet_made" / "demo.duckdb"),
         "--story",
         "healthy",
         "--story",
