@@ -4,7 +4,8 @@ docker-compose.yml runs them (tests/distributed/cluster.py starts its services a
 
 Three story DAGs and the platform DAG (four mapped models) run three times each: the first runs fill the
 reference-profile cache, the later ones read it, wherever they land. Then a worker is killed while a gate
-waits on a slow warehouse, and the gate's retry runs on the other worker. The warehouse and the gate's state
+waits on a slow warehouse, and the gate's retry runs on the other worker. Last, a reviewed gate
+nobody answers takes its review's timeout branch. The warehouse and the gate's state
 (decision log, profile cache) are a scratch PostgreSQL database; `dag.test()` runs of the same DAGs against
 the same warehouse (their state apart) give the branches every run must take.
 """
@@ -462,3 +463,61 @@ def _slow_cache(warehouse: sa.Engine) -> list[tuple[str, str]]:
             {"schema": f"{SLOW_SCHEMA}.%"},
         ).all()
     return [(row.kind, row.table_name) for row in rows]
+
+
+REVIEW_DAG = "retrain_gate_unanswered_review"
+
+
+@dataclass(frozen=True)
+class UnansweredReview:
+    """A reviewed gate's run that nobody answered: task states and the gate's decision-log row."""
+
+    run_state: str
+    task_states: dict[str, str]
+    logged_branch: str
+    review: tuple[str | None, str | None]
+    """(review_branch, review_by) of the gate's row."""
+
+
+@pytest.fixture(scope="module")
+def unanswered_review(
+    cluster: AirflowCluster, api: ApiClient, example_runs: ExampleRuns, warehouse_url: str
+) -> UnansweredReview:
+    """Run the reviewed gate of the concept-drift story (built by the example runs) and let the review time out."""
+    cluster.wait_for_dags([REVIEW_DAG])
+    api.trigger(REVIEW_DAG, "nobody_answers")
+
+    def finished() -> Any:
+        rows = cluster.query("SELECT state FROM dag_run WHERE dag_id = :dag", dag=REVIEW_DAG)
+        return rows[0].state if rows and rows[0].state in FINISHED else None
+
+    run_state = cluster.wait_until("the unanswered review's run to finish", finished, within=90, every=1)
+    states = cluster.query("SELECT task_id, state FROM task_instance WHERE dag_id = :dag", dag=REVIEW_DAG)
+    warehouse = sa.create_engine(warehouse_url)
+    with warehouse.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                f"SELECT branch, review_branch, review_by FROM {DEFAULT_SCHEMA}.retrain_gate_decisions "
+                "WHERE dag_id = :dag"
+            ),
+            {"dag": REVIEW_DAG},
+        ).one()
+    warehouse.dispose()
+    return UnansweredReview(
+        run_state, {r.task_id: r.state for r in states}, row.branch, (row.review_branch, row.review_by)
+    )
+
+
+def test_a_review_nobody_answers_takes_its_timeout_branch_and_is_logged_without_a_reviewer(
+    unanswered_review: UnansweredReview,
+) -> None:
+    assert unanswered_review.run_state == "success"
+    assert unanswered_review.task_states == {
+        "retrain_gate": "success",
+        "review": "success",
+        "page_oncall": "success",
+        "train_model": "skipped",
+        "fix_inputs": "skipped",
+    }
+    assert unanswered_review.logged_branch == "train"  # the gate's own decision stays as it was
+    assert unanswered_review.review == ("alert", None)  # the timeout branch, answered by nobody
