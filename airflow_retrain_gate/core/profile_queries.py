@@ -105,24 +105,19 @@ def grouped(
     grouping_sets: bool,
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Aggregate `measures` over several GROUP BY sets of named key expressions in one statement."""
-    key_types = {name: expression.type for name, expression in keys.items()}
+    used = [name for name in keys if any(name in group for group in sets)]
+    labelled = {name: keys[name].label(name) for name in used}
     if grouping_sets:
-        used = [name for name in keys if any(name in group for group in sets)]
-        labelled = [keys[name].label(name) for name in used]
         clauses = [sa.tuple_(*[keys[name] for name in group]) for group in sets]
         return (
-            sa.select(*labelled, *measures)
+            sa.select(*labelled.values(), *measures)
             .select_from(source)
             .where(*where)
             .group_by(sa.func.grouping_sets(*clauses))
         )
     selects = []
-    used = [name for name in keys if any(name in group for group in sets)]
     for group in sets:
-        columns = [
-            (keys[name] if name in group else sa.cast(sa.null(), key_types[name])).label(name)
-            for name in used
-        ]
+        columns = [labelled[name] if name in group else _null_like(labelled[name]) for name in used]
         selects.append(
             sa.select(*columns, *measures)
             .select_from(source)
