@@ -55,13 +55,14 @@ def _trailing(days: tuple[str, ...], flags: list[bool | None]) -> list[str]:
     return list(reversed(run))
 
 
-def _numeric(
+def numeric_finding(
     subject: str,
     reference: NumericProfile,
     current: NumericProfile,
     days: tuple[str, ...],
     settings: DeadSignalSettings,
 ) -> Finding:
+    """Whether a numeric column (a feature or the model's score) is frozen, empty, constant or replayed."""
     ref = reference.moments
     if ref.count < 2 or ref.minimum == ref.maximum:
         return outcome(
@@ -224,7 +225,7 @@ def check_dead_signal(inputs: CheckInputs, settings: DeadSignalSettings) -> list
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
     findings = [
-        _numeric(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
+        numeric_finding(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
         for name, profile in reference.numeric.items()
     ]
     findings += [

@@ -9,6 +9,7 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiles import TableProfile
 
 
 class NullRateSettings(CheckSettings):
@@ -22,16 +23,18 @@ class NullRateSettings(CheckSettings):
     )
 
 
-def _column(
+def null_share_finding(
     inputs: CheckInputs,
     subject: str,
-    ref_nulls: int,
-    cur_nulls: int,
-    daily_nulls: tuple[int, ...],
+    reference: TableProfile,
+    current: TableProfile,
+    column: str,
     settings: NullRateSettings,
 ) -> Finding:
-    reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
-    assert reference is not None and current is not None
+    """Whether the NULL share of `column` (a feature or the score) rose over the window, spiked, or is 100%."""
+    current_column = current.numeric.get(column) or current.categorical[column]
+    ref_nulls = (reference.numeric.get(column) or reference.categorical[column]).nulls
+    cur_nulls, daily_nulls = current_column.nulls, current_column.daily_nulls
     if reference.rows < inputs.min_rows or current.rows < inputs.min_rows:
         return outcome(
             "null_rate",
@@ -113,15 +116,7 @@ def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Fin
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
-    current_columns = {**current.numeric, **current.categorical}
     return [
-        _column(
-            inputs,
-            f"{table}.{name}",
-            profile.nulls,
-            current_columns[name].nulls,
-            current_columns[name].daily_nulls,
-            settings,
-        )
-        for name, profile in [*reference.numeric.items(), *reference.categorical.items()]
+        null_share_finding(inputs, f"{table}.{name}", reference, current, name, settings)
+        for name in [*reference.numeric, *reference.categorical]
     ]

@@ -13,6 +13,7 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.moments import Moments
+from airflow_retrain_gate.core.profiles import NumericProfile
 
 MIN_ROWS = 30
 """A day or window needs this many values for its spread to be a usable scale estimate."""
@@ -56,6 +57,65 @@ def _trailing_run(
     return list(reversed(run))
 
 
+def scale_finding(
+    subject: str,
+    reference: NumericProfile,
+    current: NumericProfile,
+    days: tuple[str, ...],
+    settings: ScaleShiftSettings,
+) -> Finding:
+    """Whether a numeric column (a feature or the score) moved to a new scale, over the window or its last days."""
+    ref, cur = reference.moments, current
+    if ref.count < MIN_ROWS or ref.std <= 0:
+        return outcome(
+            "scale_shift",
+            subject,
+            Status.INSUFFICIENT_DATA,
+            f"Column {subject} has too few or constant reference values to judge its scale.",
+        )
+    evidence = {
+        "reference": {"mean": ref.mean, "std": ref.std},
+        "current": {"mean": cur.moments.mean, "std": cur.moments.std},
+        "daily": {
+            "days": list(days),
+            "mean": [day.mean if day.count else None for day in cur.daily_moments],
+            "std": [day.std if day.count else None for day in cur.daily_moments],
+        },
+    }
+    factor = scale_factor(ref, cur.moments, settings)
+    since = days[0]
+    if factor is None:
+        factors = [scale_factor(ref, day, settings) for day in cur.daily_moments]
+        run = _trailing_run(days, factors, [day.count for day in cur.daily_moments])
+        if run:
+            since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
+    if factor is None:
+        ratio = cur.moments.std / ref.std if cur.moments.count >= 2 else 1.0
+        return outcome(
+            "scale_shift",
+            subject,
+            Status.PASS,
+            f"Column {subject} keeps its scale (spread ratio {ratio:.2f}).",
+            statistic="scale_factor",
+            value=ratio,
+            threshold=settings.min_factor,
+            evidence=evidence,
+        )
+    return outcome(
+        "scale_shift",
+        subject,
+        Status.FAIL,
+        f"Column {subject} changed scale: since {since} values are about {factor:.3g}x the reference "
+        f"(mean {ref.mean:.4g} -> {cur.moments.mean:.4g}, std {ref.std:.4g} -> {cur.moments.std:.4g}). "
+        "Looks like a unit change upstream; fix the feature, do not retrain on it.",
+        action=Action.FIX_FEATURES,
+        statistic="scale_factor",
+        value=factor,
+        threshold=settings.min_factor,
+        evidence={**evidence, "since": since},
+    )
+
+
 @register(
     "scale_shift",
     settings=ScaleShiftSettings,
@@ -68,64 +128,7 @@ def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
-    findings = []
-    for name, profile in reference.numeric.items():
-        subject = f"{table}.{name}"
-        ref, cur = profile.moments, current.numeric[name]
-        if ref.count < MIN_ROWS or ref.std <= 0:
-            findings.append(
-                outcome(
-                    "scale_shift",
-                    subject,
-                    Status.INSUFFICIENT_DATA,
-                    f"Column {subject} has too few or constant reference values to judge its scale.",
-                )
-            )
-            continue
-        evidence = {
-            "reference": {"mean": ref.mean, "std": ref.std},
-            "current": {"mean": cur.moments.mean, "std": cur.moments.std},
-            "daily": {
-                "days": list(current.days),
-                "mean": [day.mean if day.count else None for day in cur.daily_moments],
-                "std": [day.std if day.count else None for day in cur.daily_moments],
-            },
-        }
-        factor = scale_factor(ref, cur.moments, settings)
-        since = current.days[0]
-        if factor is None:
-            factors = [scale_factor(ref, day, settings) for day in cur.daily_moments]
-            run = _trailing_run(current.days, factors, [day.count for day in cur.daily_moments])
-            if run:
-                since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
-        if factor is None:
-            ratio = cur.moments.std / ref.std if cur.moments.count >= 2 else 1.0
-            findings.append(
-                outcome(
-                    "scale_shift",
-                    subject,
-                    Status.PASS,
-                    f"Column {subject} keeps its scale (spread ratio {ratio:.2f}).",
-                    statistic="scale_factor",
-                    value=ratio,
-                    threshold=settings.min_factor,
-                    evidence=evidence,
-                )
-            )
-            continue
-        findings.append(
-            outcome(
-                "scale_shift",
-                subject,
-                Status.FAIL,
-                f"Column {subject} changed scale: since {since} values are about {factor:.3g}x the reference "
-                f"(mean {ref.mean:.4g} -> {cur.moments.mean:.4g}, std {ref.std:.4g} -> {cur.moments.std:.4g}). "
-                "Looks like a unit change upstream; fix the feature, do not retrain on it.",
-                action=Action.FIX_FEATURES,
-                statistic="scale_factor",
-                value=factor,
-                threshold=settings.min_factor,
-                evidence={**evidence, "since": since},
-            )
-        )
-    return findings
+    return [
+        scale_finding(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
+        for name, profile in reference.numeric.items()
+    ]
