@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from airflow_retrain_gate import __version__
 from airflow_retrain_gate.core import (
@@ -22,29 +24,63 @@ from airflow_retrain_gate.core import (
     load_policy,
     run_gate,
 )
+from airflow_retrain_gate.core.escaping import one_line, printable
 from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
 from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.timeframes import to_utc
 
 EXIT_USAGE = 2
+MAX_TIMEOUT_S = 24 * 3600.0
+"""The longest statement timeout the CLI accepts: a gate waiting a day for one query has hung."""
+MAX_RETRIES = 10
+"""The most retries of a read the CLI accepts; with backoff capped at 8 s, ten retries wait about a minute."""
 
 
 class UsageError(Exception):
     """A problem with the command line or its inputs; printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (exit code 2), not the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the problem as a UsageError, which `main` prints as one line."""
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def bounded_number(
+    kind: Callable[[str], float], low: float, high: float, unit: str = ""
+) -> Callable[[str], float]:
+    """An argparse type: a finite number of `kind` in [low, high], refused with a message naming the range."""
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; give {low:g} to {high:g}{unit}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in "invalid <name> value" messages
+    return convert
+
+
 def render_table(decision: Decision) -> str:
     """A compact plain-text view: branch, reasons, then one line per finding that is not a pass."""
     lines = [
-        f"branch: {decision.branch.value}   policy: {decision.policy_name}   as_of: {decision.as_of.isoformat()}",
+        f"branch: {decision.branch.value}   policy: {printable(decision.policy_name)}   "
+        f"as_of: {decision.as_of.isoformat()}",
         "reasons:",
     ]
-    lines += [f"  - {reason}" for reason in decision.reasons]
+    lines += [f"  - {printable(reason)}" for reason in decision.reasons]
     lines.append("findings (pass omitted):")
     for finding in decision.findings:
         if finding.status.value != "pass":
             lines.append(
-                f"  {finding.status.value:17s} {finding.check:24s} {finding.subject:40s} {finding.message}"
+                f"  {finding.status.value:17s} {finding.check:24s} {printable(finding.subject):40s} "
+                f"{printable(finding.message)}"
             )
     return "\n".join(lines)
 
@@ -55,8 +91,6 @@ def _diagnose(args: argparse.Namespace) -> int:
         as_of = to_utc(args.as_of) if args.as_of else None
     except ValueError as error:
         raise UsageError(f"--as-of: {error}") from None
-    if args.retries < 0:
-        raise UsageError(f"--retries: {args.retries} is negative; give 0 (no retry) or more")
     retry = RetrySettings(retries=args.retries)
     warehouse = Warehouse(args.warehouse, statement_timeout_s=args.timeout, retry=retry)
     state = StateStore(args.state) if args.state else None
@@ -160,9 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `retrain-gate`."""
-    parser = argparse.ArgumentParser(
-        prog="retrain-gate", description="Decide whether a model should be retrained."
-    )
+    parser = _Parser(prog="retrain-gate", description="Decide whether a model should be retrained.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log progress (queries, timings) to stderr"
@@ -182,12 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--record", action="store_true", help="write the decision to the decision log (needs --state)"
     )
-    diagnose.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    diagnose.add_argument(
+        "--timeout",
+        type=bounded_number(float, 0.001, MAX_TIMEOUT_S, " seconds"),
+        help=f"statement timeout in seconds (up to {MAX_TIMEOUT_S:g})",
+    )
     diagnose.add_argument(
         "--retries",
-        type=int,
+        type=bounded_number(int, 0, MAX_RETRIES),
         default=0,
-        help="retry a warehouse read this often after a refused or lost connection",
+        help=f"retry a warehouse read this often after a refused or lost connection (0 to {MAX_RETRIES})",
     )
     diagnose.set_defaults(handler=_diagnose)
 
@@ -212,19 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 for every branch, 2 for usage or policy errors)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(message)s",
-        stream=sys.stderr,
-    )
     try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(asctime)s %(message)s",
+            stream=sys.stderr,
+        )
         return int(args.handler(args))
     except (PolicyError, UsageError) as error:
-        print(f"retrain-gate: {error}", file=sys.stderr)
+        print(f"retrain-gate: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except WarehouseError as error:
-        print(f"retrain-gate: {error}", file=sys.stderr)
+        print(f"retrain-gate: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow_retrain_gate.core.escaping import markdown_text
 from airflow_retrain_gate.core.findings import PRECEDENCE, Action, Branch, Finding, Status, json_safe
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
 
@@ -93,9 +94,12 @@ class Decision:
         return f"{self.branch.value}: {first}"
 
     def to_markdown(self) -> str:
-        """The decision as markdown for logs, Rendered Templates and review bodies."""
+        """The decision as markdown for logs, Rendered Templates and review bodies.
+
+        Every text from the policy or the warehouse is escaped: it cannot add HTML, links, headings or cells.
+        """
         lines = [
-            f"## Retrain gate: **{self.branch.value}** ({self.policy_name})",
+            f"## Retrain gate: **{self.branch.value}** ({markdown_text(self.policy_name)})",
             "",
             f"as of {self.as_of.isoformat()} · "
             + " · ".join(
@@ -106,7 +110,7 @@ class Decision:
             "",
             "### Why",
         ]
-        lines += [f"- {reason}" for reason in self.reasons] or ["- (no reasons recorded)"]
+        lines += [f"- {markdown_text(reason)}" for reason in self.reasons] or ["- (no reasons recorded)"]
         lines += [
             "",
             "### Findings",
@@ -117,13 +121,13 @@ class Decision:
         for finding in sorted(self.findings, key=_finding_order):
             lines.append(
                 "| {check} | {subject} | {status} | {statistic} | {value} | {threshold} | {message} |".format(
-                    check=finding.check,
-                    subject=_cell(finding.subject),
+                    check=markdown_text(finding.check),
+                    subject=markdown_text(finding.subject),
                     status=STATUS_MARK[finding.status.value],
-                    statistic=finding.statistic or "",
+                    statistic=markdown_text(finding.statistic or ""),
                     value=_number(finding.value),
                     threshold=_number(finding.threshold),
-                    message=_cell(finding.message),
+                    message=markdown_text(finding.message),
                 )
             )
         lines += ["", f"policy sha256 `{self.policy_sha256[:12]}`"]
@@ -139,10 +143,6 @@ def _asks_for(finding: Finding, branch: Branch) -> bool:
 def _finding_order(finding: Finding) -> tuple[int, str, str]:
     rank = {"error": 0, "fail": 1, "warn": 2, "insufficient_data": 3, "pass": 4}[finding.status.value]
     return rank, finding.check, finding.subject
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _number(value: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from airflow_retrain_gate.core.checks import REGISTRY
+from airflow_retrain_gate.core.escaping import one_line
 from airflow_retrain_gate.core.findings import Action, Branch
 from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
 from airflow_retrain_gate.core.timeframes import parse_duration, to_utc
@@ -31,7 +33,7 @@ class PolicyError(ValueError):
         self.problems = problems
         self.source = source
         where = f"{source}: " if source else ""
-        super().__init__(where + "; ".join(problems))
+        super().__init__(one_line(where + "; ".join(problems)))
 
 
 FilterValue = str | int | float | bool
@@ -307,8 +309,29 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+MAX_POLICY_BYTES = 1024 * 1024
+"""The largest policy file read (1 MiB): real policies are a few kilobytes."""
+MAX_NESTING = 50
+"""The deepest nesting of YAML collections in a policy (the format itself needs about 6)."""
+MAX_EXTENDS = 20
+"""The most policy files in one `extends` chain: the policy and its bases."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """The safe YAML loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)."""
+    """The safe YAML loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)
+    and collections nested deeper than MAX_NESTING (which would exhaust the recursion of its composer)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose a node, counting how deeply collections nest."""
+        self._depth: int = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -328,11 +351,29 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[An
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
+    """The policy file's text; only a regular file of at most MAX_POLICY_BYTES (a FIFO or device would block
+    or never end)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+            raise PolicyError([f"cannot read policy file: it is {kind}; give a YAML file"], str(path))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_POLICY_BYTES + 1)
     except OSError as error:
         raise PolicyError([f"cannot read policy file: {error.strerror or error}"], str(path)) from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(
+            [f"the file is larger than {MAX_POLICY_BYTES // 1024} KiB; a policy is a small YAML file"],
+            str(path),
+        )
+    return data.decode("utf-8")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = _read_text(path)
     except UnicodeDecodeError as error:
         raise PolicyError([f"not UTF-8 text (byte {error.start})"], str(path)) from None
     try:
@@ -363,6 +404,12 @@ def _resolve_extends(data: dict[str, Any], base_dir: Path | None, chain: tuple[P
     if parent_path in chain:
         cycle = " -> ".join(str(path) for path in (*chain, parent_path))
         raise PolicyError([f"extends: cycle between policies: {cycle}"])
+    if len(chain) >= MAX_EXTENDS:
+        raise PolicyError(
+            [
+                f"extends: a chain of more than {MAX_EXTENDS} policy files (at {parent_path}); flatten the chain"
+            ]
+        )
     if not parent_path.exists():
         raise PolicyError([f"extends: base policy {parent!r} not found (looked for {parent_path})"])
     parent_data = _resolve_extends(_read_yaml(parent_path), parent_path.parent, (*chain, parent_path))

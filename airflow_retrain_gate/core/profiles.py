@@ -108,6 +108,12 @@ class OutcomeProfile:
     """Metric -> [band][score bin], bands aligned with `bands`."""
     unscored: int = 0
     """Predictions of the window without a usable score (NULL, NaN or infinite), left out of every bin."""
+    label_classes: tuple[float, ...] = ()
+    """The reference's label values when they form a class set (0/1, or two codes such as -1/1); else empty."""
+    whole_labels: bool = False
+    """Whether every reference label was a whole number (then a fractional label is outside the domain)."""
+    stray_labels: tuple[tuple[float, int], ...] = ()
+    """The most frequent matured labels outside the reference's domain, with their counts (empty when none)."""
 
     def totals(self, metric: str) -> float:
         """A metric summed over the whole window."""
@@ -136,6 +142,15 @@ class OutcomeProfile:
         middle = len(with_labels) // 2
         return with_labels[:middle], with_labels[middle:]
 
+    def label_moments(self) -> Moments:
+        """Count, mean and spread of the window's matured labels, from their sums."""
+        count = self.totals("matured")
+        if not count:
+            return Moments()
+        mean = self.totals("label_sum") / count
+        m2 = max(self.totals("label_sq") - count * mean * mean, 0.0)
+        return Moments(int(count), mean, m2)
+
     def by_day(self, metric: str) -> np.ndarray:
         """A metric per day, summed over score bins."""
         values = self.daily_bins.get(metric)
@@ -157,7 +172,11 @@ OUTCOME_METRICS = (
     "engagement_n",
     "engagement_sum",
     "engagement_sq",
+    "label_stray",
+    "label_early",
 )
+"""Aggregates per day x score bin. ``label_stray`` counts matured labels outside the reference's domain
+(its class set, or whole numbers); ``label_early`` counts labels known before their prediction."""
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,29 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?\s*\d+(?:\.\d+)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_duration(text: str | int | float | timedelta) -> timedelta:
-    """Parse a signed duration such as ``"-63d"``, ``"12h"`` or ``"1.5w"`` (units s, m, h, d, w)."""
+def is_bare_number(value: object) -> bool:
+    """Whether `value` is a number without a unit (``7``, ``-7``, ``"1.5"``), which no duration may be."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or (isinstance(value, str) and bool(_NUMBER.match(value)))
+
+
+def parse_duration(text: str | timedelta) -> timedelta:
+    """Parse a signed duration such as ``"-63d"``, ``"12h"`` or ``"1.5w"`` (units s, m, h, d, w).
+
+    A bare number is refused: whether ``7`` means seconds or days is a guess the gate does not make.
+    """
     if isinstance(text, timedelta):
         return text
-    if isinstance(text, bool):
+    if is_bare_number(text):
+        raise ValueError(f"{text!r} has no unit; write it like '7d', '-63d' or '12h' (units s, m, h, d, w)")
+    if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a duration; write it like '7d', '-63d' or '12h'")
-    if isinstance(text, int | float):
-        return timedelta(seconds=float(text))
-    match = _DURATION.match(str(text))
+    match = _DURATION.match(text)
     if not match:
         raise ValueError(
             f"{text!r} is not a duration; write it like '7d', '-63d' or '12h' (units s, m, h, d, w)"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,6 +38,8 @@ class BadPolicy:
     name: str
     text: str
     error: str
+    prepare: Callable[[Path], None] | None = None
+    """Called with the written `policy.yaml`: adds base policies beside it, or replaces it (FIFO, device)."""
 
 
 def edited(path: str, value: Any) -> str:
@@ -53,6 +58,38 @@ def edited(path: str, value: Any) -> str:
 
 VALID = edited("name", "fraud-scorer")
 WINDOWS = "windows"
+
+
+def _replaced_by(make: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Replace `policy.yaml` with what `make` creates at its path."""
+
+    def prepare(path: Path) -> None:
+        path.unlink()
+        make(path)
+
+    return prepare
+
+
+def _extends_chain(length: int) -> Callable[[Path], None]:
+    """Write base0.yaml .. base<length-1>.yaml beside the policy, each extending the next (the last is VALID)."""
+
+    def prepare(path: Path) -> None:
+        for index in range(length - 1):
+            (path.parent / f"base{index}.yaml").write_text(f"extends: base{index + 1}.yaml\n")
+        (path.parent / f"base{length - 1}.yaml").write_text(VALID)
+
+    return prepare
+
+
+def _nested_blocks(depth: int) -> str:
+    """A block mapping nested `depth` levels deep under `tables`."""
+    return (
+        "name: x\ntables:\n"
+        + "".join(" " * level + "a:\n" for level in range(1, depth))
+        + " " * depth
+        + "b: 1\n"
+    )
+
 
 CORPUS: tuple[BadPolicy, ...] = (
     BadPolicy("malformed YAML: unclosed bracket", "name: x\ntables: [\n", "malformed YAML at line 3"),
@@ -202,4 +239,91 @@ CORPUS: tuple[BadPolicy, ...] = (
         "extends: base policy 'platform.yaml' not found",
     ),
     BadPolicy("extends itself", "extends: policy.yaml\n" + VALID, "extends: cycle between policies"),
+    BadPolicy(
+        "the policy is /dev/zero",
+        VALID,
+        "cannot read policy file: it is not a regular file",
+        prepare=_replaced_by(lambda path: path.symlink_to("/dev/zero")),
+    ),
+    BadPolicy(
+        "the policy is a FIFO",
+        VALID,
+        "cannot read policy file: it is not a regular file",
+        prepare=_replaced_by(lambda path: os.mkfifo(path)),
+    ),
+    BadPolicy(
+        "the policy is a directory",
+        VALID,
+        "cannot read policy file: it is a directory",
+        prepare=_replaced_by(lambda path: path.mkdir()),
+    ),
+    BadPolicy(
+        "extends /dev/zero",
+        "extends: /dev/zero\n" + VALID,
+        "/dev/zero: cannot read policy file: it is not a regular",
+    ),
+    BadPolicy("a 10 MB policy", VALID + "# padding\n" * 1_000_000, "the file is larger than 1024 KiB"),
+    BadPolicy(
+        "a policy one byte over 1 MiB",
+        VALID + "#" * (1024 * 1024 - len(VALID)) + "\n",
+        "the file is larger than 1024 KiB",
+    ),
+    BadPolicy(
+        "YAML lists nested 1000 deep",
+        "name: x\ntables: " + "[" * 1000 + "]" * 1000 + "\n",
+        "nested deeper than 50 levels",
+    ),
+    BadPolicy(
+        "YAML mappings nested 1000 deep",
+        _nested_blocks(1000),
+        "malformed YAML at line 51, column 50: nested deeper",
+    ),
+    BadPolicy(
+        "YAML nested 51 deep",
+        "name: x\ntables: " + "[" * 50 + "]" * 50 + "\n",
+        "nested deeper than 50 levels",
+    ),
+    BadPolicy(
+        "an extends chain of 1500 files",
+        "extends: base0.yaml\n" + VALID,
+        "extends: a chain of more than 20 policy files",
+        prepare=_extends_chain(1500),
+    ),
+    BadPolicy(
+        "an extends chain of 21 files",
+        "extends: base0.yaml\n" + VALID,
+        "extends: a chain of more than 20 policy files",
+        prepare=_extends_chain(20),
+    ),
+    BadPolicy(
+        "30000 unknown keys (an error of 2 MB, cut to one line)",
+        VALID + "".join(f"k{index}: 1\n" for index in range(30_000)),
+        "k0: unknown key",
+    ),
+    BadPolicy(
+        "a key with a newline and ANSI escapes",
+        VALID + '"x\\n## Forged\\e[31m": 1\n',
+        "x ## Forged\\x1b[31m: unknown key",
+    ),
+    BadPolicy(
+        "a window bound without a unit",
+        edited(WINDOWS, {"current": {"start": -7, "end": "0d"}}),
+        "windows.current.start: -7 has no unit",
+    ),
+    BadPolicy(
+        "a quoted window bound without a unit",
+        edited(WINDOWS, {"current": {"start": "-7", "end": "0d"}}),
+        "windows.current.start: '-7' has no unit",
+    ),
+    BadPolicy(
+        "an epoch timestamp as a window bound",
+        edited(WINDOWS, {"reference": {"start": 1714521600, "end": "-35d"}}),
+        "windows.reference.start: 1714521600 has no unit",
+    ),
+    BadPolicy("a cooldown without a unit", edited("cooldown", 7), "cooldown: 7 has no unit"),
+    BadPolicy(
+        "a freshness lag without a unit",
+        edited("checks.freshness.max_lag", "3600"),
+        "checks.freshness.max_lag: '3600' has no unit",
+    ),
 )

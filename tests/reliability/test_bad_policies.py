@@ -8,8 +8,11 @@ import pytest
 
 from airflow_retrain_gate.cli import main
 from airflow_retrain_gate.core import PolicyError
+from airflow_retrain_gate.core.escaping import ERROR_LINE_LIMIT
 
-from .bad_policies import CORPUS, VALID, BadPolicy
+from .bad_policies import CORPUS, VALID, BadPolicy, _extends_chain
+
+PREFIX = "retrain-gate: "
 
 
 def retrain_gate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -22,8 +25,10 @@ def retrain_gate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, s
 def assert_one_line_error(code: int, out: str, err: str, expected: str) -> None:
     assert code == 2
     assert out == ""
-    assert err.startswith("retrain-gate: ") and err.count("\n") == 1, err
-    assert expected in err and "Traceback" not in err
+    assert err.startswith(PREFIX) and err.count("\n") == 1, err[:2000]
+    assert expected in err and "Traceback" not in err, err[:2000]
+    assert len(err) <= len(PREFIX) + ERROR_LINE_LIMIT + 1, len(err)
+    assert err[:-1].isprintable(), err  # no ANSI escape or other control character reaches the terminal
 
 
 @pytest.fixture
@@ -31,6 +36,8 @@ def policy_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """The case's text as `policy.yaml`, written byte for byte (Latin-1, so non-UTF-8 bytes stay)."""
     path = tmp_path / "policy.yaml"
     path.write_bytes(request.param.text.encode("latin-1"))
+    if request.param.prepare:
+        request.param.prepare(path)
     return path
 
 
@@ -64,13 +71,48 @@ def test_the_operator_refuses_a_bad_policy_when_the_dag_is_parsed(case: BadPolic
     with DAG("gated", schedule=None) as dag, pytest.raises(PolicyError) as refused:
         dag.fileloc = str(policy_file.parent / "gated_dag.py")
         operators.RetrainGateOperator(task_id="gate", policy=policy_file.name)
-    assert case.error in str(refused.value)
+    message = str(refused.value)
+    assert case.error in message
+    assert len(message) <= ERROR_LINE_LIMIT and message.isprintable(), message[:2000]
 
 
 def test_the_valid_base_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "policy.yaml").write_text(VALID)
     code, out, _ = retrain_gate(capsys, "validate-policy", str(tmp_path / "policy.yaml"))
     assert code == 0 and "valid policy 'fraud-scorer'" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALID + "# padding\n" * 90_000,
+        VALID + "windows:\n  reference: {start: 2024-03-01, end: -35d}\n",
+    ],
+    ids=["a policy just under 1 MiB", "a window from an ISO date"],
+)
+def test_policies_inside_the_limits_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    code, out, err = retrain_gate(capsys, "validate-policy", str(path))
+    assert (code, err) == (0, "") and "valid policy" in out
+
+
+def test_yaml_nested_50_levels_deep_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(VALID + "description: " + "[" * 49 + "]" * 49 + "\n")  # 50 levels with the top mapping
+    assert_one_line_error(
+        *retrain_gate(capsys, "validate-policy", str(path)), "description: Input should be a valid string"
+    )
+
+
+def test_an_extends_chain_of_20_files_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("extends: base0.yaml\nname: top\n")
+    _extends_chain(19)(path)
+    code, out, err = retrain_gate(capsys, "validate-policy", str(path))
+    assert (code, err) == (0, "") and "valid policy 'top'" in out
 
 
 @pytest.mark.parametrize(
