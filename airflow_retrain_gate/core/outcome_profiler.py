@@ -24,6 +24,10 @@ from airflow_retrain_gate.core.sql import day_of, population_variance
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 MAX_BANDS = 20
+MAX_LABEL_CLASSES = 2
+"""A reference label with at most this many values is a class set (0/1, -1/1, 1/2); more values are numeric."""
+MAX_STRAY_LABELS = 5
+"""How many of the most frequent labels outside the reference's domain a profile names."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,10 @@ class OutcomeBinning:
     score: NumericEdges
     bands: tuple[str, ...]
     label_kind: str
+    label_classes: tuple[float, ...] = ()
+    """The reference's label values when they form a class set; a label outside them is counted."""
+    whole_labels: bool = False
+    """Whether every reference label was a whole number; a fractional label is then counted."""
 
     @classmethod
     def of(cls, reference: OutcomeProfile) -> OutcomeBinning:
@@ -40,7 +48,16 @@ class OutcomeBinning:
         edges = reference.score_edges
         score = NumericEdges(edges[0], edges[-1], max(len(edges) - 1, 1))
         bands = tuple(band for band in reference.bands if band not in (OTHER, MISSING))
-        return cls(score, bands, reference.label_kind)
+        return cls(score, bands, reference.label_kind, reference.label_classes, reference.whole_labels)
+
+    def stray(self, label: ColumnElement[Any]) -> ColumnElement[bool]:
+        """SQL: the label lies outside the reference's domain (its class set, or whole numbers)."""
+        tests: list[ColumnElement[bool]] = []
+        if self.label_classes:
+            tests.append(label.not_in([sa.literal(value, sa.Double) for value in self.label_classes]))
+        if self.whole_labels:
+            tests.append(label != sa.func.floor(label))
+        return sa.or_(*tests) if tests else sa.false()
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,8 @@ class JoinedOutcomes:
     known: ColumnElement[bool]
     proxy: ColumnElement[Any] | None
     engagement: ColumnElement[Any] | None
+    early: ColumnElement[bool] | None = None
+    """A known label whose timestamp is earlier than its prediction's (None without predictions)."""
 
 
 def join_outcomes(
@@ -84,9 +103,10 @@ def join_outcomes(
     score = predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
+    early = known & (outcomes.column("label_timestamp") < predictions.column("timestamp"))
     where = predictions.in_window("timestamp", window)
     return JoinedOutcomes(
-        source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement
+        source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement, early
     )
 
 
@@ -98,6 +118,8 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
         "known": sa.case((joined.known, 1), else_=0),
         "label": sa.case((joined.known, joined.label)),
     }
+    if joined.early is not None:
+        columns["early"] = sa.case((joined.early, 1), else_=0)
     if joined.score is not None:
         columns["score"] = joined.score
     for name in ("band", "proxy", "engagement"):
@@ -114,6 +136,7 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
         known=rows.c.known == 1,
         proxy=rows.c.proxy if "proxy" in columns else None,
         engagement=rows.c.engagement if "engagement" in columns else None,
+        early=rows.c.early == 1 if "early" in columns else None,
     )
 
 
@@ -124,6 +147,7 @@ def _reference_binning(
     measures = [
         sa.func.count(label).label("labels"),
         sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
+        sa.func.sum(sa.case((label != sa.func.floor(label), 1), else_=0)).label("fractional"),
     ]
     if joined.score is not None:
         measures += [
@@ -134,8 +158,12 @@ def _reference_binning(
         ]
     row = warehouse.fetch(sa.select(*measures).select_from(joined.source).where(*joined.where), purpose)[0]
     label_kind = "binary" if (row.non_binary or 0) == 0 else "numeric"
+    whole = (row.fractional or 0) == 0
+    classes = (0.0, 1.0) if label_kind == "binary" else ()
+    if label_kind == "numeric" and whole:
+        classes = _label_classes(warehouse, joined, purpose + " (label values)")
     if joined.score is None:
-        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind)
+        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole)
     std = float(row.var or 0.0) ** 0.5
     edges = NumericEdges.from_range(
         None if row.min is None else float(row.min),
@@ -156,12 +184,36 @@ def _reference_binning(
             purpose + " (bands)",
         )
         bands = tuple(str(band_row.band) for band_row in band_rows)
-    return OutcomeBinning(edges, bands, label_kind)
+    return OutcomeBinning(edges, bands, label_kind, classes, whole)
 
 
-def _measures(joined: JoinedOutcomes) -> list[ColumnElement[Any]]:
+def _label_values(
+    warehouse: Any, joined: JoinedOutcomes, where: ColumnElement[bool], limit: int, purpose: str
+) -> list[tuple[float, int]]:
+    """The most frequent matured label values matching `where`, with their counts."""
+    label = joined.label
+    rows = warehouse.fetch(
+        sa.select(label.label("value"), sa.func.count().label("n"))
+        .select_from(joined.source)
+        .where(*joined.where, joined.known, where)
+        .group_by(label)
+        .order_by(sa.func.count().desc(), label)
+        .limit(limit),
+        purpose,
+    )
+    return [(float(row.value), int(row.n)) for row in rows]
+
+
+def _label_classes(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple[float, ...]:
+    """The reference's whole-number label values when there are at most MAX_LABEL_CLASSES of them."""
+    values = _label_values(warehouse, joined, sa.true(), MAX_LABEL_CLASSES + 1, purpose)
+    return tuple(sorted(value for value, _ in values)) if len(values) <= MAX_LABEL_CLASSES else ()
+
+
+def _measures(joined: JoinedOutcomes, binning: OutcomeBinning) -> list[ColumnElement[Any]]:
     """The OUTCOME_METRICS aggregates over `windowed` rows, where a label is NULL unless it is known."""
     label, score = joined.label, joined.score
+    stray = binning.stray(label)
     zero = sa.literal(0.0, sa.Double)
     error = (label - score) if score is not None else None
     measures = {
@@ -179,6 +231,8 @@ def _measures(joined: JoinedOutcomes) -> list[ColumnElement[Any]]:
         "engagement_sq": sa.func.sum(joined.engagement * joined.engagement)
         if joined.engagement is not None
         else zero,
+        "label_stray": sa.func.sum(sa.case((stray, 1), else_=0)),
+        "label_early": sa.func.sum(sa.case((joined.early, 1), else_=0)) if joined.early is not None else zero,
     }
     return [measures[name].label(name) for name in OUTCOME_METRICS]
 
@@ -206,7 +260,14 @@ def profile_outcomes(
         keys["band"] = category_key(joined.band, binning.bands)
         sets.append(("band", "sb"))
     rows = warehouse.fetch(
-        grouped(joined.source, joined.where, keys, sets, _measures(joined), warehouse.supports_grouping_sets),
+        grouped(
+            joined.source,
+            joined.where,
+            keys,
+            sets,
+            _measures(joined, binning),
+            warehouse.supports_grouping_sets,
+        ),
         purpose + ": score bins",
     )
     slots = binning.score.slots if joined.score is not None else 1
@@ -234,12 +295,20 @@ def profile_outcomes(
             continue
         for name in OUTCOME_METRICS:
             daily[name][position, slot] += float(values[name] or 0.0)
+    strays: list[tuple[float, int]] = []
+    if daily["label_stray"].sum():
+        strays = _label_values(
+            warehouse, joined, binning.stray(joined.label), MAX_STRAY_LABELS, purpose + ": stray labels"
+        )
     return OutcomeProfile(
         window=window,
         predictions=int(daily["n"].sum()),
         matured=int(daily["matured"].sum()),
         unscored=unscored,
         label_kind=binning.label_kind,
+        label_classes=binning.label_classes,
+        whole_labels=binning.whole_labels,
+        stray_labels=tuple(strays),
         score_edges=binning.score.edges,
         days=tuple(days),
         daily_bins={

@@ -12,6 +12,12 @@ from pydantic import Field
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
+from airflow_retrain_gate.core.checks.metric_range import (
+    Bounds,
+    binary_label_bounds,
+    metric_error,
+    out_of_range,
+)
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -73,6 +79,21 @@ def calibration_shift(
     return shift, p_value, curves
 
 
+def _metric_bounds(
+    shift: float, p_value: float, curves: dict[str, list[float]], binary: bool
+) -> dict[str, Bounds]:
+    """The range each computed metric must lie in; outcome rates of 0/1 labels lie in [0, 1]."""
+    bounds: dict[str, Bounds] = {
+        "the calibration shift": (shift, 0.0, math.inf),
+        "the p-value": (p_value, 0.0, 1.0),
+    }
+    if binary:
+        rates = [*curves["reference"], *curves["current"]]
+        bounds["the lowest outcome rate of a score bin"] = (min(rates), 0.0, 1.0)
+        bounds["the highest outcome rate of a score bin"] = (max(rates), 0.0, 1.0)
+    return bounds
+
+
 @register(
     "concept_drift",
     settings=ConceptDriftSettings,
@@ -99,6 +120,12 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
                 f"Too few matured labels per score bin (need {MIN_BIN_LABELS}) to compare outcome given score.",
             )
         ]
+    bounds = _metric_bounds(shift, p_value, curves, reference.label_kind == "binary")
+    if reference.label_kind == "binary":
+        bounds = {**binary_label_bounds(reference, current), **bounds}
+    problem = out_of_range(bounds)
+    if problem:
+        return [metric_error(inputs, "concept_drift", subject, problem)]
     first, second = current.halves()
     halves = [calibration_shift(reference, current, groups, days)[0] for days in (first, second) if days]
     evidence = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.label_domain import domain_problem
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 
@@ -50,12 +51,13 @@ def maturity_problem(inputs: CheckInputs) -> str | None:
 
 
 def unjudged(inputs: CheckInputs, check: str, subject: str) -> Finding | None:
-    """An insufficient_data finding for an outcome-given-score check that cannot judge yet, else None."""
+    """An insufficient_data finding for an outcome-given-score check that cannot judge yet (immature labels,
+    or labels outside the reference's domain), else None."""
     if not inputs.profiles.outcomes_have_predictions:
         return outcome(
             check, subject, Status.INSUFFICIENT_DATA, f"Map tables.predictions (with a score) to run {check}."
         )
-    problem = maturity_problem(inputs)
+    problem = maturity_problem(inputs) or domain_problem(inputs)
     if problem:
         return outcome(check, subject, Status.INSUFFICIENT_DATA, f"{check} not judged: {problem}.")
     return None

@@ -13,6 +13,7 @@ from pydantic import Field
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
+from airflow_retrain_gate.core.checks.metric_range import binary_label_bounds, metric_error, out_of_range
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -135,6 +136,17 @@ def check_performance(inputs: CheckInputs, settings: PerformanceSettings) -> lis
             else "matured labels with some error in the reference"
         )
         return [outcome("performance", subject, Status.INSUFFICIENT_DATA, f"{metric} needs {needs}.")]
+    highest = 1.0 if binary else math.inf
+    problem = out_of_range(
+        {
+            **(binary_label_bounds(reference, current) if binary else {}),
+            f"the expected {metric}": (loss.expected, 0.0, highest),
+            f"the current {metric}": (loss.actual, 0.0, highest),
+            "the p-value": (loss.p_value, 0.0, 1.0),
+        }
+    )
+    if problem:
+        return [metric_error(inputs, "performance", subject, problem)]
     evidence = {
         f"expected_{metric.lower()}": loss.expected,
         f"current_{metric.lower()}": loss.actual,
