@@ -24,6 +24,8 @@ log = logging.getLogger("airflow_retrain_gate")
 MAPPED_BY = {
     "schema": "tables.features",
     "features": "tables.features",
+    "predictions": "tables.predictions",
+    "keys": "tables.features",
     "outcomes": "tables.outcomes",
     "overrides": "tables.overrides",
     "training_signals": "tables.training_signals",

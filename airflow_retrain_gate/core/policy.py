@@ -60,7 +60,28 @@ class TableMapping(BaseModel):
         return columns
 
 
-class FeaturesTable(TableMapping):
+class KeyedTable(TableMapping):
+    """A table whose rows have a key: duplicate rows per key are counted (default key: entity and timestamp)."""
+
+    key: list[Identifier] | None = Field(
+        default=None, min_length=1, description="Columns identifying one row; default: entity and timestamp."
+    )
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Policy field name -> column name, key columns included."""
+        columns = super().mapped_columns()
+        columns.update({f"key[{i}]": column for i, column in enumerate(self.key or [])})
+        return columns
+
+    def row_key(self) -> dict[str, str] | None:
+        """Policy field -> column of the columns identifying a row: `key`, else entity and timestamp; None if neither."""
+        if self.key:
+            return {f"key[{i}]": column for i, column in enumerate(self.key)}
+        entity, timestamp = getattr(self, "entity", None), getattr(self, "timestamp", None)
+        return {"entity": entity, "timestamp": timestamp} if entity and timestamp else None
+
+
+class FeaturesTable(KeyedTable):
     """The model's input features."""
 
     timestamp: Identifier
@@ -89,7 +110,7 @@ class FeaturesTable(TableMapping):
         return columns
 
 
-class PredictionsTable(TableMapping):
+class PredictionsTable(KeyedTable):
     """What the model predicted, one row per scored entity."""
 
     timestamp: Identifier

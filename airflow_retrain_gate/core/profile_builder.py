@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_retrain_gate.core.checks.context import ProfileSet
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
+from airflow_retrain_gate.core.key_profiler import count_keys
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
-from airflow_retrain_gate.core.policy import Policy
+from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiles import KeyCounts
 from airflow_retrain_gate.core.simple_profilers import (
     latest_timestamp,
     load_events,
@@ -22,7 +24,7 @@ from airflow_retrain_gate.core.simple_profilers import (
 )
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
-from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, Warehouse, WarehouseError
 
 log = logging.getLogger("airflow_retrain_gate")
 Profile = TypeVar("Profile")
@@ -48,12 +50,14 @@ class ProfileBuilder:
         errors: dict[str, str] = {}
         unmapped = {
             kind
-            for kind in ("outcomes", "overrides", "training_signals", "events")
+            for kind in ("predictions", "outcomes", "overrides", "training_signals", "events")
             if getattr(tables, kind) is None
         }
         steps: dict[str, Callable[[], dict[str, Any]]] = {
             "schema": self._schema,
             "features": self._features,
+            "predictions": self._predictions,
+            "keys": self._keys,
             "outcomes": self._outcomes,
             "overrides": self._overrides,
             "training_signals": self._signals,
@@ -126,6 +130,51 @@ class ProfileBuilder:
             "features_current": current,
             "latest_feature_timestamp": latest,
         }
+
+    def _predictions(self) -> dict[str, Any]:
+        """The score column, profiled the way a numeric feature is: moments, histogram and per-day slices."""
+        mapping = self.policy.tables.predictions
+        assert mapping is not None
+        source = TableSource.bind(self.warehouse, mapping, "tables.predictions")
+        source.require_kind("score", mapping.score, NUMERIC_KINDS, "a number")
+        as_feature = FeaturesTable(
+            table=mapping.table, filters=mapping.filters, timestamp=mapping.timestamp, numeric=[mapping.score]
+        )
+        scores = replace(source, mapping=as_feature)
+        reference = self._cached(
+            "predictions",
+            self._identity(mapping),
+            self.reference,
+            mapping.table,
+            lambda: profile_features(scores, self.reference, None, self.settings),
+        )
+        current = profile_features(scores, self.current, FeatureBinning.of(reference), self.settings)
+        return {"scores_reference": reference, "scores_current": current}
+
+    def _keys(self) -> dict[str, Any]:
+        """Rows and distinct keys of the features and predictions tables in both windows, where a key is known."""
+        tables = self.policy.tables
+        reference: dict[str, KeyCounts] = {}
+        current: dict[str, KeyCounts] = {}
+        for role, mapping in (("features", tables.features), ("predictions", tables.predictions)):
+            if mapping is not None and mapping.row_key() is not None:
+                reference[role], current[role] = self._key_counts(role, mapping)
+        return {"keys_reference": reference, "keys_current": current}
+
+    def _key_counts(self, role: str, mapping: KeyedTable) -> tuple[KeyCounts, KeyCounts]:
+        key = mapping.row_key()
+        assert key is not None
+        source = TableSource.bind(self.warehouse, mapping, f"tables.{role}")
+        score = getattr(mapping, "score", None)
+        value = source.number("score", score) if score else None
+        reference = self._cached(
+            "keys",
+            self._identity(mapping),
+            self.reference,
+            mapping.table,
+            lambda: count_keys(source, self.reference, key, value),
+        )
+        return reference, count_keys(source, self.current, key, value)
 
     def _outcomes(self) -> dict[str, Any]:
         tables = self.policy.tables

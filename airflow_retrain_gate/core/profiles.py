@@ -195,6 +195,32 @@ class DailyCounts:
 
 
 @dataclass(frozen=True)
+class KeyCounts:
+    """Rows and distinct keys of one table over one window; every row beyond the first of its key is a duplicate."""
+
+    table: str
+    window: TimeWindow
+    key: tuple[str, ...]
+    """The key columns."""
+    rows: int
+    """Rows with no NULL in a key column."""
+    keys: int
+    """Distinct keys among those rows."""
+    conflicting_keys: int = 0
+    """Keys whose rows disagree on the value (the score of a prediction)."""
+
+    @property
+    def duplicates(self) -> int:
+        """Rows beyond the first of their key."""
+        return self.rows - self.keys
+
+    @property
+    def share(self) -> float:
+        """Duplicates as a share of the rows (0 without rows)."""
+        return self.duplicates / self.rows if self.rows else 0.0
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """A known event (campaign, launch, incident) overlapping the current window."""
 
@@ -241,7 +267,15 @@ def to_jsonable(value: Any) -> Any:
 
 _PROFILE_TYPES = {
     cls.__name__: cls
-    for cls in (NumericProfile, CategoricalProfile, TableProfile, OutcomeProfile, DailyCounts, EventRecord)
+    for cls in (
+        NumericProfile,
+        CategoricalProfile,
+        TableProfile,
+        OutcomeProfile,
+        DailyCounts,
+        KeyCounts,
+        EventRecord,
+    )
 }
 
 

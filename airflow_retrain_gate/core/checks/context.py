@@ -8,14 +8,30 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import DailyCounts, EventRecord, OutcomeProfile, TableProfile
+from airflow_retrain_gate.core.profiles import (
+    DailyCounts,
+    EventRecord,
+    KeyCounts,
+    OutcomeProfile,
+    TableProfile,
+)
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 if TYPE_CHECKING:
     from airflow_retrain_gate.core.policy import Policy
     from airflow_retrain_gate.core.warehouse import TableInfo
 
-PROFILE_KINDS = ("schema", "features", "outcomes", "overrides", "training_signals", "events", "expectations")
+PROFILE_KINDS = (
+    "schema",
+    "features",
+    "predictions",
+    "keys",
+    "outcomes",
+    "overrides",
+    "training_signals",
+    "events",
+    "expectations",
+)
 """Profile kinds checks can read; each maps to the policy table of the same name (schema, expectations: features)."""
 
 
@@ -27,6 +43,12 @@ class ProfileSet:
     features_current: TableProfile | None = None
     latest_feature_timestamp: datetime | None = None
     feature_schema: TableInfo | None = None
+    scores_reference: TableProfile | None = None
+    """The predictions table's score column, profiled as a numeric feature."""
+    scores_current: TableProfile | None = None
+    keys_reference: dict[str, KeyCounts] = field(default_factory=dict)
+    """Table role (features, predictions) -> its key counts, for each table whose key is known."""
+    keys_current: dict[str, KeyCounts] = field(default_factory=dict)
     outcomes_reference: OutcomeProfile | None = None
     outcomes_current: OutcomeProfile | None = None
     outcomes_have_predictions: bool = False

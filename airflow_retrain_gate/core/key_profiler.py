@@ -1,0 +1,52 @@
+"""Counts rows and distinct keys of a keyed table (features, predictions) over a window, in one aggregate query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from airflow_retrain_gate.core.profiles import KeyCounts
+from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+
+def count_keys(
+    source: TableSource, window: TimeWindow, key: dict[str, str], value: ColumnElement[Any] | None = None
+) -> KeyCounts:
+    """Rows, distinct keys and keys whose rows disagree on `value`, of `source` in `window`.
+
+    Keys are grouped in a subquery and only the totals come back: COUNT(DISTINCT a, b) is not portable.
+    Rows with a NULL key column are left out (a missing key is not a duplicate).
+    """
+    columns = [source.named(column, field) for field, column in key.items()]
+    measures: list[ColumnElement[Any]] = [sa.func.count().label("n")]
+    if value is not None:
+        measures += [sa.func.min(value).label("low"), sa.func.max(value).label("high")]
+    groups = (
+        sa.select(*columns, *measures)
+        .select_from(source.clause)
+        .where(*source.in_window("timestamp", window), *[column.is_not(None) for column in columns])
+        .group_by(*columns)
+        .subquery("key_groups")
+    )
+    conflicting = (
+        sa.func.sum(sa.case((groups.c.low < groups.c.high, 1), else_=0))
+        if value is not None
+        else sa.literal(0)
+    )
+    query = sa.select(
+        sa.func.coalesce(sa.func.sum(groups.c.n), 0).label("rows"),
+        sa.func.count().label("keys"),
+        sa.func.coalesce(conflicting, 0).label("conflicting"),
+    ).select_from(groups)
+    row = source.warehouse.fetch(query, f"profile {source.mapping.table} {window.name}: keys")[0]
+    return KeyCounts(
+        table=source.info.qualified_name,
+        window=window,
+        key=tuple(key.values()),
+        rows=int(row.rows),
+        keys=int(row.keys),
+        conflicting_keys=int(row.conflicting),
+    )
