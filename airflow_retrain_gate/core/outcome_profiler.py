@@ -20,13 +20,15 @@ from airflow_retrain_gate.core.profile_queries import (
 )
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
 from airflow_retrain_gate.core.sources import TableSource
-from airflow_retrain_gate.core.sql import day_of, population_variance
+from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE, day_of, population_variance, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 MAX_BANDS = 20
 MAX_LABEL_CLASSES = 2
 """A reference label with at most this many values is a class set (0/1, -1/1, 1/2); more values are numeric."""
 MAX_STRAY_LABELS = 5
+WHOLE_DOUBLES = 2.0**53
+"""From this magnitude on, every double is a whole number."""
 """How many of the most frequent labels outside the reference's domain a profile names."""
 
 
@@ -51,13 +53,22 @@ class OutcomeBinning:
         return cls(score, bands, reference.label_kind, reference.label_classes, reference.whole_labels)
 
     def stray(self, label: ColumnElement[Any]) -> ColumnElement[bool]:
-        """SQL: the label lies outside the reference's domain (its class set, or whole numbers)."""
-        tests: list[ColumnElement[bool]] = []
+        """SQL: the label lies outside the reference's domain (its class set, or whole numbers), or beyond
+        any real measurement's magnitude."""
+        tests = [sa.func.abs(label) > SAFE_MAGNITUDE]
         if self.label_classes:
             tests.append(label.not_in([sa.literal(value, sa.Double) for value in self.label_classes]))
         if self.whole_labels:
-            tests.append(label != sa.func.floor(label))
-        return sa.or_(*tests) if tests else sa.false()
+            tests.append(fractional(label))
+        return sa.or_(*tests)
+
+
+def fractional(value: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL: a double that is not a whole number. Every double beyond 2**53 is whole; below, it differs from
+    its cast to BIGINT, whether the dialect truncates or rounds (and SQLite may lack FLOOR)."""
+    return sa.case(
+        (sa.func.abs(value) < WHOLE_DOUBLES, value != sa.cast(value, sa.BigInteger)), else_=sa.false()
+    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ def _reference_binning(
     measures = [
         sa.func.count(label).label("labels"),
         sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
-        sa.func.sum(sa.case((label != sa.func.floor(label), 1), else_=0)).label("fractional"),
+        sa.func.sum(sa.case((fractional(label), 1), else_=0)).label("fractional"),
     ]
     if joined.score is not None:
         measures += [
@@ -212,8 +223,9 @@ def _label_classes(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tupl
 
 def _measures(joined: JoinedOutcomes, binning: OutcomeBinning) -> list[ColumnElement[Any]]:
     """The OUTCOME_METRICS aggregates over `windowed` rows, where a label is NULL unless it is known."""
-    label, score = joined.label, joined.score
-    stray = binning.stray(label)
+    stray = binning.stray(joined.label)
+    # Squares of larger labels overflow; `stray` counts them instead.
+    label, score = within_safe_magnitude(joined.label), joined.score
     zero = sa.literal(0.0, sa.Double)
     error = (label - score) if score is not None else None
     measures = {

@@ -151,6 +151,7 @@ BROKEN: tuple[LabelCase, ...] = (
     LabelCase("0 -> -1, 3%", TRAIN_STORY, 1, recode(0, -1, 0.03), "label_domain", OUTSIDE),
     LabelCase("1 -> 5, 30%", TRAIN_STORY, 0, recode(1, 5, 0.3), "label_domain", OUTSIDE),
     LabelCase("1 -> 5, all", TRAIN_STORY, 1, recode(1, 5, 1.0), "label_domain", OUTSIDE),
+    LabelCase("1 -> 1e300, 1%", TRAIN_STORY, 1, recode(1, 1e300, 0.01), "label_domain", OUTSIDE),
     LabelCase("soft 0.5, 3%", TRAIN_STORY, 0, soft_labels(0.03), "label_domain", OUTSIDE),
     LabelCase("soft 0.5, 30%", TRAIN_STORY, 1, soft_labels(0.3), "label_domain", OUTSIDE),
     LabelCase("-1/1 code -> 0/1, all", TRAIN_STORY, 0, coded_minus_one(1.0), "label_domain", OUTSIDE),

@@ -20,7 +20,15 @@ from .gates import ROWS_PER_DAY, diagnose
 
 LABEL_CHECKS = ("label_domain", "label_timing", "score_inversion")
 RANGES = {"current_auc": (0.0, 1.0), "expected_auc": (0.0, 1.0), "reference_auc": (0.0, 1.0)}
-POSTGRES_CASES = ("0 -> -1, all", "soft 0.5, 30%", "amount x100", "early labels, 20%", "inverted, all")
+POSTGRES_CASES = (
+    "0 -> -1, all",
+    "1 -> 1e300, 1%",
+    "soft 0.5, 30%",
+    "amount x100",
+    "early labels, 20%",
+    "inverted, all",
+)
+SQLITE_CASES = ("soft 0.5, 30%", "counts + 0.5, all", "early labels, 20%")
 
 
 def prefix_of(case: LabelCase) -> str:
@@ -58,13 +66,17 @@ def labels_postgres(postgres_server: str) -> Iterator[str]:
     """A PostgreSQL schema with the tables of the POSTGRES_CASES and the boolean-label case."""
     schema = f"labels_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(postgres_server)
-    for case in (*BROKEN, *SOUND):
-        if case.name in POSTGRES_CASES or case.name == "boolean labels":
-            load_tables(engine, frames_of(case), prefix=prefix_of(case), schema=schema)
+    for case in (*cases(POSTGRES_CASES), *[case for case in SOUND if case.name == "boolean labels"]):
+        load_tables(engine, frames_of(case), prefix=prefix_of(case), schema=schema)
     yield schema
     with engine.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+def cases(names: tuple[str, ...]) -> list[LabelCase]:
+    """The broken cases called `names`."""
+    return [case for case in BROKEN if case.name in names]
 
 
 def assert_broken_input_named(decision: Decision, case: LabelCase) -> None:
@@ -103,8 +115,17 @@ def test_sound_labels_raise_no_alarm(labels_duckdb: str, case: LabelCase) -> Non
 @pytest.mark.postgres
 def test_broken_labels_on_postgresql(postgres_server: str, labels_postgres: str) -> None:
     warehouse = Warehouse(postgres_server)
-    for case in BROKEN:
-        if case.name in POSTGRES_CASES:
-            assert_broken_input_named(diagnose(warehouse, policy_of(case, labels_postgres)), case)
+    for case in cases(POSTGRES_CASES):
+        assert_broken_input_named(diagnose(warehouse, policy_of(case, labels_postgres)), case)
     boolean = next(case for case in SOUND if case.name == "boolean labels")
     assert_sound(diagnose(warehouse, policy_of(boolean, labels_postgres)), boolean)
+
+
+def test_broken_labels_on_sqlite(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    for case in cases(SQLITE_CASES):
+        load_tables(engine, frames_of(case), prefix=prefix_of(case))
+    engine.dispose()
+    warehouse = Warehouse(sqlite_url)
+    for case in cases(SQLITE_CASES):
+        assert_broken_input_named(diagnose(warehouse, policy_of(case)), case)

@@ -119,7 +119,7 @@ def domain_problem(inputs: CheckInputs) -> str | None:
     settings=LabelDomainSettings,
     reads=("outcomes",),
     action=Action.FIX_FEATURES,
-    summary="Labels keep the reference's domain (0/1, a two-valued code, whole numbers, a unit): else fix_features.",
+    summary="Matured labels keep the reference's domain: 0/1 or a two-valued code, whole numbers, a unit.",
 )
 def check_label_domain(inputs: CheckInputs, settings: LabelDomainSettings) -> list[Finding]:
     """One finding for the label column: fail when the current labels left the reference's domain."""

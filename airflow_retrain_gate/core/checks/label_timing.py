@@ -34,7 +34,7 @@ def early_share(profile: OutcomeProfile) -> float:
     settings=LabelTimingSettings,
     reads=("outcomes",),
     action=Action.FIX_FEATURES,
-    summary="Labels are not known before their predictions (leakage or a broken join): else fix_features.",
+    summary="Labels are not timestamped before their predictions (leakage or a broken join).",
 )
 def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> list[Finding]:
     """One finding for the label timestamp: fail when either window holds too many labels older than their prediction."""
