@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,8 +168,13 @@ def decide(
     last_train_at: datetime | None,
     cooldown_s: float | None,
     as_of: datetime,
+    training_guards: Collection[str] = (),
 ) -> tuple[Branch, list[str], list[str], list[Finding]]:
-    """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides)."""
+    """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides).
+
+    `train` also needs every check in `training_guards` (the input checks) to have judged: when one of them
+    reports insufficient_data or an error, the gate takes `error_branch` instead and says why first.
+    """
     adjusted = [_override(finding, action_overrides) for finding in findings]
     errors = [finding for finding in adjusted if finding.status is Status.ERROR]
     wanted: dict[Branch, list[Finding]] = {branch: [] for branch in PRECEDENCE}
@@ -178,12 +184,19 @@ def decide(
     if errors and error_branch is not Branch.SKIP:
         wanted[error_branch] = errors + wanted[error_branch]
     branch = next((candidate for candidate in PRECEDENCE if wanted[candidate]), Branch.SKIP)
-    withheld_train = bool(errors) and branch is Branch.TRAIN
-    if withheld_train:
-        # Only with on_error: skip (errors are not in `wanted` then): a gate that could not diagnose never trains.
-        branch = error_branch
     rank = lambda finding: (check_rank.get(finding.check, 999), -(finding.value or 0.0))  # noqa: E731
-    deciding = sorted(wanted[branch], key=lambda f: (0 if f.status is Status.ERROR else 1, *rank(f)))
+    errors_first = lambda f: (0 if f.status is Status.ERROR else 1, *rank(f))  # noqa: E731
+    withheld_train = bool(errors) and branch is Branch.TRAIN
+    unjudged = (
+        sorted(_unjudged_guards(adjusted, training_guards), key=errors_first)
+        if branch is Branch.TRAIN
+        else []
+    )
+    if withheld_train or unjudged:
+        # Errors are not in `wanted` only with on_error: skip. Either way a gate that could not judge its
+        # inputs never trains.
+        branch = error_branch
+    deciding = sorted(wanted[branch], key=errors_first)
     reasons = []
     for finding in deciding:
         prefix = f"could not diagnose ({finding.check}): " if finding.status is Status.ERROR else ""
@@ -214,13 +227,28 @@ def decide(
         f"Not decided ({finding.check}, insufficient data): {finding.message}" for finding in undecided
     ]
     if errors and error_branch is Branch.SKIP:
-        reasons += [
-            f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}" for finding in errors
+        # First: "all judged findings passed" must not hide what could not be judged.
+        reasons[:0] = [
+            f"Could not diagnose ({finding.check}), on_error is skip: {finding.message}"
+            for finding in sorted(errors, key=errors_first)
         ]
-    if withheld_train:
+    if unjudged:
+        reasons.insert(
+            0, f"Not trained: the input checks could not judge the features: {unjudged[0].message}"
+        )
+    elif withheld_train:
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
-    deciding_checks = list(dict.fromkeys(finding.check for finding in deciding))
+    deciding_checks = list(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))
     return branch, reasons, deciding_checks, adjusted
+
+
+def _unjudged_guards(findings: list[Finding], guards: Collection[str]) -> list[Finding]:
+    """Findings of input checks that could not judge (insufficient data or an error)."""
+    return [
+        finding
+        for finding in findings
+        if finding.check in guards and finding.status in (Status.INSUFFICIENT_DATA, Status.ERROR)
+    ]
 
 
 def _override(finding: Finding, overrides: dict[str, Action]) -> Finding:

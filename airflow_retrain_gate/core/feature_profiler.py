@@ -30,7 +30,7 @@ from airflow_retrain_gate.core.profiles import (
     TableProfile,
 )
 from airflow_retrain_gate.core.sources import TableSource
-from airflow_retrain_gate.core.sql import day_of
+from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
 RAW_CATEGORY_LIMIT = 200
@@ -88,6 +88,7 @@ def profile_features(
     timestamp = source.column("timestamp")
     columns: dict[str, Any] = {"day": day_of(timestamp), "ts": timestamp}
     columns.update({f"v{i}": source.number(f"numeric[{i}]", name) for i, name in enumerate(numeric_names)})
+    columns.update({f"m{i}": within_safe_magnitude(columns[f"v{i}"]) for i in range(len(numeric_names))})
     columns.update(
         {f"c{i}": source.named(name, f"categorical[{i}]") for i, name in enumerate(categorical_names)}
     )
@@ -110,12 +111,20 @@ def profile_features(
     def numeric_of(rows: Any) -> list[Any]:
         return [rows.c[f"v{i}"] for i in range(len(numeric_names))]
 
+    def safe_of(rows: Any) -> list[Any]:
+        return [rows.c[f"m{i}"] for i in range(len(numeric_names))]
+
     def categorical_of(rows: Any) -> list[Any]:
         return [rows.c[f"c{i}"] for i in range(len(categorical_names))]
 
     queries = [
         (
-            summary_query(rows, numeric_of(rows), categorical_of(rows), warehouse.supports_approx_distinct),
+            summary_query(
+                rows,
+                list(zip(numeric_of(rows), safe_of(rows), strict=True)),
+                categorical_of(rows),
+                warehouse.supports_approx_distinct,
+            ),
             f"{purpose}: summary{_part_label(part, parts)}",
         )
         for rows, part in zip(part_rows, parts, strict=True)
@@ -192,6 +201,7 @@ def _part_label(part: TimeWindow, parts: list[TimeWindow]) -> str:
 @dataclass
 class _Summary:
     rows: np.ndarray
+    min_timestamp: datetime | None
     max_timestamp: datetime | None
     daily_moments: dict[str, list[Moments]]
     moments: dict[str, Moments]
@@ -207,6 +217,7 @@ class _Summary:
         daily_moments = {name: [Moments()] * size for name in numeric}
         daily_nonnull = {name: np.zeros(size, dtype=np.int64) for name in numeric + categorical}
         distinct: dict[str, int | None] = {name: None for name in numeric + categorical}
+        min_timestamp: datetime | None = None
         max_timestamp: datetime | None = None
         for row in rows:
             if row.day is None:
@@ -222,20 +233,25 @@ class _Summary:
             if row.max_ts is not None:
                 stamp = to_utc(row.max_ts)
                 max_timestamp = stamp if max_timestamp is None else max(max_timestamp, stamp)
+            if row.min_ts is not None:
+                stamp = to_utc(row.min_ts)
+                min_timestamp = stamp if min_timestamp is None else min(min_timestamp, stamp)
             for index, name in enumerate(numeric):
                 count = int(getattr(row, f"n{index}") or 0)
                 daily_nonnull[name][position] = count
+                safe = int(getattr(row, f"k{index}") or 0)
                 daily_moments[name][position] = Moments.from_aggregates(
-                    count,
+                    safe,
                     getattr(row, f"mean{index}"),
                     getattr(row, f"var{index}"),
                     getattr(row, f"min{index}"),
                     getattr(row, f"max{index}"),
+                    count - safe,
                 )
             for index, name in enumerate(categorical):
                 daily_nonnull[name][position] = int(getattr(row, f"c{index}") or 0)
         moments = {name: Moments.combine_all(parts) for name, parts in daily_moments.items()}
-        return cls(daily_rows, max_timestamp, daily_moments, moments, daily_nonnull, distinct)
+        return cls(daily_rows, min_timestamp, max_timestamp, daily_moments, moments, daily_nonnull, distinct)
 
 
 def _assemble(
@@ -352,6 +368,7 @@ def _assemble(
         window=window,
         rows=int(summary.rows.sum()),
         max_timestamp=summary.max_timestamp,
+        min_timestamp=summary.min_timestamp,
         days=tuple(days),
         daily_rows=tuple(int(value) for value in summary.rows),
         numeric=numeric_profiles,

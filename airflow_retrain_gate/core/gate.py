@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
+from airflow_retrain_gate.core.checks.registry import training_guards
 from airflow_retrain_gate.core.decision import Decision, decide
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
 from airflow_retrain_gate.core.feature_profiler import ProfileSettings
@@ -76,13 +79,31 @@ def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
             )
             continue
         try:
-            findings.extend(spec.evaluate(inputs, inputs.policy.check_settings(name)))
+            findings.extend(map(finite_or_error, spec.evaluate(inputs, inputs.policy.check_settings(name))))
         except Exception as error:  # noqa: BLE001 - one broken check must not hide the others
             log.exception("check %s failed", name)
             findings.append(
                 outcome(name, name, Status.ERROR, f"check {name} failed: {type(error).__name__}: {error}")
             )
     return findings
+
+
+def finite_or_error(finding: Finding) -> Finding:
+    """A passing or warning finding whose value is NaN or infinite becomes an error: it judged nothing."""
+    if (
+        finding.status not in (Status.PASS, Status.WARN)
+        or finding.value is None
+        or math.isfinite(finding.value)
+    ):
+        return finding
+    statistic = finding.statistic or "statistic"
+    return replace(
+        finding,
+        status=Status.ERROR,
+        action=Action.NONE,
+        message=f"{finding.subject}: {finding.check} computed {statistic} = {finding.value}, not a finite number, "
+        f"so it judged nothing; look for extreme or corrupt values in {finding.subject}.",
+    )
 
 
 def run_gate(
@@ -100,6 +121,7 @@ def run_gate(
     recording the decision is the caller's step (`DecisionLog.record`), since only it knows the run.
     """
     started_at = datetime.now(UTC)
+    warehouse.use_settings(policy.warehouse)
     clock = time.perf_counter()
     as_of_utc = to_utc(as_of) if as_of is not None else started_at
     reference, current = resolve_windows(policy, as_of_utc)
@@ -158,6 +180,7 @@ def run_gate(
         last_train_at=last_train,
         cooldown_s=parse_duration(policy.cooldown).total_seconds() if policy.cooldown else None,
         as_of=as_of_utc,
+        training_guards=training_guards(enabled, profiles.unmapped),
     )
     records = warehouse.query_log.records[queries_before:]
     notes: dict[str, object] = {}

@@ -129,22 +129,27 @@ def grouped(
 
 def summary_query(
     rows: sa.Subquery,
-    numeric: list[ColumnElement[Any]],
+    numeric: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
     categorical: list[ColumnElement[Any]],
     with_distinct: bool,
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
-    """Per day: rows, max timestamp, moments and non-null counts; with approximate distinct counts, one more
-    row (day NULL) holding each column's distinct count over the whole window."""
+    """Per day: rows, first and last timestamp, moments and non-null counts; with approximate distinct counts,
+    one more row (day NULL) holding each column's distinct count over the whole window.
+
+    Each numeric column comes as (value, value within the safe magnitude): counts and ranges read the value,
+    means and spreads the safe one, so that no sum of squares overflows."""
     daily: list[ColumnElement[Any]] = [
         sa.func.count().label("rows"),
+        sa.func.min(rows.c.ts).label("min_ts"),
         sa.func.max(rows.c.ts).label("max_ts"),
     ]
     distinct: list[ColumnElement[Any]] = []
-    for index, value in enumerate(numeric):
+    for index, (value, safe) in enumerate(numeric):
         daily += [
             sa.func.count(value).label(f"n{index}"),
-            sa.func.avg(value).label(f"mean{index}"),
-            population_variance(value).label(f"var{index}"),
+            sa.func.count(safe).label(f"k{index}"),
+            sa.func.avg(safe).label(f"mean{index}"),
+            population_variance(safe).label(f"var{index}"),
             sa.func.min(value).label(f"min{index}"),
             sa.func.max(value).label(f"max{index}"),
         ]

@@ -88,6 +88,8 @@ class TableProfile:
     segment_rows: tuple[int, ...] = ()
     daily_segment_rows: tuple[tuple[int, ...], ...] = ()
     column_types: dict[str, str] = field(default_factory=dict)
+    min_timestamp: datetime | None = None
+    """The window's earliest timestamp: equal to `max_timestamp` when every row shares one instant."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks"}
 MAX_DOUBLE = 1.7976931348623157e308
 """The largest finite double: NaN and infinities lie outside [-MAX_DOUBLE, MAX_DOUBLE] on every dialect."""
+SAFE_MAGNITUDE = 1e120
+"""The largest magnitude that enters sums of squares: 1e60 rows of squares up to 1e240 stay finite, so no
+dialect's AVG or VAR_POP overflows (PostgreSQL raises, DuckDB returns inf). No real measurement comes near it."""
 # DuckDB has GROUPING SETS, but materialises the window's rows to feed them (gigabytes at 100M rows);
 # a UNION ALL of plain GROUP BYs streams instead, and its columnar scans cost little more.
 GROUPING_SETS_DIALECTS = {
@@ -130,3 +133,8 @@ def as_number(column: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
         return sa.case((column.is_(None), sa.null()), (column, 1.0), else_=0.0)
     number = sa.cast(column, sa.Double)
     return sa.case((number.between(-MAX_DOUBLE, MAX_DOUBLE), number), else_=sa.null())
+
+
+def within_safe_magnitude(number: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A double column where |value| <= SAFE_MAGNITUDE, else NULL: the values means and spreads are taken over."""
+    return sa.case((number.between(-SAFE_MAGNITUDE, SAFE_MAGNITUDE), number), else_=sa.null())

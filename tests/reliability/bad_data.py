@@ -313,8 +313,8 @@ CORPUS: tuple[BadData, ...] = (
     ),
     BadData(
         "SQL in a filter value (bound, matches nothing)",
-        Outcome.NOT_JUDGED,
-        "only 0 matured labels in the reference window",
+        Outcome.ON_ERROR,
+        "selects no rows in table {t}predictions in the reference or the current window",
         policy=_set("predictions", "filters", {"model_name": "x' OR '1'='1"}),
     ),
 )

@@ -26,6 +26,7 @@ from airflow_retrain_gate.core.checks import (  # noqa: F401  (imported to regis
     score_health,
     score_inversion,
     segment_mix,
+    table_rows,
     training_signal_hygiene,
     trust,
     volume,
@@ -35,6 +36,7 @@ from airflow_retrain_gate.core.checks.registry import REGISTRY, CheckSettings, C
 DECISION_ORDER = (
     "freshness",
     "schema",
+    "table_rows",
     "label_domain",
     "label_timing",
     "score_inversion",

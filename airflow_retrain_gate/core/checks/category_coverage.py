@@ -150,6 +150,7 @@ def _column(
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="The share of unseen, 'other' or 'unknown' categories does not grow.",
+    guards_training=True,
 )
 def check_category_coverage(inputs: CheckInputs, settings: CategoryCoverageSettings) -> list[Finding]:
     """One finding per categorical column."""

@@ -31,6 +31,17 @@ def _dead(subject: str, message: str, **numbers: object) -> Finding:
     return outcome("dead_signal", subject, Status.FAIL, message, action=Action.FIX_FEATURES, **numbers)  # type: ignore[arg-type]
 
 
+def _unjudged(subject: str, window: str, values: int) -> Finding:
+    """Too few values in a window to tell a frozen column from chance."""
+    return outcome(
+        "dead_signal",
+        subject,
+        Status.INSUFFICIENT_DATA,
+        f"Column {subject} has only {values} values in the {window} window (fewer than {MIN_ROWS_PER_DAY}): "
+        "whether it is frozen cannot be judged.",
+    )
+
+
 def _constant(day: Moments) -> bool:
     return day.count >= MIN_ROWS_PER_DAY and day.minimum is not None and day.minimum == day.maximum
 
@@ -64,7 +75,9 @@ def numeric_finding(
 ) -> Finding:
     """Whether a numeric column (a feature or the model's score) is frozen, empty, constant or replayed."""
     ref = reference.moments
-    if ref.count < 2 or ref.minimum == ref.maximum:
+    if ref.count < MIN_ROWS_PER_DAY:
+        return _unjudged(subject, "reference", ref.count)
+    if ref.minimum == ref.maximum:
         return outcome(
             "dead_signal",
             subject,
@@ -92,6 +105,8 @@ def numeric_finding(
             threshold=float(settings.min_frozen_days),
             evidence={"empty_since": empty_days[0]},
         )
+    if cur.count < MIN_ROWS_PER_DAY and (cur.minimum is None or cur.minimum == cur.maximum):
+        return _unjudged(subject, "current", cur.count)
     evidence = {
         "daily": {
             "days": list(days),
@@ -157,7 +172,7 @@ def numeric_finding(
 def _daily_presence(profile: NumericProfile) -> list[tuple[int, int]]:
     """(non-null values, rows) per day."""
     return [
-        (moments.count, moments.count + nulls)
+        (moments.count + moments.extreme, moments.count + moments.extreme + nulls)
         for moments, nulls in zip(profile.daily_moments, profile.daily_nulls, strict=True)
     ]
 
@@ -175,7 +190,11 @@ def _categorical(
     settings: DeadSignalSettings,
 ) -> Finding:
     total = sum(reference.counts)
-    varied = total and sum(1 for count in reference.counts if count / total >= 0.01) >= 2
+    if total < MIN_ROWS_PER_DAY:
+        return _unjudged(subject, "reference", total)
+    if sum(current.counts) < MIN_ROWS_PER_DAY and sum(1 for count in current.counts if count) < 2:
+        return _unjudged(subject, "current", sum(current.counts))
+    varied = sum(1 for count in reference.counts if count / total >= 0.01) >= 2
     if not varied:
         return outcome(
             "dead_signal",
@@ -218,6 +237,7 @@ def _categorical(
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="Columns that varied in the reference are not frozen, constant or replayed.",
+    guards_training=True,
 )
 def check_dead_signal(inputs: CheckInputs, settings: DeadSignalSettings) -> list[Finding]:
     """One finding per feature column."""

@@ -108,6 +108,7 @@ def duplicates_finding(
     reads=("keys",),
     action=Action.FIX_FEATURES,
     summary="Features and predictions hold one row per key: no entity scored twice, no window ingested twice.",
+    guards_training=True,
 )
 def check_duplicate_keys(inputs: CheckInputs, settings: DuplicateKeysSettings) -> list[Finding]:
     """One finding per keyed table (features, and predictions when mapped)."""

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.checks.table_rows import describe_filters
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.policy_types import Duration
 from airflow_retrain_gate.core.timeframes import format_duration, parse_duration
@@ -25,6 +26,7 @@ class FreshnessSettings(CheckSettings):
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="The newest feature row is at most max_lag older than as_of.",
+    guards_training=True,
 )
 def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Finding]:
     """Fail when the feature table stopped receiving rows (a stale or late pipeline)."""
@@ -35,12 +37,18 @@ def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Fi
     evidence = {"as_of": inputs.as_of.isoformat(), "max_lag": settings.max_lag}
     if latest is None:
         since = inputs.reference.start.date().isoformat()
+        filters = inputs.policy.tables.features.filters
+        cause = (
+            f" matching tables.features.filters: {describe_filters(filters)}; check the filter values"
+            if filters
+            else ": the feature pipeline is not delivering"
+        )
         return [
             outcome(
                 "freshness",
                 table,
                 Status.FAIL,
-                f"Table {table} has no rows at all since {since}: the feature pipeline is not delivering.",
+                f"Table {table} has no rows at all since {since}{cause}.",
                 action=Action.FIX_FEATURES,
                 statistic="lag",
                 threshold=max_lag.total_seconds(),

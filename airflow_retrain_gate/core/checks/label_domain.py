@@ -110,6 +110,7 @@ def domain_problem(inputs: CheckInputs) -> str | None:
     reads=("outcomes",),
     action=Action.FIX_FEATURES,
     summary="Matured labels keep the reference's domain: 0/1 or a two-valued code, whole numbers, a unit.",
+    guards_training=True,
 )
 def check_label_domain(inputs: CheckInputs, settings: LabelDomainSettings) -> list[Finding]:
     """One finding for the label column: fail when the current labels left the reference's domain."""

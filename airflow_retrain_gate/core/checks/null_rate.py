@@ -110,6 +110,7 @@ def null_share_finding(
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="The NULL share of each feature does not rise, over the window or on a day.",
+    guards_training=True,
 )
 def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Finding]:
     """One finding per feature column."""

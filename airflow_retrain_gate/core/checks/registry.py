@@ -33,22 +33,40 @@ class CheckSpec:
     """The action a failing finding of this check asks for unless the policy overrides it."""
     summary: str
     evaluate: Callable[[CheckInputs, Any], list[Finding]]
+    guards_training: bool = False
+    """An input check that can veto `train`: the gate trains only when every such check could judge."""
 
 
 REGISTRY: dict[str, CheckSpec] = {}
 
 
 def register(
-    name: str, *, settings: type[CheckSettings], reads: tuple[str, ...], action: Action, summary: str
+    name: str,
+    *,
+    settings: type[CheckSettings],
+    reads: tuple[str, ...],
+    action: Action,
+    summary: str,
+    guards_training: bool = False,
 ) -> Callable[[Callable[[CheckInputs, Any], list[Finding]]], Callable[[CheckInputs, Any], list[Finding]]]:
-    """Register an evaluator under the name policies use for it."""
+    """Register an evaluator under the name policies use for it; `guards_training` marks an input check
+    that must have judged (not insufficient_data, not error) before the gate may decide `train`."""
 
     def decorate(
         evaluate: Callable[[CheckInputs, Any], list[Finding]],
     ) -> Callable[[CheckInputs, Any], list[Finding]]:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = CheckSpec(name, settings, reads, action, summary, evaluate)
+        REGISTRY[name] = CheckSpec(name, settings, reads, action, summary, evaluate, guards_training)
         return evaluate
 
     return decorate
+
+
+def training_guards(enabled: list[str], unmapped: frozenset[str]) -> frozenset[str]:
+    """The enabled checks that can veto `train`, leaving out those whose tables the policy does not map."""
+    return frozenset(
+        name
+        for name in enabled
+        if REGISTRY[name].guards_training and not unmapped.intersection(REGISTRY[name].reads)
+    )

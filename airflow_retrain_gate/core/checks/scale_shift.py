@@ -14,9 +14,13 @@ from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.moments import Moments
 from airflow_retrain_gate.core.profiles import NumericProfile
+from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE
 
 MIN_ROWS = 30
 """A day or window needs this many values for its spread to be a usable scale estimate."""
+EXTREME_ORDERS = 6.0
+"""Orders of magnitude above the reference's largest value that usual unit changes stay within (micro- is
+10^6); even a Pareto tail of index 1 exceeds its past maximum that much with a chance below 1e-6 per value."""
 
 
 class ScaleShiftSettings(CheckSettings):
@@ -44,6 +48,29 @@ def scale_factor(reference: Moments, current: Moments, settings: ScaleShiftSetti
     return factor
 
 
+def extreme_values(subject: str, reference: Moments, current: Moments) -> Finding | None:
+    """A failing finding when current values are corrupt magnitudes: beyond SAFE_MAGNITUDE, or more than
+    EXTREME_ORDERS orders of magnitude above anything the reference held; None otherwise."""
+    peak, usual = current.magnitude, reference.magnitude
+    orders = math.log10(peak / usual) if peak > 0 and usual > 0 else 0.0
+    if not current.extreme and orders <= EXTREME_ORDERS:
+        return None
+    beyond = f", {current.extreme} of them beyond +/-{SAFE_MAGNITUDE:g}" if current.extreme else ""
+    return outcome(
+        "scale_shift",
+        subject,
+        Status.FAIL,
+        f"Column {subject} holds corrupt values: up to {peak:.3g} in the current window{beyond}, where the "
+        f"reference never exceeded {usual:.3g} in magnitude. That is beyond any usual unit change; fix the "
+        "feature upstream (an overflow, a sentinel, a misparsed number or a wrong unit) before training.",
+        action=Action.FIX_FEATURES,
+        statistic="magnitude_orders",
+        value=orders,
+        threshold=EXTREME_ORDERS,
+        evidence={"current_peak": peak, "reference_peak": usual, "extreme_values": current.extreme},
+    )
+
+
 def _trailing_run(
     days: tuple[str, ...], factors: list[float | None], counts: list[int]
 ) -> list[tuple[str, float]]:
@@ -66,12 +93,23 @@ def scale_finding(
 ) -> Finding:
     """Whether a numeric column (a feature or the score) moved to a new scale, over the window or its last days."""
     ref, cur = reference.moments, current
-    if ref.count < MIN_ROWS or ref.std <= 0:
+    extreme = extreme_values(subject, ref, cur.moments)
+    if extreme is not None:
+        return extreme
+    if ref.count < MIN_ROWS or cur.moments.count < MIN_ROWS:
         return outcome(
             "scale_shift",
             subject,
             Status.INSUFFICIENT_DATA,
-            f"Column {subject} has too few or constant reference values to judge its scale.",
+            f"Column {subject} has {ref.count} reference and {cur.moments.count} current values, fewer than "
+            f"{MIN_ROWS} in a window: its scale cannot be judged.",
+        )
+    if ref.std <= 0:
+        return outcome(
+            "scale_shift",
+            subject,
+            Status.PASS,
+            f"Column {subject} was constant in the reference: it has no spread to compare a scale with.",
         )
     evidence = {
         "reference": {"mean": ref.mean, "std": ref.std},
@@ -122,6 +160,7 @@ def scale_finding(
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="Numeric columns keep their unit: mean and spread are not multiplied by one factor.",
+    guards_training=True,
 )
 def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list[Finding]:
     """One finding per numeric column; fails on a consistent rescaling of the whole window or its last days."""

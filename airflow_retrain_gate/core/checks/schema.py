@@ -20,6 +20,7 @@ class SchemaSettings(CheckSettings):
     reads=("schema",),
     action=Action.FIX_FEATURES,
     summary="Mapped feature columns exist, have types that fit their role, and kept their types.",
+    guards_training=True,
 )
 def check_schema(inputs: CheckInputs, settings: SchemaSettings) -> list[Finding]:
     """Fail when a feature column changed type (upstream schema change); error when one is missing."""

@@ -80,6 +80,7 @@ def range_finding(
     reads=("predictions",),
     action=Action.FIX_FEATURES,
     summary="The score is alive, keeps its scale and probability range, and its NULL share does not rise.",
+    guards_training=True,
 )
 def check_score_health(inputs: CheckInputs, settings: ScoreHealthSettings) -> list[Finding]:
     """Four findings on the score column: liveness, scale, range and NULL share."""

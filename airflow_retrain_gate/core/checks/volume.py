@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from pydantic import Field
@@ -10,6 +10,7 @@ from scipy import stats as scipy_stats
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.checks.table_rows import empty_windows_message
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import TableProfile
@@ -48,41 +49,70 @@ def expected_rows(reference: TableProfile, current: TableProfile) -> np.ndarray:
     return np.asarray(expected)
 
 
+def _one_instant(profile: TableProfile) -> bool:
+    """Several rows over a window of more than a day that all carry the same timestamp."""
+    spans_days = profile.window.end - profile.window.start > timedelta(days=1)
+    return (
+        spans_days
+        and profile.rows >= 2
+        and profile.min_timestamp is not None
+        and profile.min_timestamp == profile.max_timestamp
+    )
+
+
+def _one_instant_finding(inputs: CheckInputs, profile: TableProfile) -> Finding:
+    table = inputs.policy.tables.features.table
+    stamp = profile.min_timestamp
+    assert stamp is not None
+    return outcome(
+        "volume",
+        table,
+        Status.FAIL,
+        f"All {profile.rows} rows of table {table} in the {profile.window.name} window share one timestamp, "
+        f"{stamp:%Y-%m-%d %H:%M:%S} UTC: column {inputs.policy.tables.features.timestamp} holds a load time "
+        "or a default, not when events happened. Fix the timestamp upstream before training.",
+        action=Action.FIX_FEATURES,
+        statistic="distinct_timestamps",
+        value=1.0,
+        threshold=2.0,
+        evidence={"window": profile.window.name, "timestamp": stamp.isoformat(), "rows": profile.rows},
+    )
+
+
 @register(
     "volume",
     settings=VolumeSettings,
     reads=("features",),
     action=Action.FIX_FEATURES,
     summary="Rows per day match the reference (same weekday); missing or partial days fail.",
+    guards_training=True,
 )
 def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]:
     """Fail when rows are missing from the current window or from some of its days."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.table
-    if reference.rows == 0 and current.rows == 0:
-        return [
-            outcome(
-                "volume",
-                table,
-                Status.ERROR,
-                f"Table {table} has no rows in the reference or the current window: nothing to diagnose "
-                "(check the windows, the timestamp column and the filters).",
-            )
-        ]
-    if reference.rows == 0:
+    stamped_once = [profile for profile in (current, reference) if _one_instant(profile)]
+    if stamped_once:
+        return [_one_instant_finding(inputs, stamped_once[0])]
+    empty = [profile.window for profile in (reference, current) if profile.rows == 0]
+    if empty and empty != [current.window]:  # an empty current window alone is missing data, judged below
+        mapping = inputs.policy.tables.features
+        message = empty_windows_message("tables.features", table, mapping.filters, empty)
+        return [outcome("volume", table, Status.ERROR, message + " Nothing to diagnose without them.")]
+    expected = expected_rows(reference, current)
+    if expected.sum() <= 0:
         return [
             outcome(
                 "volume",
                 table,
                 Status.INSUFFICIENT_DATA,
-                f"Table {table} has no rows in the reference window {reference.window.start:%Y-%m-%d} to "
-                f"{reference.window.end:%Y-%m-%d}; volumes cannot be compared.",
+                f"Table {table} has no rows on any full day of the reference window: the rows to expect are "
+                "unknown, so volumes cannot be compared.",
             )
         ]
-    expected = expected_rows(reference, current)
     observed = np.asarray(current.daily_rows, float)
-    ratio = float(observed.sum() / expected.sum()) if expected.sum() > 0 else float("inf")
+    ratio = float(observed.sum() / expected.sum())
     evidence = {
         "daily": {
             "days": list(current.days),
