@@ -10,7 +10,7 @@ ERROR_LINE_LIMIT = 500
 
 _LINE_BREAKS = re.compile(r"[\n\r\t\v\f\x85\u2028\u2029]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]#|])")
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_HTML = {"&": "&amp;", "<": "&lt;"}
 
 
 def printable(text: str) -> str:
@@ -33,7 +33,7 @@ def one_line(text: str, limit: int = ERROR_LINE_LIMIT) -> str:
 
 
 def markdown_text(text: str) -> str:
-    """`printable(text)` as literal markdown: HTML is entity-escaped, markdown punctuation backslash-escaped,
+    """`printable(text)` as literal markdown: `<` and `&` are entity-escaped, markdown punctuation backslash-escaped,
     so data cannot add tags, links, headings or table cells."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
     return "".join(_HTML.get(char, char) for char in escaped)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from airflow_retrain_gate.core.checks.context import ProfileSet
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
+from airflow_retrain_gate.core.feature_roles import has_misfits
 from airflow_retrain_gate.core.key_profiler import count_keys
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
@@ -103,11 +104,14 @@ class ProfileBuilder:
         }
 
     def _schema(self) -> dict[str, Any]:
-        return {
-            "feature_schema": self.warehouse.describe(
-                self.policy.tables.features.table, "tables.features.table"
-            )
-        }
+        mapping = self.policy.tables.features
+        info = self.warehouse.describe(mapping.table, "tables.features.table")
+        recorded: dict[str, str] = {}
+        if self.cache is not None and has_misfits(mapping, info):
+            # Tells an upstream type change from a policy mistake: the features profile fails on a misfit.
+            cached = self.cache.get(cache_key("features", self._identity(mapping), self.reference))
+            recorded = cached.column_types if cached is not None else {}
+        return {"feature_schema": info, "recorded_feature_types": recorded}
 
     def _features(self) -> dict[str, Any]:
         mapping = self.policy.tables.features

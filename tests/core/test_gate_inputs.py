@@ -61,14 +61,20 @@ def test_an_unreachable_warehouse_takes_on_error() -> None:
     assert errors and all("secret-password" not in error for error in errors)
 
 
-def test_a_text_column_used_as_a_number_is_a_schema_change(duckdb_url: str) -> None:
+def test_a_text_column_used_as_a_number_is_a_policy_error(duckdb_url: str) -> None:
+    """The column was text in both windows and no cached profile says otherwise: the mapping is wrong (on_error);
+    tests/reliability/test_policy_roles.py shows the upstream change a cached reference profile reveals."""
     frames = build_story("healthy", rows_per_day=300)
     frames["features"]["basket_value"] = frames["features"]["basket_value"].map("{:.2f} EUR".format)
     load_tables(duckdb_url, frames)
     decision = run_gate(parse_policy(story_policy("healthy")), Warehouse(duckdb_url), DEMO_AS_OF)
-    assert decision.branch is Branch.FIX_FEATURES
-    assert decision.deciding_checks[0] == "schema"
-    assert "basket_value is now VARCHAR, but the policy uses it as a number" in decision.reasons[0]
+    assert decision.branch is Branch.ALERT
+    [schema] = [finding for finding in decision.findings if finding.check == "schema"]
+    assert schema.status is Status.ERROR
+    assert schema.message.startswith(
+        "tables.features.numeric[1]: column 'basket_value' of table 'features' is VARCHAR; the policy uses it as a "
+        "number"
+    )
 
 
 def test_an_empty_current_window_is_missing_data_not_a_reason_to_train(concept_drift_warehouse: str) -> None:

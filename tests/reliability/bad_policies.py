@@ -70,7 +70,7 @@ def _replaced_by(make: Callable[[Path], None]) -> Callable[[Path], None]:
     return prepare
 
 
-def _extends_chain(length: int) -> Callable[[Path], None]:
+def extends_chain(length: int) -> Callable[[Path], None]:
     """Write base0.yaml .. base<length-1>.yaml beside the policy, each extending the next (the last is VALID)."""
 
     def prepare(path: Path) -> None:
@@ -287,17 +287,17 @@ CORPUS: tuple[BadPolicy, ...] = (
         "an extends chain of 1500 files",
         "extends: base0.yaml\n" + VALID,
         "extends: a chain of more than 20 policy files",
-        prepare=_extends_chain(1500),
+        prepare=extends_chain(1500),
     ),
     BadPolicy(
         "an extends chain of 21 files",
         "extends: base0.yaml\n" + VALID,
         "extends: a chain of more than 20 policy files",
-        prepare=_extends_chain(20),
+        prepare=extends_chain(20),
     ),
     BadPolicy(
-        "30000 unknown keys (an error of 2 MB, cut to one line)",
-        VALID + "".join(f"k{index}: 1\n" for index in range(30_000)),
+        "3000 unknown keys (an error of 200 kB, cut to one line)",
+        VALID + "".join(f"k{index}: 1\n" for index in range(3000)),
         "k0: unknown key",
     ),
     BadPolicy(

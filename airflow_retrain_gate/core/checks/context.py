@@ -43,6 +43,8 @@ class ProfileSet:
     features_current: TableProfile | None = None
     latest_feature_timestamp: datetime | None = None
     feature_schema: TableInfo | None = None
+    recorded_feature_types: dict[str, str] = field(default_factory=dict)
+    """Column types the cached reference profile recorded, looked up when a column's type misfits its role."""
     scores_reference: TableProfile | None = None
     """The predictions table's score column, profiled as a numeric feature."""
     scores_current: TableProfile | None = None

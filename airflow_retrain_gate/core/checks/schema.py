@@ -1,13 +1,22 @@
-"""schema: every mapped feature column exists with a type that fits its role, and kept its type."""
+"""schema: every mapped feature column exists with a type that fits its role, and kept its type.
+
+A column whose type does not fit its role is an upstream change when the cached reference profile recorded
+another type, and a mistake in the policy when it did not (the column never had a fitting type).
+"""
 
 from __future__ import annotations
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
+from airflow_retrain_gate.core.feature_roles import mapped_columns
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, TEMPORAL_KINDS, MappingError
+from airflow_retrain_gate.core.warehouse import MappingError
 
-ROLE_KINDS = {"numeric": (NUMERIC_KINDS, "a number"), "timestamp": (TEMPORAL_KINDS, "a timestamp")}
+FIXES = {
+    "numeric": "list it under categorical or fix the mapping",
+    "timestamp": "map the column holding each row's event time",
+}
+"""What to do about a column whose type never fitted its role, per role."""
 
 
 class SchemaSettings(CheckSettings):
@@ -23,55 +32,57 @@ class SchemaSettings(CheckSettings):
     guards_training=True,
 )
 def check_schema(inputs: CheckInputs, settings: SchemaSettings) -> list[Finding]:
-    """Fail when a feature column changed type (upstream schema change); error when one is missing."""
+    """Fail when a feature column changed type (upstream schema change); error when one is missing, or when
+    its type never fitted the role the policy gives it (a mistake in the policy, not in the data)."""
     info = inputs.profiles.feature_schema
     assert info is not None
-    mapping = inputs.policy.tables.features
-    earlier = inputs.profiles.features_reference.column_types if inputs.profiles.features_reference else {}
-    roles = [("timestamp", "timestamp", mapping.timestamp)]
-    roles += [(f"numeric[{i}]", "numeric", name) for i, name in enumerate(mapping.numeric)]
-    roles += [(f"categorical[{i}]", "categorical", name) for i, name in enumerate(mapping.categorical)]
-    if mapping.segment:
-        roles.append(("segment", "categorical", mapping.segment))
+    profiles = inputs.profiles
+    roles = mapped_columns(inputs.policy.tables.features)
+    reference = profiles.features_reference
+    recorded = reference.column_types if reference is not None else profiles.recorded_feature_types
     findings: list[Finding] = []
-    problems = 0
-    for field, role, name in roles:
-        path = f"tables.features.{field}"
+    for mapped in roles:
         try:
-            column = info.column(path, name)
+            column = info.column(mapped.field, mapped.name)
         except MappingError as error:
-            findings.append(outcome("schema", f"{info.qualified_name}.{name}", Status.ERROR, str(error)))
-            problems += 1
+            findings.append(
+                outcome("schema", f"{info.qualified_name}.{mapped.name}", Status.ERROR, str(error))
+            )
             continue
         subject = f"{info.qualified_name}.{column.name}"
-        allowed = ROLE_KINDS.get(role)
-        if allowed and column.kind not in allowed[0]:
+        before = recorded.get(column.name)
+        changed = before not in (None, column.sql_type)
+        needed = mapped.misfit(column)
+        # A definite type (text, number, time) that never fitted the role is the policy's mistake.
+        if needed and not changed and column.kind != "other":
+            findings.append(
+                outcome(
+                    "schema",
+                    subject,
+                    Status.ERROR,
+                    f"{mapped.field}: column {column.name!r} of table {info.qualified_name!r} is "
+                    f"{column.sql_type}; the policy uses it as {needed}, and no reference profile recorded "
+                    f"another type: {FIXES[mapped.role]}.",
+                    evidence={"field": mapped.field, "sql_type": column.sql_type},
+                )
+            )
+        elif needed or changed:  # an upstream change, or a column that lost its type (all NULL, say)
+            was = (
+                f"changed type from {before} to {column.sql_type}" if changed else f"is now {column.sql_type}"
+            )
+            since = " since the reference profile was taken" if changed else ""
+            uses = f", but the policy uses it as {needed}" if needed else ""
             findings.append(
                 outcome(
                     "schema",
                     subject,
                     Status.FAIL,
-                    f"Column {subject} is now {column.sql_type}, but the policy uses it as {allowed[1]} ({path}): "
-                    "the upstream schema changed.",
+                    f"Column {subject} {was}{since}{uses} ({mapped.field}): the upstream schema changed.",
                     action=Action.FIX_FEATURES,
-                    evidence={"field": path, "sql_type": column.sql_type},
+                    evidence={"field": mapped.field, "before": before, "now": column.sql_type},
                 )
             )
-            problems += 1
-        elif earlier.get(column.name) not in (None, column.sql_type):
-            findings.append(
-                outcome(
-                    "schema",
-                    subject,
-                    Status.FAIL,
-                    f"Column {subject} changed type from {earlier[column.name]} to {column.sql_type} since the "
-                    "reference profile was taken: the upstream schema changed.",
-                    action=Action.FIX_FEATURES,
-                    evidence={"field": path, "before": earlier[column.name], "now": column.sql_type},
-                )
-            )
-            problems += 1
-    if not problems:
+    if not findings:
         findings.append(
             outcome(
                 "schema",
