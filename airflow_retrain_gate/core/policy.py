@@ -342,9 +342,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """The safe YAML loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)
     and collections nested deeper than MAX_NESTING (which would exhaust the recursion of its composer)."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """Compose a node, counting how deeply collections nest."""
-        self._depth: int = getattr(self, "_depth", 0) + 1
+        self._depth += 1
         try:
             if self._depth > MAX_NESTING:
                 raise yaml.composer.ComposerError(

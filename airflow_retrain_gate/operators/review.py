@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.hitl import HITLUser
 
 from airflow_retrain_gate.core import Decision, DecisionLog, RunKey, WarehouseError
+from airflow_retrain_gate.core.escaping import printable
 from airflow_retrain_gate.core.findings import PRECEDENCE, Branch
 from airflow_retrain_gate.hooks.warehouse import WarehouseHook
 from airflow_retrain_gate.operators.gate import XCOM_DECISION_KEY, fitted_markdown
@@ -71,9 +72,8 @@ class RetrainGateReviewOperator(HITLBranchOperator):
         """Put the gate's decision in front of a person and wait for the answer."""
         decision = self._gate_decision(context)
         gate = self._gate_key(context)
-        self.subject = (
-            f"Retrain gate {decision.policy_name} decided {decision.branch.value}: confirm or override"
-        )
+        name = printable(decision.policy_name)  # no newline or escape code in a subject line
+        self.subject = f"Retrain gate {name} decided {decision.branch.value}: confirm or override"
         self.body = (
             fitted_markdown(decision, BODY_LIMIT)
             + f"\n\nEvidence and charts: {decision_url(gate.dag_id, gate.run_id, gate.task_id, gate.map_index)}"
