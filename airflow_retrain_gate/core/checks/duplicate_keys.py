@@ -102,13 +102,14 @@ def duplicates_finding(
     )
 
 
+# Not a training guard: a features table without an entity or key (both optional in the policy) says
+# "not judged" in the reasons rather than keeping every such policy from training.
 @register(
     "duplicate_keys",
     settings=DuplicateKeysSettings,
     reads=("keys",),
     action=Action.FIX_FEATURES,
     summary="Features and predictions hold one row per key: no entity scored twice, no window ingested twice.",
-    guards_training=True,
 )
 def check_duplicate_keys(inputs: CheckInputs, settings: DuplicateKeysSettings) -> list[Finding]:
     """One finding per keyed table (features, and predictions when mapped)."""
