@@ -35,7 +35,7 @@ from airflow_retrain_gate.core.feature_profiler import (
 from airflow_retrain_gate.core.profile_queries import grouped, summary_query, window_rows
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, TableProfile
 from airflow_retrain_gate.core.sources import TableSource
-from airflow_retrain_gate.core.sql import day_of
+from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from benchmarks import scenario
 from benchmarks.progress import say
@@ -158,7 +158,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for window in (reference_window, current_window):
         rows = window_rows(source.clause, source.in_window("timestamp", window), columns, warehouse.dialect)
-        numeric = [rows.c[f"v{i}"] for i in range(len(mapping.numeric))]
+        numeric = [
+            (rows.c[f"v{i}"], within_safe_magnitude(rows.c[f"v{i}"])) for i in range(len(mapping.numeric))
+        ]
         categorical = [rows.c[f"c{i}"] for i in range(len(mapping.categorical))]
         pairs = [
             (

@@ -111,7 +111,7 @@ EXTREME: tuple[BrokenFeatures, ...] = tuple(
         SCALE_CAUSE,
         extreme(value, share),
     )
-    for value in (1e100, 1e160, -1e300, 1e308)
+    for value in (1e160, -1e300, 1e308)
     for share in (0.01, 0.2)
 ) + (
     BrokenFeatures(

@@ -26,13 +26,11 @@ from .gates import ROWS_PER_DAY, TRAIN_STORY, diagnose, train_policy
 
 SEEDS = (0, 1)
 ON_POSTGRESQL = (
-    "1e+300 in 20% of current basket_value",
-    "1e+308 in 1% of current basket_value",
+    "-1e+300 in 20% of current basket_value",
     "feed thinned to 2 rows a day, on_error: fix_features",
     "every row stamped 2024-05-31 12:00",
     "no feature rows in the reference window",
     "filter typo on predictions: {'model_name': 'frod-scorer'}, on_error: alert",
-    "filter typo on outcomes: {'source': 'cmr'}, on_error: alert",
 )
 
 
@@ -108,8 +106,8 @@ def corpus_duckdb(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
     return urls
 
 
-RUNS = [(seed, case) for seed in SEEDS for index, case in enumerate(CORPUS) if seed == 0 or index % 2]
-"""Every case at seed 0, every other case at seed 1: each class runs at both seeds, in a minute."""
+RUNS = [(seed, case) for seed in SEEDS for index, case in enumerate(CORPUS) if seed == 0 or index % 3 == 1]
+"""Every case at seed 0, every third at seed 1: each class runs at both seeds, in about a minute."""
 
 
 @pytest.mark.parametrize(("seed", "case"), RUNS, ids=[f"{case.name}-{seed}" for seed, case in RUNS])
@@ -130,6 +128,7 @@ def corpus_postgres(postgres_server: str) -> Iterator[str]:
     schema = f"broken_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(postgres_server)
     load_corpus(engine, 0, POSTGRES_CASES, schema=schema)
+    assert diagnose(postgres_server, train_policy(prefix="s0__", schema=schema)).branch is Branch.TRAIN
     yield schema
     with engine.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
