@@ -27,9 +27,13 @@ from airflow_retrain_gate.core import (
 from airflow_retrain_gate.core.escaping import one_line, printable
 from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
 from airflow_retrain_gate.core.retry import RetrySettings
+from airflow_retrain_gate.core.secrets import RedactingFilter
+from airflow_retrain_gate.core.termination import Terminated, run_until_terminated
 from airflow_retrain_gate.core.timeframes import to_utc
 
 EXIT_USAGE = 2
+EXIT_UNRECORDED = 4
+"""`diagnose --record` printed its decision but could not write it to the decision log."""
 MAX_TIMEOUT_S = 24 * 3600.0
 """The longest statement timeout the CLI accepts: a gate waiting a day for one query has hung."""
 MAX_RETRIES = 10
@@ -95,15 +99,27 @@ def _diagnose(args: argparse.Namespace) -> int:
     warehouse = Warehouse(args.warehouse, statement_timeout_s=args.timeout, retry=retry)
     state = StateStore(args.state) if args.state else None
     key = RunKey("cli", f"cli__{(as_of.isoformat() if as_of else 'now')}", policy.name)
-    decision = run_gate(policy, warehouse, as_of, state=state, run_key=key)
-    if state is not None and args.record:
-        DecisionLog(state).record(key, decision)
+    decision = run_until_terminated(
+        lambda: run_gate(policy, warehouse, as_of, state=state, run_key=key), warehouse.cancel
+    )
     output = {
         "json": decision.to_json,
         "markdown": decision.to_markdown,
         "table": lambda: render_table(decision),
     }[args.format]()
-    print(output)
+    print(output, flush=True)
+    if state is not None and args.record:
+        return _record(DecisionLog(state), key, decision)
+    return 0
+
+
+def _record(log: DecisionLog, key: RunKey, decision: Decision) -> int:
+    """Write the printed decision to the decision log; one line on stderr and EXIT_UNRECORDED if that fails."""
+    try:
+        log.record(key, decision)
+    except WarehouseError as error:
+        print(f"retrain-gate: the decision above was not recorded: {one_line(str(error))}", file=sys.stderr)
+        return EXIT_UNRECORDED
     return 0
 
 
@@ -212,12 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", help="SQLAlchemy URL of the state database (profile cache, decision log, cooldown)"
     )
     diagnose.add_argument(
-        "--record", action="store_true", help="write the decision to the decision log (needs --state)"
+        "--record",
+        action="store_true",
+        help=f"write the decision to the decision log (needs --state); when that fails, the decision is still "
+        f"printed and the exit code is {EXIT_UNRECORDED}",
     )
     diagnose.add_argument(
         "--timeout",
         type=bounded_number(float, 0.001, MAX_TIMEOUT_S, " seconds"),
-        help=f"statement timeout in seconds (up to {MAX_TIMEOUT_S:g})",
+        help=f"statement timeout in seconds (up to {MAX_TIMEOUT_S:g}; default: the policy's "
+        "warehouse.statement_timeout, 10m); it also caps the connect timeout",
     )
     diagnose.add_argument(
         "--retries",
@@ -246,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 for every branch, 2 for usage or policy errors)."""
+    """Entry point; returns the exit code: 0 for every branch, 2 for usage, policy or warehouse errors, 4 when
+    `--record` could not write the printed decision, 128 + the signal number when stopped."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -255,7 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(message)s",
             stream=sys.stderr,
         )
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
         return int(args.handler(args))
+    except Terminated as error:
+        print(f"retrain-gate: {error}", file=sys.stderr)
+        return error.exit_code
     except (PolicyError, UsageError) as error:
         print(f"retrain-gate: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE

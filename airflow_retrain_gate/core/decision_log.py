@@ -212,8 +212,11 @@ class DecisionLog:
             query = query.where(self.table.c.dag_id == dag_id)
         if task_id is not None:
             query = query.where(self.table.c.task_id == task_id)
-        with self.state.reading() as connection:
-            value = connection.execute(query).scalar()
+        try:
+            with self.state.reading() as connection:
+                value = connection.execute(query).scalar()
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
         return None if value is None else to_utc(value)
 
     def _entry_columns(self) -> list[sa.Column[Any]]:

@@ -24,6 +24,7 @@ from airflow_retrain_gate.core.escaping import one_line
 from airflow_retrain_gate.core.findings import Action, Branch
 from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
 from airflow_retrain_gate.core.timeframes import parse_duration, to_utc
+from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
 
 
 class PolicyError(ValueError):
@@ -260,6 +261,7 @@ class Policy(BaseModel):
         default="alert", description="Branch when the gate cannot diagnose; never train."
     )
     statistics: StatisticsSettings = StatisticsSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
     branches: BranchTasks = BranchTasks()
 
     @model_validator(mode="before")

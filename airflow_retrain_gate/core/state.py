@@ -4,18 +4,25 @@ migrated by versioned steps, in a `retrain_gate` schema where the dialect has sc
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airflow_retrain_gate.core.engines import embedded_path, is_read_only, limit_connect_time, parse_url
 from airflow_retrain_gate.core.warehouse import WarehouseError, create_engine, short_error
 
 SCHEMALESS_DIALECTS = {"sqlite"}
 DEFAULT_SCHEMA = "retrain_gate"
+CONNECT_TIMEOUT_S = 30.0
+"""Longest the gate waits to open a connection to the state database."""
+LOCK_WAIT_S = 60.0
+"""Longest a write waits for other processes writing the same SQLite or DuckDB state file."""
 
 
 def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
@@ -95,7 +102,12 @@ class StateStore:
     """The gate's writable database, with its tables migrated on first use."""
 
     def __init__(self, url_or_engine: str | Engine, *, schema: str | None = DEFAULT_SCHEMA) -> None:
-        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else create_engine(url_or_engine)
+        if isinstance(url_or_engine, Engine) and not is_read_only(url_or_engine):
+            self.engine = url_or_engine
+        else:
+            # A warehouse file opened read-only cannot hold the state: open the same file for writing.
+            url = url_or_engine.url if isinstance(url_or_engine, Engine) else url_or_engine
+            self.engine = _writable_engine(url if isinstance(url, str) else url.render_as_string(False))
         self.schema = None if self.engine.dialect.name in SCHEMALESS_DIALECTS else schema
         self.metadata = sa.MetaData(schema=self.schema)
         self.tables = _tables(self.metadata)
@@ -160,6 +172,42 @@ class StateStore:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def _writable_engine(url: str) -> Engine:
+    """An engine for a state database; SQLite and DuckDB files take turns between processes writing them.
+
+    SQLite writes start with BEGIN IMMEDIATE and wait up to LOCK_WAIT_S for the file lock, so concurrent gates
+    serialise instead of failing with "database is locked". DuckDB admits one process per file: connections
+    are not pooled (the lock is released after each transaction) and opening retries while another holds it.
+    """
+    duckdb_file = embedded_path(parse_url(url)) is not None and url.startswith("duckdb")
+    engine = create_engine(url, pooled=not duckdb_file)
+    limit_connect_time(engine, lambda: CONNECT_TIMEOUT_S)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_waits_for_writers)
+        sa.event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    if duckdb_file:
+        sa.event.listen(engine, "do_connect", _duckdb_waits_for_writers)
+    return engine
+
+
+def _sqlite_waits_for_writers(dbapi_connection: Any, _: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" listener issues BEGIN IMMEDIATE instead
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT_S * 1000)}")
+
+
+def _duckdb_waits_for_writers(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+    deadline = time.monotonic() + LOCK_WAIT_S
+    pause = 0.02
+    while True:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            if "Could not set lock" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _schema_exists(connection: Connection, schema: str) -> bool:

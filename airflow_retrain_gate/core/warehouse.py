@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,28 +10,41 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from airflow_retrain_gate.core.engines import (
+    EMBEDDED_DIALECTS,
+    WarehouseError,
+    cancel_running,
+    create_engine,
+    limit_connect_time,
+)
 from airflow_retrain_gate.core.retry import RetrySettings
+from airflow_retrain_gate.core.secrets import RedactingFilter, scrub
 from airflow_retrain_gate.core.sql import APPROX_DISTINCT_DIALECTS, GROUPING_SETS_DIALECTS
+from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
 
 log = logging.getLogger("airflow_retrain_gate")
+log.addFilter(RedactingFilter())
 
 DEFAULT_URL = "duckdb:///:memory:"
-EMBEDDED_DIALECTS = frozenset({"duckdb", "sqlite"})
 SERVER_CONCURRENCY = 2
 """Default number of queries the gate runs at once on a warehouse server."""
 SHARED_CONNECTION_POOLS = (sa.pool.StaticPool, sa.pool.AssertionPool)
 """Pools with one connection for the whole engine: queries on them run one at a time."""
 TEMPORAL_KINDS = frozenset({"timestamp", "timestamptz", "date"})
 NUMERIC_KINDS = frozenset({"numeric", "boolean"})
+UNREACHABLE_MEMORY_S = 30.0
+"""After a connection could not be opened, later reads within this time fail at once instead of each waiting for
+its own connect timeout (a gate reads several tables; a dead host must not cost one timeout per table)."""
+Result = TypeVar("Result")
 
 
-class WarehouseError(RuntimeError):
-    """The warehouse could not answer: unreachable, timed out, or a table/column is missing."""
+class ReadStopped(WarehouseError):
+    """A read ended by its statement timeout or by `Warehouse.cancel`."""
 
 
 class MappingError(WarehouseError):
@@ -165,28 +177,55 @@ def default_concurrency(engine: Engine) -> int:
 
 
 class Warehouse:
-    """A SQLAlchemy engine the gate reads from, in read-only UTC transactions with an optional timeout."""
+    """A SQLAlchemy engine the gate reads from, in read-only UTC transactions with connect and statement timeouts.
+
+    A DuckDB or SQLite file is opened read-only unless `read_only=False`: many gates then share it, and a path
+    that does not exist is an error, not a new empty file. Timeouts given here win over the policy's
+    `warehouse` section (`use_settings`), whose defaults apply otherwise.
+    """
 
     def __init__(
         self,
         url_or_engine: str | Engine = DEFAULT_URL,
         *,
         statement_timeout_s: float | None = None,
-        read_only: bool = False,
+        connect_timeout_s: float | None = None,
+        read_only: bool | None = None,
         retry: RetrySettings | None = None,
         concurrency: int | None = None,
     ) -> None:
         if isinstance(url_or_engine, Engine):
             self.engine = url_or_engine
         else:
-            self.engine = create_engine(url_or_engine, read_only=read_only)
-        self.statement_timeout_s = statement_timeout_s
+            self.engine = create_engine(url_or_engine, read_only=read_only is not False)
+        self._timeouts = (statement_timeout_s, connect_timeout_s)
+        self.settings = WarehouseSettings()
+        """The policy's limits, used where no explicit timeout was given."""
         self.concurrency = concurrency or default_concurrency(self.engine)
         """Queries run at once."""
         self.retry = retry or RetrySettings()
         self.query_log = QueryLog()
         self.observers: list[Callable[[QueryRecord], None]] = []
         self._tables: dict[str, TableInfo] = {}
+        self._running: set[Any] = set()
+        self._running_lock = threading.Lock()
+        self._cancelled = False
+        self._unreachable: tuple[float, str] | None = None
+        limit_connect_time(self.engine, lambda: self.connect_timeout_s)
+
+    @property
+    def statement_timeout_s(self) -> float:
+        """Longest one read may run, in seconds."""
+        return self._timeouts[0] or self.settings.statement_timeout_s
+
+    @property
+    def connect_timeout_s(self) -> float:
+        """Longest the gate waits for a connection, in seconds (never more than the statement timeout)."""
+        return min(self._timeouts[1] or self.settings.connect_timeout_s, self.statement_timeout_s)
+
+    def use_settings(self, settings: WarehouseSettings) -> None:
+        """Take the policy's time limits where this warehouse was given none."""
+        self.settings = settings
 
     @property
     def dialect(self) -> str:
@@ -207,14 +246,11 @@ class Warehouse:
         """Reflect a table named in the policy; a MappingError lists the tables that do exist."""
         if qualified_name in self._tables:
             return self._tables[qualified_name]
-        try:
-            info = self.retry.call(
-                lambda: self._reflect(qualified_name, field_path), f"{field_path}: reflection"
-            )
-        except sa.exc.SQLAlchemyError as error:
-            raise WarehouseError(
-                f"{field_path}: cannot reflect {qualified_name!r}: {short_error(error)}"
-            ) from None
+        info = self._read(
+            lambda: self._reflect(qualified_name, field_path),
+            f"{field_path}: reflection",
+            f"{field_path}: cannot reflect {qualified_name!r}",
+        )
         self._tables[qualified_name] = info
         return info
 
@@ -245,16 +281,44 @@ class Warehouse:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A connection in a read-only transaction (where the dialect has one), in UTC, with the timeout set."""
+        """A connection in a read-only transaction (where the dialect has one), in UTC, with the timeout set.
+
+        A statement past the timeout, or stopped by `cancel`, ends in a WarehouseError saying so.
+        """
+        if self._cancelled:
+            raise WarehouseError("not read: the gate was stopped")
+        timeout_s = self.statement_timeout_s
         with self.engine.connect() as connection:
-            with connection.begin():
-                _prepare_read(connection, self.statement_timeout_s)
-                timer = _interrupt_timer(connection, self.statement_timeout_s)
-                try:
+            raw = connection.connection.dbapi_connection
+            with self._running_lock:
+                self._running.add(raw)
+            timer = _interrupt_timer(raw, connection.dialect.name, timeout_s)
+            try:
+                with connection.begin():
+                    _prepare_read(connection, timeout_s)
                     yield connection
-                finally:
-                    if timer is not None:
-                        timer.cancel()
+            except sa.exc.SQLAlchemyError:
+                if self._cancelled:
+                    raise ReadStopped("query cancelled: the gate was stopped") from None
+                if timer is not None and timer.finished.is_set():
+                    raise ReadStopped(f"statement timeout of {timeout_s:g} s exceeded") from None
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                with self._running_lock:
+                    self._running.discard(raw)
+
+    def cancel(self) -> None:
+        """Stop every running read on the server (or embedded engine) and refuse new ones (SIGTERM, on_kill)."""
+        self._cancelled = True
+        with self._running_lock:
+            running = list(self._running)
+        for raw in running:
+            try:
+                cancel_running(raw)
+            except Exception as error:  # noqa: BLE001 - the read may have finished meanwhile
+                log.warning("could not cancel a running warehouse read: %s", short_error(error))
 
     def fetch(self, query: sa.Executable, purpose: str) -> list[sa.Row[Any]]:
         """Run one aggregate query and return its (bounded) rows, recording them in the query log."""
@@ -264,20 +328,32 @@ class Warehouse:
             with self.reading() as connection:
                 return list(connection.execute(query).all())
 
-        try:
-            rows = self.retry.call(read, purpose)
-        except sa.exc.SQLAlchemyError as error:
-            if type(getattr(error, "orig", None)).__name__ == "InterruptException":  # DuckDB: our timer fired
-                raise WarehouseError(
-                    f"{purpose}: query failed: statement timeout of {self.statement_timeout_s:g} s exceeded"
-                ) from None
-            raise WarehouseError(f"{purpose}: query failed: {short_error(error)}") from None
+        rows = self._read(read, purpose, f"{purpose}: query failed")
         record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
         log.info("%s: %d aggregate rows in %.2f s", purpose, record.rows, record.seconds)
         self.query_log.add(record)
         for observer in self.observers:
             observer(record)
         return rows
+
+    def _read(self, action: Callable[[], Result], purpose: str, failure: str) -> Result:
+        """Run a read with retries; a failure becomes one WarehouseError line starting with `failure`.
+
+        After a connection could not be opened, reads fail at once for UNREACHABLE_MEMORY_S.
+        """
+        if self._unreachable is not None and time.monotonic() - self._unreachable[0] < UNREACHABLE_MEMORY_S:
+            raise WarehouseError(
+                f"{failure}: {self._unreachable[1]} (not tried again: it failed moments ago)"
+            )
+        try:
+            return self.retry.call(action, purpose)
+        except ReadStopped as error:
+            raise WarehouseError(f"{failure}: {error}") from None
+        except sa.exc.SQLAlchemyError as error:
+            reason = short_error(error)
+            if isinstance(error, sa.exc.DBAPIError) and error.statement is None:
+                self._unreachable = (time.monotonic(), reason)
+            raise WarehouseError(f"{failure}: {reason}") from None
 
     def fetch_all(self, queries: list[tuple[sa.Executable, str]]) -> list[list[sa.Row[Any]]]:
         """Run independent queries, up to `concurrency` at once; results in the order given."""
@@ -299,35 +375,7 @@ class Warehouse:
         self.engine.dispose()
 
 
-def create_engine(url: str, *, read_only: bool = False) -> Engine:
-    """An engine for `url`; DuckDB files may be opened read-only.
-
-    DuckDB without its ICU extension (not bundled, and nothing downloads at run time) does timestamp
-    arithmetic in UTC, which is what the gate wants.
-    """
-    connect_args: dict[str, Any] = {}
-    if url.startswith("duckdb") and read_only and ":memory:" not in url:
-        connect_args["read_only"] = True
-    try:
-        engine = sa.create_engine(url, connect_args=connect_args)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
-        raise WarehouseError(f"warehouse URL is not usable: {short_error(error)}") from None
-    if engine.dialect.name == "duckdb":
-        sa.event.listen(engine, "connect", _limit_duckdb_memory)
-    return engine
-
-
-DUCKDB_MEMORY_LIMIT = os.environ.get("RETRAIN_GATE_DUCKDB_MEMORY_LIMIT", "128MB")
-"""DuckDB's buffer pool in the gate's process: aggregates are small, scans stream, so memory stays flat
-(DuckDB's own default is 80% of the machine). Set the environment variable to change it."""
-
-
-def _limit_duckdb_memory(dbapi_connection: Any, _: Any) -> None:
-    # A SET, not a connect option: other connections to the same file in this process keep working.
-    dbapi_connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-
-
-def _prepare_read(connection: Connection, timeout_s: float | None) -> None:
+def _prepare_read(connection: Connection, timeout_s: float) -> None:
     dialect = connection.dialect.name
     if dialect == "postgresql":
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
@@ -336,21 +384,15 @@ def _prepare_read(connection: Connection, timeout_s: float | None) -> None:
             # Grouping expressions hide how few groups there are (days x bins); without room to hash, the
             # planner sorts the whole window once per grouping set.
             connection.exec_driver_sql("SET LOCAL hash_mem_multiplier = 64")
-        if timeout_s:
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+        # Enforced by the server: the statement ends on time even when this process is gone.
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
 
 
-def _interrupt_timer(connection: Connection, timeout_s: float | None) -> threading.Timer | None:
-    """DuckDB has no statement timeout: interrupt the connection from a timer instead."""
-    if not timeout_s or connection.dialect.name != "duckdb":
+def _interrupt_timer(raw: Any, dialect: str, timeout_s: float) -> threading.Timer | None:
+    """Embedded engines have no statement timeout: interrupt the connection from a timer instead."""
+    if dialect not in EMBEDDED_DIALECTS:
         return None
-    raw = connection.connection.dbapi_connection
-    interrupt = getattr(raw, "interrupt", None) or getattr(
-        getattr(raw, "_ConnectionWrapper__c", None), "interrupt", None
-    )
-    if interrupt is None:
-        return None
-    timer = threading.Timer(timeout_s, interrupt)
+    timer = threading.Timer(timeout_s, cancel_running, args=(raw,))
     timer.daemon = True
     timer.start()
     return timer
@@ -402,7 +444,7 @@ def _reflect_columns(
 
 
 def short_error(error: BaseException) -> str:
-    """The first line of a driver error, without SQL, parameters or connection strings."""
+    """The first line of a driver error, without SQL, parameters or credentials."""
     original = getattr(error, "orig", None) or error
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    return text[:300]
+    return scrub(text)[:300]

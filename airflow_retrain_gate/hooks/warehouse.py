@@ -9,12 +9,11 @@ from typing import Any
 from airflow.sdk import BaseHook, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import mask_secret
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, Engine
 
 from airflow_retrain_gate.core import StateStore, Warehouse, WarehouseError
+from airflow_retrain_gate.core.engines import create_engine, parse_url
 from airflow_retrain_gate.core.retry import RetrySettings
-from airflow_retrain_gate.core.warehouse import create_engine
 
 POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
 
@@ -26,8 +25,9 @@ class WarehouseHook(BaseHook):
     ``duckdb:////data/warehouse.duckdb``); a ``postgres`` connection, through the postgres provider's own
     URL logic (extras ``sqlalchemy_scheme``, ``sqlalchemy_query``, IAM); or the extra ``drivername`` with the
     host, port, login, password and schema fields (e.g. ``snowflake``, ``trino``). Extras ``read_only``
-    (open DuckDB files read-only), ``statement_timeout_s``, ``retries`` and ``retry_backoff_s`` (reads retried
-    after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse.
+    (DuckDB and SQLite files open read-only unless it is false), ``statement_timeout_s`` and
+    ``connect_timeout_s`` (win over the policy's ``warehouse`` section), ``retries`` and ``retry_backoff_s``
+    (reads retried after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse.
 
     :param warehouse_conn_id: the connection id (templated in the operators that take it).
     """
@@ -67,7 +67,7 @@ class WarehouseHook(BaseHook):
         return sqlalchemy_url_of(self.connection)
 
     def get_sqlalchemy_engine(self) -> Engine:
-        """A new engine for the connection (the caller disposes it)."""
+        """A new engine for the connection, read-only on a DuckDB or SQLite file (the caller disposes it)."""
         return engine_of(self.connection)
 
     def get_warehouse(self) -> Warehouse:
@@ -75,8 +75,8 @@ class WarehouseHook(BaseHook):
         return warehouse_of(self.connection)
 
     def get_state_store(self) -> StateStore:
-        """The gate's state database (decision log, profile cache) on this connection."""
-        return StateStore(self.get_sqlalchemy_engine())
+        """The gate's state database (decision log, profile cache) on this connection, opened for writing."""
+        return StateStore(self.sqlalchemy_url.render_as_string(hide_password=False))
 
     @classmethod
     async def aget_warehouse(cls, warehouse_conn_id: str) -> Warehouse:
@@ -94,12 +94,9 @@ def sqlalchemy_url_of(connection: Connection) -> URL:
     conn_id = connection.conn_id
     if extra.get("sqlalchemy_url"):
         try:
-            url = make_url(str(extra["sqlalchemy_url"]))
-        except (ArgumentError, ValueError):
-            raise WarehouseError(
-                f"connection {conn_id!r}: the extra 'sqlalchemy_url' is not a SQLAlchemy URL "
-                "(expected dialect+driver://user:password@host/database or duckdb:///path)"
-            ) from None
+            url = parse_url(str(extra["sqlalchemy_url"]))
+        except WarehouseError as error:
+            raise WarehouseError(f"connection {conn_id!r}: the extra 'sqlalchemy_url': {error}") from None
     elif connection.conn_type in POSTGRES_CONN_TYPES:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -127,22 +124,25 @@ def sqlalchemy_url_of(connection: Connection) -> URL:
 
 
 def engine_of(connection: Connection) -> Engine:
-    """A SQLAlchemy engine for a connection; DuckDB files open read-only when the extra `read_only` is set."""
+    """A SQLAlchemy engine for a connection; DuckDB and SQLite files open read-only unless the extra `read_only`
+    is false."""
     url = sqlalchemy_url_of(connection)
-    read_only = bool(connection.extra_dejson.get("read_only", False))
+    read_only = connection.extra_dejson.get("read_only", True) is not False
     return create_engine(url.render_as_string(hide_password=False), read_only=read_only)
 
 
 def warehouse_of(connection: Connection) -> Warehouse:
-    """The core Warehouse for a connection, with the extras `statement_timeout_s`, `retries`, `retry_backoff_s`
-    and `concurrency` (queries at once; default 2 on a server, 1 embedded)."""
+    """The core Warehouse for a connection, with the extras `statement_timeout_s`, `connect_timeout_s`, `retries`,
+    `retry_backoff_s` and `concurrency` (queries at once; default 2 on a server, 1 embedded)."""
     extra = connection.extra_dejson
     timeout = extra.get("statement_timeout_s")
+    connect_timeout = extra.get("connect_timeout_s")
     retry = RetrySettings(int(extra.get("retries", 0)), float(extra.get("retry_backoff_s", 0.5)))
     concurrency = extra.get("concurrency")
     return Warehouse(
         engine_of(connection),
         statement_timeout_s=float(timeout) if timeout else None,
+        connect_timeout_s=float(connect_timeout) if connect_timeout else None,
         retry=retry,
         concurrency=int(concurrency) if concurrency else None,
     )

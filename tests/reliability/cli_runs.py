@@ -1,27 +1,49 @@
-"""Running the `retrain-gate` command in this process, and what a refused command line must look like."""
+"""Running `retrain-gate` as a user does, in its own process, for the operational-edge tests."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
-from airflow_retrain_gate.cli import main
-from airflow_retrain_gate.core.escaping import ERROR_LINE_LIMIT
+import yaml
 
-PREFIX = "retrain-gate: "
+from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 
-
-def retrain_gate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the `retrain-gate` command in this process; returns (exit code, stdout, stderr)."""
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+CLI = [sys.executable, "-m", "airflow_retrain_gate.cli"]
 
 
-def assert_one_line_error(code: int, out: str, err: str, expected: str) -> None:
-    """Exit code 2, nothing on stdout, and one short printable line on stderr holding `expected`."""
-    assert code == 2
-    assert out == ""
-    assert err.startswith(PREFIX) and err.count("\n") == 1, err[:2000]
-    assert expected in err and "Traceback" not in err, err[:2000]
-    assert len(err) <= len(PREFIX) + ERROR_LINE_LIMIT + 1, len(err)
-    assert err[:-1].isprintable(), err  # no ANSI escape or other control character reaches the terminal
+def diagnose_args(policy: Path, warehouse: str, *extra: str, verbose: bool = False) -> list[str]:
+    """The command line of one `diagnose` at the demo's as_of (`verbose` logs progress to stderr)."""
+    return [
+        *CLI,
+        *(["--verbose"] if verbose else []),
+        "diagnose",
+        "--policy",
+        str(policy),
+        "--warehouse",
+        warehouse,
+        "--as-of",
+        DEMO_AS_OF.isoformat(),
+        *extra,
+    ]
+
+
+def run_diagnose(
+    policy: Path, warehouse: str, *extra: str, verbose: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run one `diagnose` to its end and capture what it printed."""
+    return subprocess.run(
+        diagnose_args(policy, warehouse, *extra, verbose=verbose),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_policy(folder: Path, policy: dict[str, Any], name: str = "policy.yaml") -> Path:
+    """Write a policy as YAML and return its path."""
+    path = folder / name
+    path.write_text(yaml.safe_dump(policy))
+    return path
