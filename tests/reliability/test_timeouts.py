@@ -1,0 +1,196 @@
+"""Timeouts and stopping: a host that never answers, a query that never ends, and SIGTERM while a query runs.
+
+No gate may hang past its timeouts, and no query may outlive the gate on the server.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core import Branch, Status, Warehouse
+
+from .cli_runs import diagnose_args, run_diagnose, write_policy
+from .gates import diagnose, messages, train_policy
+
+STARTUP_S = 8.0
+"""What a CLI process may spend besides its timeouts: starting Python, importing, and the gate's own work."""
+
+
+class SilentServer(threading.Thread):
+    """A TCP port on 127.0.0.1 that accepts every connection and never sends a byte."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+
+    def run(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed by stop()
+                return
+            self.accepted.append(connection)
+
+    def stop(self) -> None:
+        """Close the listener and every connection it accepted."""
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """The port of a running SilentServer."""
+    server = SilentServer()
+    server.start()
+    yield server.port
+    server.stop()
+
+
+@pytest.mark.parametrize("timeout_s", [3])
+def test_the_cli_gives_up_on_a_host_that_never_answers_within_its_timeout(
+    silent_port: int, tmp_path: Path, timeout_s: int
+) -> None:
+    policy = write_policy(tmp_path, train_policy())
+    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse"
+    started = time.monotonic()
+    result = run_diagnose(policy, url, "--timeout", str(timeout_s), timeout=timeout_s + 60)
+    elapsed = time.monotonic() - started
+
+    assert timeout_s - 0.5 < elapsed < timeout_s + STARTUP_S, elapsed
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["branch"] == "alert"
+    errors = [finding["message"] for finding in decision["findings"] if finding["status"] == "error"]
+    assert errors and all("timeout expired" in error and "\n" not in error for error in errors)
+
+
+@pytest.mark.parametrize("connect_timeout", ["2s", "4s"])
+def test_the_policy_connect_timeout_bounds_the_whole_gate_on_a_silent_host(
+    silent_port: int, connect_timeout: str
+) -> None:
+    policy = train_policy() | {"warehouse": {"connect_timeout": connect_timeout}}
+    warehouse = Warehouse(f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse")
+    started = time.monotonic()
+    decision = diagnose(warehouse, policy)
+    elapsed = time.monotonic() - started
+
+    limit = float(connect_timeout.rstrip("s"))
+    assert limit - 0.5 < elapsed < limit + 3, elapsed  # one wait for the first table, not one per table
+    assert decision.branch is Branch.ALERT
+    assert any("not tried again" in message for message in messages(decision, Status.ERROR))
+
+
+@pytest.fixture(scope="module")
+def sleeping_schema(train_schema: str, postgres_server: str) -> Iterator[str]:
+    """The train story whose predictions view sleeps a minute per query."""
+    engine = sa.create_engine(postgres_server)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f'CREATE VIEW "{train_schema}".sleeping_predictions AS SELECT p.* FROM "{train_schema}".predictions p '
+                "CROSS JOIN (SELECT pg_sleep(60)) AS pause"
+            )
+        )
+    yield train_schema
+    engine.dispose()
+
+
+@pytest.fixture
+def application(postgres_server: str) -> Iterator[str]:
+    """A fresh application_name for the gate's connections; its backends are terminated afterwards."""
+    name = f"gate-{uuid.uuid4().hex[:8]}"
+    yield name
+    with sa.create_engine(postgres_server).connect() as connection:
+        connection.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": name},
+        )
+
+
+def running_queries(postgres_server: str, application: str) -> int:
+    """How many statements the gate's backends are running on the server."""
+    engine = sa.create_engine(postgres_server)
+    with engine.connect() as connection:
+        count = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND state = 'active'"
+            ),
+            {"name": application},
+        ).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
+def sleeping_policy(folder: Path, schema: str) -> Path:
+    """The train policy reading predictions through the sleeping view."""
+    policy = train_policy(schema=schema)
+    policy["tables"]["predictions"]["table"] = f"{schema}.sleeping_predictions"
+    return write_policy(folder, policy)
+
+
+@pytest.mark.postgres
+def test_a_query_past_the_timeout_is_cancelled_on_the_server(
+    sleeping_schema: str, postgres_server: str, application: str, tmp_path: Path
+) -> None:
+    url = f"{postgres_server}?application_name={application}"
+    result = run_diagnose(sleeping_policy(tmp_path, sleeping_schema), url, "--timeout", "1", timeout=120)
+
+    assert result.returncode == 0 and json.loads(result.stdout)["branch"] == "alert"
+    assert "canceling statement due to statement timeout" in result.stdout
+    assert running_queries(postgres_server, application) == 0
+
+
+def start_gate_and_wait_for_its_query(
+    policy: Path, postgres_server: str, application: str
+) -> subprocess.Popen[str]:
+    """A CLI gate (timeout 120 s) whose sleeping query is running on the server."""
+    args = diagnose_args(policy, f"{postgres_server}?application_name={application}", "--timeout", "120")
+    gate = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while running_queries(postgres_server, application) == 0:
+        assert gate.poll() is None and time.monotonic() < deadline, "the gate's query never started"
+        time.sleep(0.1)
+    return gate
+
+
+@pytest.mark.postgres
+def test_sigterm_cancels_the_running_query_and_exits_in_one_line(
+    sleeping_schema: str, postgres_server: str, application: str, tmp_path: Path
+) -> None:
+    gate = start_gate_and_wait_for_its_query(
+        sleeping_policy(tmp_path, sleeping_schema), postgres_server, application
+    )
+    gate.send_signal(signal.SIGTERM)
+    stdout, stderr = gate.communicate(timeout=15)
+
+    assert gate.returncode == 128 + signal.SIGTERM
+    assert stdout == "" and stderr.count("\n") == 1 and "stopped by SIGTERM" in stderr
+    assert running_queries(postgres_server, application) == 0
+
+
+@pytest.mark.postgres
+def test_without_a_cancel_the_query_outlives_a_killed_gate(
+    sleeping_schema: str, postgres_server: str, application: str, tmp_path: Path
+) -> None:
+    """The control: SIGKILL leaves no chance to cancel, and the server goes on running the query."""
+    gate = start_gate_and_wait_for_its_query(
+        sleeping_policy(tmp_path, sleeping_schema), postgres_server, application
+    )
+    gate.kill()
+    gate.communicate(timeout=15)
+    time.sleep(0.5)
+    assert running_queries(postgres_server, application) >= 1
