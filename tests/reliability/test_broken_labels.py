@@ -3,6 +3,7 @@ label column, the label timestamp or the score; sound variants keep their branch
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -36,9 +37,15 @@ def prefix_of(case: LabelCase) -> str:
     return re.sub(r"\W+", "_", case.name).strip("_")[:40] + "__"
 
 
+@functools.cache
+def story_frames(story: str, seed: int) -> dict[str, pd.DataFrame]:
+    """A story's tables at a seed, built once per module run (cases copy them before editing)."""
+    return build_story(story, seed=seed, rows_per_day=ROWS_PER_DAY)
+
+
 def frames_of(case: LabelCase) -> dict[str, pd.DataFrame]:
     """The case's story at its seed, edited (labels as floats, so any value fits)."""
-    frames = build_story(case.story, seed=case.seed, rows_per_day=ROWS_PER_DAY)
+    frames = {name: frame.copy() for name, frame in story_frames(case.story, case.seed).items()}
     frames["outcomes"]["outcome"] = frames["outcomes"]["outcome"].astype(float)
     if case.edit:
         case.edit(frames)
