@@ -114,11 +114,19 @@ def join_outcomes(
     score = predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
-    early = known & (outcomes.column("label_timestamp") < predictions.column("timestamp"))
+    early = known & (outcomes.column("label_timestamp") < _prediction_time(predictions, outcomes))
     where = predictions.in_window("timestamp", window)
     return JoinedOutcomes(
         source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement, early
     )
+
+
+def _prediction_time(predictions: TableSource, outcomes: TableSource) -> ColumnElement[Any]:
+    """The prediction's time at the label timestamp's resolution: a label dated by day is early only when
+    dated before the prediction's day."""
+    predicted_at = predictions.column("timestamp")
+    label_type = outcomes.kind(outcomes.mapping.label_timestamp)  # type: ignore[attr-defined]
+    return day_of(predicted_at) if label_type == "date" else predicted_at
 
 
 def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:

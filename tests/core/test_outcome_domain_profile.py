@@ -66,6 +66,14 @@ def frames(reference: list[object], current: list[object], early_current: bool) 
     return {"predictions": predictions, "outcomes": outcomes}
 
 
+def dated_labels(days: int) -> dict[str, pd.DataFrame]:
+    """Labels with a DATE label timestamp: the prediction's day shifted by `days`."""
+    tables = frames([0, 1], [0, 1], False)
+    day = tables["predictions"]["event_ts"].dt.normalize() + pd.Timedelta(days=days)
+    tables["outcomes"]["label_ts"] = day.dt.date
+    return tables
+
+
 @pytest.fixture(scope="module")
 def domain_duckdb(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One DuckDB file: each case under its own prefix, plus a case with early labels."""
@@ -74,6 +82,8 @@ def domain_duckdb(tmp_path_factory: pytest.TempPathFactory) -> str:
     for index, (reference, current, *_) in enumerate(CASES.values()):
         load_tables(engine, frames(reference, current, False), prefix=f"c{index}__")
     load_tables(engine, frames([0, 1], [0, 1], True), prefix="early__")
+    for days in (0, -1):
+        load_tables(engine, dated_labels(days), prefix=f"dated{-days}__")
     engine.dispose()
     return url
 
@@ -105,3 +115,12 @@ def test_labels_timestamped_before_their_prediction_are_counted(domain_duckdb: s
     reference, current = profiles(domain_duckdb, "early__")
     assert reference.totals("label_early") == 0
     assert current.totals("label_early") == current.matured == PER_WINDOW
+
+
+@pytest.mark.parametrize(("days", "early"), [(0, 0), (-1, PER_WINDOW)])
+def test_labels_dated_by_day_are_early_only_before_the_prediction_day(
+    domain_duckdb: str, days: int, early: int
+) -> None:
+    _, current = profiles(domain_duckdb, f"dated{-days}__")
+    assert current.matured == PER_WINDOW
+    assert current.totals("label_early") == early
