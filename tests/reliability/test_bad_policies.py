@@ -10,7 +10,7 @@ from airflow_retrain_gate.core import PolicyError
 from airflow_retrain_gate.core.escaping import ERROR_LINE_LIMIT
 
 from .bad_policies import CORPUS, VALID, BadPolicy, extends_chain
-from .cli_runs import assert_one_line_error, retrain_gate
+from .refusals import assert_one_line_error, retrain_gate
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import yaml
 
 from airflow_retrain_gate.cli import MAX_RETRIES, MAX_TIMEOUT_S, build_parser
 
-from .cli_runs import assert_one_line_error, retrain_gate
 from .gates import train_policy
+from .refusals import assert_one_line_error, retrain_gate
 
 REFUSED = [
     ("--timeout", "-1", "'-1' is out of range; give 0.001 to 86400 seconds"),
