@@ -117,3 +117,19 @@ def test_command_line_mistakes_get_one_line_not_the_usage_text(
     capsys: pytest.CaptureFixture[str], args: list[str], error: str
 ) -> None:
     assert_one_line_error(*retrain_gate(capsys, *args), error)
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/dev/zero", "/dev/zero: cannot read policy file: it is not a regular file"),
+        ("/", "/: cannot read policy file: it is a directory"),
+    ],
+)
+def test_a_policy_path_that_is_no_regular_file_is_refused_without_reading(
+    capsys: pytest.CaptureFixture[str], path: str, error: str
+) -> None:
+    assert_one_line_error(*retrain_gate(capsys, "validate-policy", path), error)
+    assert_one_line_error(
+        *retrain_gate(capsys, "diagnose", "--policy", path, "--warehouse", "duckdb://"), error
+    )
