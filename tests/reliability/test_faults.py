@@ -70,8 +70,9 @@ def slow_views(train_schema: str, postgres_server: str) -> Iterator[str]:
         for name, seconds in (("slow_predictions", 3), ("lagging_predictions", 0.3)):
             connection.execute(
                 sa.text(
+                    # An uncorrelated subquery is an InitPlan: it sleeps once per query, never once per row.
                     f'CREATE OR REPLACE VIEW "{train_schema}".{name} AS SELECT p.* FROM "{train_schema}".predictions p '
-                    f"CROSS JOIN (SELECT pg_sleep({seconds})) AS pause"
+                    f"WHERE (SELECT true FROM pg_sleep({seconds}))"
                 )
             )
     yield train_schema
