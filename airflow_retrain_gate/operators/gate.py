@@ -20,6 +20,7 @@ from airflow_retrain_gate.core import (
     RunKey,
     StateStore,
     Status,
+    Warehouse,
     WarehouseError,
     run_gate,
 )
@@ -112,7 +113,7 @@ class RetrainGateOperator(BaseBranchOperator):
         ti = context["ti"]
         key = RunKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
         with ExitStack() as engines:
-            warehouse = WarehouseHook(self.warehouse_conn_id).get_warehouse()
+            warehouse = self._warehouse = WarehouseHook(self.warehouse_conn_id).get_warehouse()
             engines.callback(warehouse.dispose)
             state = (
                 WarehouseHook(self.state_conn_id).get_state_store()
@@ -135,6 +136,13 @@ class RetrainGateOperator(BaseBranchOperator):
                 f"The decision ({decision.branch.value}) could not be written to the decision log: {unrecorded}"
             )
         return self._follow(decision.branch, routes)
+
+    def on_kill(self) -> None:
+        """Cancel the gate's running warehouse queries when Airflow stops the task (its statement timeout is the
+        server-side backstop)."""
+        warehouse: Warehouse | None = getattr(self, "_warehouse", None)
+        if warehouse is not None:
+            warehouse.cancel()
 
     def _load_policy(self) -> Policy:
         try:

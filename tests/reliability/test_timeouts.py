@@ -12,13 +12,13 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core import Branch, Status, Warehouse
+from airflow_retrain_gate.core import Branch, Status, Warehouse, WarehouseError
 
 from .cli_runs import diagnose_args, run_diagnose, write_policy
 from .gates import diagnose, messages, train_policy
@@ -194,3 +194,49 @@ def test_without_a_cancel_the_query_outlives_a_killed_gate(
     gate.communicate(timeout=15)
     time.sleep(0.5)
     assert running_queries(postgres_server, application) >= 1
+
+
+def cancel_when_running(warehouse: Warehouse, is_running: Callable[[], bool]) -> threading.Thread:
+    """A thread that calls `warehouse.cancel()` (what the operator's on_kill does) once a query runs."""
+
+    def cancel() -> None:
+        deadline = time.monotonic() + 30
+        while not is_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warehouse.cancel()
+
+    thread = threading.Thread(target=cancel, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.postgres
+def test_cancel_stops_a_postgresql_query_on_the_server(
+    sleeping_schema: str, postgres_server: str, application: str
+) -> None:
+    warehouse = Warehouse(f"{postgres_server}?application_name={application}", statement_timeout_s=120)
+    canceller = cancel_when_running(warehouse, lambda: running_queries(postgres_server, application) > 0)
+    started = time.monotonic()
+    with pytest.raises(
+        WarehouseError, match="attack of the sleeper: query failed: query cancelled: the gate was stopped"
+    ):
+        warehouse.fetch(
+            sa.text(f'SELECT count(*) FROM "{sleeping_schema}".sleeping_predictions'), "attack of the sleeper"
+        )
+    canceller.join()
+
+    assert time.monotonic() - started < 30
+    assert running_queries(postgres_server, application) == 0
+    with pytest.raises(WarehouseError, match="the gate was stopped"):  # and nothing new starts
+        warehouse.fetch(sa.text("SELECT 1"), "after")
+    warehouse.dispose()
+
+
+def test_cancel_interrupts_a_duckdb_query(sound_duckdb: str) -> None:
+    warehouse = Warehouse(sound_duckdb, statement_timeout_s=120)
+    started = time.monotonic()
+    canceller = cancel_when_running(warehouse, lambda: time.monotonic() - started > 0.5)
+    with pytest.raises(WarehouseError, match="query cancelled: the gate was stopped"):
+        warehouse.fetch(sa.text("SELECT count(*) FROM range(100000000000) a, range(1000) b"), "endless")
+    canceller.join()
+    assert time.monotonic() - started < 10
