@@ -59,7 +59,7 @@ def create_engine(url: str, *, read_only: bool = False, pooled: bool = True) -> 
     try:
         engine = sa.create_engine(parsed, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
-        raise WarehouseError(f"warehouse URL {redact_url(url)} is not usable: {error}") from None
+        raise WarehouseError(f"warehouse URL is not usable: {error} (URL {redact_url(url)})") from None
     if engine.dialect.name == "duckdb":
         sa.event.listen(engine, "connect", _limit_duckdb_memory)
     if read_only:

@@ -292,7 +292,7 @@ class Warehouse:
             raw = connection.connection.dbapi_connection
             with self._running_lock:
                 self._running.add(raw)
-            timer = _interrupt_timer(raw, connection.dialect.name, timeout_s)
+            timer = _EmbeddedTimeout(raw, timeout_s) if connection.dialect.name in EMBEDDED_DIALECTS else None
             try:
                 with connection.begin():
                     _prepare_read(connection, timeout_s)
@@ -300,7 +300,7 @@ class Warehouse:
             except sa.exc.SQLAlchemyError:
                 if self._cancelled:
                     raise ReadStopped("query cancelled: the gate was stopped") from None
-                if timer is not None and timer.finished.is_set():
+                if timer is not None and timer.fired.is_set():
                     raise ReadStopped(f"statement timeout of {timeout_s:g} s exceeded") from None
                 raise
             finally:
@@ -388,14 +388,19 @@ def _prepare_read(connection: Connection, timeout_s: float) -> None:
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
 
 
-def _interrupt_timer(raw: Any, dialect: str, timeout_s: float) -> threading.Timer | None:
+class _EmbeddedTimeout(threading.Timer):
     """Embedded engines have no statement timeout: interrupt the connection from a timer instead."""
-    if dialect not in EMBEDDED_DIALECTS:
-        return None
-    timer = threading.Timer(timeout_s, cancel_running, args=(raw,))
-    timer.daemon = True
-    timer.start()
-    return timer
+
+    def __init__(self, raw: Any, timeout_s: float) -> None:
+        super().__init__(timeout_s, self._interrupt, args=(raw,))
+        self.daemon = True
+        self.fired = threading.Event()
+        """Set before the interrupt, so the failing read knows it was the timeout."""
+        self.start()
+
+    def _interrupt(self, raw: Any) -> None:
+        self.fired.set()
+        cancel_running(raw)
 
 
 def _match_name(name: str, names: list[str]) -> str | None:
