@@ -68,7 +68,10 @@ class SecretRegistry:
         username, _, password = secret.partition(":")
         passwords = {password, unquote(password)}
         pieces = {piece for text in passwords for piece in _PIECE_SEPARATORS.split(text)}
-        secrets = {secret, unquote(secret)} | passwords | pieces
+        whole = (
+            {secret, unquote(secret)} if password else set()
+        )  # without a password it is just the user name
+        secrets = whole | passwords | pieces
         with self._lock:
             self._anywhere |= {text for text in secrets if len(text) >= MIN_SECRET_LENGTH}
             self._usernames |= {

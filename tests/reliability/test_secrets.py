@@ -25,7 +25,7 @@ from airflow_retrain_gate.core import (
     Warehouse,
     WarehouseError,
 )
-from airflow_retrain_gate.core.secrets import redact_url
+from airflow_retrain_gate.core.secrets import SECRETS, redact_url, scrub
 
 from .cli_runs import run_diagnose, write_policy
 from .gates import diagnose, messages, train_policy
@@ -90,6 +90,13 @@ def test_redaction_hides_everything_up_to_the_last_at_sign() -> None:
     assert redact_url("postgresql://gate:Zq@4/Lp@db.example:5432/w") == "postgresql://***@db.example:5432/w"
     assert redact_url("duckdb:////data/a@b.duckdb") == "duckdb:////data/a@b.duckdb"  # a path has no user-info
     assert redact_url("snowflake://account/db") == "snowflake://account/db"
+
+
+def test_a_user_name_is_scrubbed_where_drivers_quote_it_not_inside_words() -> None:
+    SECRETS.register_url("postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    SECRETS.register_url("postgresql+psycopg2://gate:Kx9-Pq2@127.0.0.1:5432/test")
+    message = "postgresql+psycopg2: the gate's role \"postgres\" (or 'gate') failed: Kx9-Pq2"
+    assert scrub(message) == "postgresql+psycopg2: the gate's role \"***\" (or '***') failed: ***"
 
 
 @pytest.mark.parametrize("encoded", [True, False], ids=["percent-encoded", "raw"])
