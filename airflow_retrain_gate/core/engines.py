@@ -41,7 +41,7 @@ class WarehouseError(RuntimeError):
 def create_engine(url: str, *, read_only: bool = False, pooled: bool = True) -> Engine:
     """An engine for `url`; with `read_only`, a DuckDB or SQLite file is opened read-only (and must exist).
 
-    Read-only embedded engines do not pool connections, so that this process holds the file only while it reads.
+    `pooled=False` opens a connection per transaction, so that the process holds a file only while it uses it.
 
     DuckDB without its ICU extension (not bundled, and nothing downloads at run time) does timestamp
     arithmetic in UTC, which is what the gate wants.
@@ -55,7 +55,7 @@ def create_engine(url: str, *, read_only: bool = False, pooled: bool = True) -> 
             f"warehouse file {path!r} does not exist: check the path in the URL "
             "(the gate opens DuckDB and SQLite warehouses read-only and never creates them)"
         )
-    options: dict[str, Any] = {} if pooled and not read_only else {"poolclass": sa.pool.NullPool}
+    options: dict[str, Any] = {} if pooled else {"poolclass": sa.pool.NullPool}
     try:
         engine = sa.create_engine(parsed, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
@@ -101,6 +101,14 @@ def embedded_path(url: sa.URL) -> str | None:
 def is_read_only(engine: Engine) -> bool:
     """Whether `engine` opens an embedded file read-only (a state store cannot write through it)."""
     return engine in _READ_ONLY_ENGINES
+
+
+def release_read_only(path: str) -> None:
+    """Close the idle read-only connections this process holds on the file `path` (DuckDB admits one
+    configuration per file and process, so a writer in this process must wait for them to go)."""
+    for engine in list(_READ_ONLY_ENGINES):
+        if embedded_path(engine.url) == path:
+            engine.dispose()
 
 
 def limit_connect_time(engine: Engine, seconds: Callable[[], float]) -> None:

@@ -153,6 +153,7 @@ def run_gate(
         settings or ProfileSettings(),
         expectations_runner,
     ).build(kinds)
+    warehouse.release()  # the reads are done: an embedded file is free for other uses in this process
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
     last_train = None
     if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'

@@ -3,6 +3,7 @@ migrated by versioned steps, in a `retrain_gate` schema where the dialect has sc
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import zlib
@@ -14,7 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from airflow_retrain_gate.core.engines import embedded_path, is_read_only, limit_connect_time, parse_url
+from airflow_retrain_gate.core.engines import (
+    embedded_path,
+    is_read_only,
+    limit_connect_time,
+    parse_url,
+    release_read_only,
+)
 from airflow_retrain_gate.core.warehouse import WarehouseError, create_engine, short_error
 
 SCHEMALESS_DIALECTS = {"sqlite"}
@@ -204,7 +211,12 @@ def _duckdb_waits_for_writers(dialect: Any, record: Any, cargs: Any, cparams: di
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as error:
-            if "Could not set lock" not in str(error) or time.monotonic() + pause > deadline:
+            message = str(error)
+            if "different configuration" in message:  # this process reads the file read-only: let it go
+                release_read_only(os.path.abspath(cparams["database"]))
+            elif "Could not set lock" not in message:
+                raise
+            if time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.5)

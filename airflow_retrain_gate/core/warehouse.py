@@ -20,6 +20,7 @@ from airflow_retrain_gate.core.engines import (
     WarehouseError,
     cancel_running,
     create_engine,
+    is_read_only,
     limit_connect_time,
 )
 from airflow_retrain_gate.core.retry import RetrySettings
@@ -180,7 +181,7 @@ class Warehouse:
     """A SQLAlchemy engine the gate reads from, in read-only UTC transactions with connect and statement timeouts.
 
     A DuckDB or SQLite file is opened read-only unless `read_only=False`: many gates then share it, and a path
-    that does not exist is an error, not a new empty file. Timeouts given here win over the policy's
+    that does not exist is an error, not a new empty file; `release` lets go of it between gate runs. Timeouts given here win over the policy's
     `warehouse` section (`use_settings`), whose defaults apply otherwise.
     """
 
@@ -369,6 +370,12 @@ class Warehouse:
         if kind == "timestamptz":
             return value
         return value.astimezone(UTC).replace(tzinfo=None)
+
+    def release(self) -> None:
+        """Close the idle connections of a read-only DuckDB or SQLite file, so that this process no longer holds
+        it (the gate calls this when its reads are done; a later read opens the file again)."""
+        if is_read_only(self.engine):
+            self.engine.dispose()
 
     def dispose(self) -> None:
         """Close pooled connections."""
