@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core.checks.expectations import ExpectationResult
+from airflow_retrain_gate.core.engines import is_read_only
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD
 from airflow_retrain_gate.core.findings import json_safe
 from airflow_retrain_gate.core.warehouse import QueryRecord, Warehouse, WarehouseError
@@ -143,6 +144,8 @@ def _log_queries(engine: sa.Engine, warehouse: Warehouse) -> None:
 
 def engine_kwargs(warehouse: Warehouse) -> dict[str, Any]:
     """GX's engine reads as the warehouse does: on PostgreSQL read-only, UTC, statement timeout."""
+    if warehouse.dialect == "duckdb" and is_read_only(warehouse.engine):
+        return {"connect_args": {"read_only": True}}  # DuckDB admits one configuration per file and process
     if warehouse.dialect != "postgresql" or warehouse.engine.dialect.driver not in ("psycopg2", "psycopg"):
         return {}
     options = "-c default_transaction_read_only=on -c TimeZone=UTC"
