@@ -234,7 +234,7 @@ def decide(
         ]
     if unjudged:
         reasons.insert(
-            0, f"Not trained: the input checks could not judge the features: {unjudged[0].message}"
+            0, f"Not trained: the input checks could not judge the inputs: {unjudged[0].message}"
         )
     elif withheld_train:
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")

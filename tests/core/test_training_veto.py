@@ -66,7 +66,7 @@ def test_an_input_check_without_enough_data_vetoes_train(check: str, error_branc
     branch, reasons, deciding = choose([TRAIN, unjudged, finding("drift", Status.PASS)], error_branch)
     assert branch is error_branch
     assert reasons[0] == (
-        f"Not trained: the input checks could not judge the features: {check}: only 14 rows in the current window."
+        f"Not trained: the input checks could not judge the inputs: {check}: only 14 rows in the current window."
     )
     assert deciding[0] == check
 
@@ -75,7 +75,7 @@ def test_an_input_check_error_vetoes_train_even_with_on_error_skip() -> None:
     broken = finding("scale_shift", Status.ERROR, "features.x: scale_factor = inf, not a finite number")
     branch, reasons, _ = choose([TRAIN, broken], Branch.SKIP)
     assert branch is Branch.SKIP
-    assert reasons[0].startswith("Not trained: the input checks could not judge the features: features.x")
+    assert reasons[0].startswith("Not trained: the input checks could not judge the inputs: features.x")
     assert not any(reason.startswith("Nothing calls for action") for reason in reasons[:2])
 
 

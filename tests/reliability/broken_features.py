@@ -20,7 +20,7 @@ from airflow_retrain_gate.core.checks.table_rows import describe_filters
 CURRENT_START = pd.Timestamp("2024-05-25")
 """The current window's start (as_of 2024-06-01, window -7d..0d); the reference is 2024-03-30..2024-04-27."""
 REFERENCE = (pd.Timestamp("2024-03-30"), pd.Timestamp("2024-04-27"))
-NOT_JUDGED = "Not trained: the input checks could not judge the features: "
+NOT_JUDGED = "Not trained: the input checks could not judge the inputs: "
 
 FeatureEdit = Callable[[pd.DataFrame, np.random.Generator], pd.DataFrame]
 PolicyEdit = Callable[[dict[str, Any]], None]

@@ -79,7 +79,8 @@ def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> li
             f"{int(worst.totals('label_early'))} of {worst.matured} matured labels ({share:.1%}) of the "
             f"{window_name(worst.window)} have {subject} earlier than their "
             f"prediction's {predictions.table}.{predictions.timestamp} (at most {settings.max_early_share:.0%} "
-            f"may): leakage or a broken join on {outcomes.entity}; fix the join or the label timestamps."
+            f"may): leakage, a broken join on {outcomes.entity}, or entities scored again after their label was "
+            "known; fix the label timestamps, or give each label the prediction it belongs to."
         )
     return [
         outcome(

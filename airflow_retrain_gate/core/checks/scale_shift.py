@@ -52,7 +52,7 @@ def extreme_values(subject: str, reference: Moments, current: Moments) -> Findin
     """A failing finding when current values are corrupt magnitudes: beyond SAFE_MAGNITUDE, or more than
     EXTREME_ORDERS orders of magnitude above anything the reference held; None otherwise."""
     peak, usual = current.magnitude, reference.magnitude
-    orders = math.log10(peak / usual) if peak > 0 and usual > 0 else 0.0
+    orders = math.log10(peak) - math.log10(usual) if peak > 0 and usual > 0 else 0.0  # a ratio may underflow
     if not current.extreme and orders <= EXTREME_ORDERS:
         return None
     beyond = f", {current.extreme} of them beyond +/-{SAFE_MAGNITUDE:g}" if current.extreme else ""
