@@ -233,9 +233,7 @@ def decide(
             for finding in sorted(errors, key=errors_first)
         ]
     if unjudged:
-        reasons.insert(
-            0, f"Not trained: the input checks could not judge the inputs: {unjudged[0].message}"
-        )
+        reasons.insert(0, f"Not trained: the input checks could not judge the inputs: {unjudged[0].message}")
     elif withheld_train:
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
     deciding_checks = list(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))

@@ -111,14 +111,17 @@ def release_read_only(path: str) -> None:
             engine.dispose()
 
 
-def limit_connect_time(engine: Engine, seconds: Callable[[], float]) -> None:
-    """Give every new connection of `engine` the driver's connect timeout, unless its URL sets one."""
+def limit_connect_time(engine: Engine, seconds: Callable[[], float | None]) -> None:
+    """Give every new connection of `engine` the driver's connect timeout, unless its URL sets one
+    (`seconds` returns None once its owner is gone, leaving the choice to another listener)."""
     argument = CONNECT_TIMEOUT_ARGUMENTS.get(engine.dialect.driver)
     if argument is None:
         return
 
     def set_timeout(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        cparams.setdefault(argument, max(1, math.ceil(seconds())))
+        limit = seconds()
+        if limit is not None:
+            cparams.setdefault(argument, max(1, math.ceil(limit)))
 
     sa.event.listen(engine, "do_connect", set_timeout)
 

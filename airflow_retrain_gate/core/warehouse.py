@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -195,6 +196,8 @@ class Warehouse:
         retry: RetrySettings | None = None,
         concurrency: int | None = None,
     ) -> None:
+        self._owns_engine = not isinstance(url_or_engine, Engine)
+        """Whether this warehouse created its engine (a caller's engine, maybe an in-memory one, is the caller's)."""
         if isinstance(url_or_engine, Engine):
             self.engine = url_or_engine
         else:
@@ -212,7 +215,11 @@ class Warehouse:
         self._running_lock = threading.Lock()
         self._cancelled = False
         self._unreachable: tuple[float, str] | None = None
-        limit_connect_time(self.engine, lambda: self.connect_timeout_s)
+        # A weak reference: the engine (maybe shared, maybe cached by a hook) must not keep this warehouse alive.
+        owner = weakref.ref(self)
+        limit_connect_time(
+            self.engine, lambda: warehouse.connect_timeout_s if (warehouse := owner()) else None
+        )
 
     @property
     def statement_timeout_s(self) -> float:
@@ -372,9 +379,10 @@ class Warehouse:
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def release(self) -> None:
-        """Close the idle connections of a read-only DuckDB or SQLite file, so that this process no longer holds
-        it (the gate calls this when its reads are done; a later read opens the file again)."""
-        if is_read_only(self.engine):
+        """Close the idle connections of an engine this warehouse created, or of a read-only DuckDB or SQLite
+        file, so that the process holds no server connection or file between gate runs (the gate calls this
+        when its reads are done; a later read connects again)."""
+        if self._owns_engine or is_read_only(self.engine):
             self.engine.dispose()
 
     def dispose(self) -> None:

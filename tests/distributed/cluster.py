@@ -34,6 +34,9 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 COMPOSE_HOSTS = ("postgres", "redis", "warehouse", "airflow-apiserver")
 """Service names the compose environment uses as host names; each must be replaced before a process starts."""
 HEARTBEAT_TIMEOUT_S = 20
+CACHED_REFERENCE_PROFILES = 7
+"""Reference profiles a story's gate caches: features, the score, the row keys of features and of predictions,
+outcomes, overrides and training signals."""
 """A task whose worker stops heartbeating for this long is failed (and retried) by the scheduler."""
 TEST_SETTINGS = {
     # Lost workers are noticed in seconds rather than the default five minutes.

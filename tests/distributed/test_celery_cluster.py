@@ -24,7 +24,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cluster import HEARTBEAT_TIMEOUT_S, AirflowCluster, ApiClient, clean_environment
+from cluster import (
+    CACHED_REFERENCE_PROFILES,
+    HEARTBEAT_TIMEOUT_S,
+    AirflowCluster,
+    ApiClient,
+    clean_environment,
+)
 from slow_warehouse import SLOW_SCHEMA, create_slow_schema, held_queries, release
 from warehouse_load import measure_gate_load
 
@@ -190,9 +196,9 @@ def test_a_gate_whose_worker_dies_is_retried_on_the_other_worker_and_decides_onc
     # tables are computed side by side, so how many depends on timing); the retry, on the other worker, read
     # exactly those from the cache and computed the rest.
     cached = len(lost_worker.cached_when_killed)
-    assert ("features", f"{SLOW_SCHEMA}.features") in lost_worker.cached_when_killed
-    assert lost_worker.profile_cache == {"hits": cached, "misses": 4 - cached}
-    assert len(lost_worker.cached_after) == 4
+    assert cached >= 1
+    assert lost_worker.profile_cache == {"hits": cached, "misses": CACHED_REFERENCE_PROFILES - cached}
+    assert len(lost_worker.cached_after) == CACHED_REFERENCE_PROFILES
 
 
 def _parse_instance(name: str) -> tuple[str, int]:

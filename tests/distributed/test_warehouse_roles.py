@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from cluster import REPO
+from cluster import CACHED_REFERENCE_PROFILES, REPO
 from scratch_databases import scratch_database
 
 from airflow_retrain_gate.core import DecisionLog, RunKey, StateStore, Warehouse, parse_policy, run_gate
@@ -61,7 +61,7 @@ def test_a_gate_reads_through_the_reader_role_and_writes_through_the_state_role(
 
     assert (decision.branch, decision.reasons) == (as_owner.branch, as_owner.reasons)
     assert decision.branch.value == "train"
-    assert decision.notes["profile_cache"] == {"hits": 0, "misses": 4}
+    assert decision.notes["profile_cache"] == {"hits": 0, "misses": CACHED_REFERENCE_PROFILES}
     assert logged is not None and logged.entry.branch == "train"
 
 
