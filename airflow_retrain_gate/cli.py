@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,11 +15,13 @@ from typing import NoReturn
 
 from airflow_retrain_gate import __version__
 from airflow_retrain_gate.core import (
+    Branch,
     Decision,
     DecisionLog,
     PolicyError,
     RunKey,
     StateStore,
+    Status,
     Warehouse,
     WarehouseError,
     load_policy,
@@ -32,8 +35,14 @@ from airflow_retrain_gate.core.termination import Terminated, run_until_terminat
 from airflow_retrain_gate.core.timeframes import to_utc
 
 EXIT_USAGE = 2
+EXIT_UNDIAGNOSED = 3
+"""`diagnose --exit-code`: the gate could not diagnose; its branch is the policy's on_error."""
 EXIT_UNRECORDED = 4
 """`diagnose --record` printed its decision but could not write it to the decision log."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of standard output went away (`| head`): 128 + SIGPIPE, as a shell reports it."""
+BRANCH_EXIT_CODES = {Branch.SKIP: 0, Branch.TRAIN: 10, Branch.ALERT: 20, Branch.FIX_FEATURES: 30}
+"""`diagnose --exit-code`: one exit code per branch, for CI jobs that gate on the decision."""
 MAX_TIMEOUT_S = 24 * 3600.0
 """The longest statement timeout the CLI accepts: a gate waiting a day for one query has hung."""
 MAX_RETRIES = 10
@@ -107,10 +116,32 @@ def _diagnose(args: argparse.Namespace) -> int:
         "markdown": decision.to_markdown,
         "table": lambda: render_table(decision),
     }[args.format]()
-    print(output, flush=True)
+    try:
+        print(output, flush=True)
+    except BrokenPipeError:
+        silence_stdout()  # the decision is still recorded below: a closed pipe must not lose it
+        output = ""
     if state is not None and args.record:
-        return _record(DecisionLog(state), key, decision)
-    return 0
+        recorded = _record(DecisionLog(state), key, decision)
+        if recorded:
+            return recorded
+    if not output:
+        return EXIT_BROKEN_PIPE
+    return branch_exit_code(decision) if args.exit_code else 0
+
+
+def silence_stdout() -> None:
+    """Send what is left for stdout to /dev/null once its reader went away (`| head`), so no write fails again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def branch_exit_code(decision: Decision) -> int:
+    """The exit code of `--exit-code`: one per branch, or EXIT_UNDIAGNOSED when no judged finding chose the
+    branch and some check could not diagnose (the branch is then the policy's on_error)."""
+    undiagnosed = any(finding.status is Status.ERROR for finding in decision.findings)
+    if undiagnosed and not any(finding.decides for finding in decision.deciding_findings):
+        return EXIT_UNDIAGNOSED
+    return BRANCH_EXIT_CODES[decision.branch]
 
 
 def _record(log: DecisionLog, key: RunKey, decision: Decision) -> int:
@@ -245,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help=f"retry a warehouse read this often after a refused or lost connection (0 to {MAX_RETRIES})",
     )
+    diagnose.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit with the branch for CI: 0 skip, 10 train, 20 alert, 30 fix_features, "
+        f"{EXIT_UNDIAGNOSED} could not diagnose (default: 0 whatever the branch)",
+    )
     diagnose.set_defaults(handler=_diagnose)
 
     validate = commands.add_parser("validate-policy", help="check a policy file and print its hash")
@@ -266,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code: 0 for every branch, 2 for usage, policy or warehouse errors, 4 when
-    `--record` could not write the printed decision, 128 + the signal number when stopped."""
+    """Entry point; returns the exit code: 0 for every branch (or one per branch with `--exit-code`), 2 for usage,
+    policy or warehouse errors, 4 when `--record` could not write the printed decision, 128 + the signal number
+    when stopped (141 when the reader of stdout went away)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -288,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WarehouseError as error:
         print(f"retrain-gate: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        silence_stdout()  # whoever read stdout stopped (`| head`): no traceback
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

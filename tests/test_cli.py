@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airflow_retrain_gate.core import DecisionLog, RunKey, StateStore
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
 
@@ -150,3 +151,68 @@ def test_demo_builds_the_stories_and_shows_each_branch(tmp_path: Path) -> None:
     assert "2/2 stories took the branch they call for." in result.stdout
     assert "[freshness]" in result.stdout
     assert (tmp_path / "policies" / "pipeline_lag.yaml").exists()
+
+
+@pytest.fixture(scope="module")
+def stories_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """One DuckDB file holding four stories under their own prefixes, and the folder of their policy files."""
+    folder = tmp_path_factory.mktemp("exit_codes")
+    url = f"duckdb:///{folder / 'w.duckdb'}"
+    for story in ("healthy", "concept_drift", "trust_decay", "scale_change"):
+        load_tables(url, build_story(story, rows_per_day=600), prefix=f"{story}__")
+        (folder / f"{story}.yaml").write_text(yaml.safe_dump(story_policy(story, prefix=f"{story}__")))
+    return url, folder
+
+
+@pytest.mark.parametrize(
+    ("story", "exit_code"), [("healthy", 0), ("concept_drift", 10), ("trust_decay", 20), ("scale_change", 30)]
+)
+def test_exit_code_gives_ci_one_code_per_branch(
+    stories_warehouse: tuple[str, Path], story: str, exit_code: int
+) -> None:
+    url, folder = stories_warehouse
+    policy = str(folder / f"{story}.yaml")
+    args = ("diagnose", "--policy", policy, "--warehouse", url, "--as-of", "2024-06-01")
+
+    assert run(*args, "--exit-code").returncode == exit_code
+    assert run(*args).returncode == 0  # without the option every branch exits 0
+
+
+def test_exit_code_3_when_the_gate_could_not_diagnose(stories_warehouse: tuple[str, Path]) -> None:
+    _, folder = stories_warehouse
+    unreachable = "postgresql://nobody@127.0.0.1:9/warehouse"
+    result = run(
+        "diagnose", "--policy", str(folder / "healthy.yaml"), "--warehouse", unreachable, "--exit-code",
+        "--as-of", "2024-06-01",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert json.loads(result.stdout)["branch"] == "alert"
+
+
+def test_a_closed_stdout_ends_without_a_traceback_and_still_records(
+    stories_warehouse: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, folder = stories_warehouse
+    state = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    command = [
+        *CLI, "diagnose", "--policy", str(folder / "trust_decay.yaml"), "--warehouse", url,
+        "--as-of", "2024-06-01", "--format", "markdown", "--state", state, "--record",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader went away before the decision was printed, as `| head` does
+    _, stderr = process.communicate(timeout=300)
+
+    assert process.returncode == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    logged = DecisionLog(StateStore(state)).get(
+        RunKey("cli", "cli__2024-06-01T00:00:00+00:00", "demo-trust_decay")
+    )
+    assert logged is not None and logged.entry.branch == "alert"
+
+
+def test_a_postgres_scheme_is_refused_with_the_dialect_to_write(stories_warehouse: tuple[str, Path]) -> None:
+    policy = str(stories_warehouse[1] / "healthy.yaml")
+    result = run("diagnose", "--policy", policy, "--warehouse", "postgres://u:secret@127.0.0.1/db")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "write 'postgresql://'" in result.stderr and "secret" not in result.stderr

@@ -79,6 +79,11 @@ def parse_url(url: str) -> sa.URL:
             f"warehouse URL {shown} cannot be parsed: expected dialect+driver://user:password@host/database "
             "(percent-encode special characters in the user name and password)"
         ) from None
+    if parsed.drivername.split("+")[0] == "postgres":
+        raise WarehouseError(
+            f"warehouse URL {shown}: 'postgres://' is not a SQLAlchemy dialect; write 'postgresql://' "
+            "(or 'postgresql+psycopg2://') instead"
+        )
     if misparsed(url, parsed.host):
         raise WarehouseError(
             f"warehouse URL {shown}: the user name or password holds an unescaped '@' or '/', so part of it "
