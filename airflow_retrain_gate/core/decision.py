@@ -197,10 +197,8 @@ def decide(
         # inputs never trains.
         branch = error_branch
     deciding = sorted(wanted[branch], key=errors_first)
-    reasons = []
-    for finding in deciding:
-        prefix = f"could not diagnose ({finding.check}): " if finding.status is Status.ERROR else ""
-        reasons.append(prefix + finding.message)
+    reasons = _error_reasons([f for f in deciding if f.status is Status.ERROR])
+    reasons += [finding.message for finding in deciding if finding.status is not Status.ERROR]
     if branch is Branch.TRAIN and last_train_at is not None and cooldown_s is not None:
         elapsed = (as_of - last_train_at).total_seconds()
         if 0 <= elapsed < cooldown_s:
@@ -238,6 +236,21 @@ def decide(
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
     deciding_checks = list(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))
     return branch, reasons, deciding_checks, adjusted
+
+
+def _error_reasons(errors: list[Finding]) -> list[str]:
+    """One "could not diagnose" reason per distinct error, naming every check it stopped (an unreachable
+    warehouse stops them all with one message: one line with the count, not twenty)."""
+    checks_by_message: dict[str, list[str]] = {}
+    for finding in errors:
+        checks_by_message.setdefault(finding.message, []).append(finding.check)
+    reasons = []
+    for message, checks in checks_by_message.items():
+        named = ", ".join(dict.fromkeys(checks))
+        if len(set(checks)) > 3:
+            named = f"{len(set(checks))} checks: " + ", ".join(list(dict.fromkeys(checks))[:3]) + ", ..."
+        reasons.append(f"could not diagnose ({named}): {message}")
+    return reasons
 
 
 def _unjudged_guards(findings: list[Finding], guards: Collection[str]) -> list[Finding]:

@@ -63,6 +63,21 @@ def test_a_check_that_cannot_run_takes_on_error_never_train() -> None:
     assert choose([error], error_branch=Branch.FIX_FEATURES)[0] is Branch.FIX_FEATURES
 
 
+def test_one_error_that_stops_many_checks_is_one_reason_with_their_count() -> None:
+    unreachable = "tables.features.table: connection refused"
+    stopped = ["freshness", "schema", "dead_signal", "scale_shift", "volume"]
+    errors = [finding(check, Status.ERROR, message=unreachable) for check in stopped]
+    branch, reasons, _ = choose(
+        [*errors, finding("trust", Status.ERROR, message="tables.overrides: refused")]
+    )
+
+    assert branch is Branch.ALERT
+    assert reasons == [
+        f"could not diagnose (5 checks: freshness, schema, dead_signal, ...): {unreachable}",
+        "could not diagnose (trust): tables.overrides: refused",
+    ]
+
+
 def test_insufficient_data_does_not_decide_and_says_so() -> None:
     branch, reasons, _ = choose(
         [finding("label_maturity", Status.INSUFFICIENT_DATA, message="labels are not mature yet")]
