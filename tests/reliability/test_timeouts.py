@@ -122,12 +122,14 @@ def application(postgres_server: str) -> Iterator[str]:
 
 
 def running_queries(postgres_server: str, application: str) -> int:
-    """How many statements the gate's backends are running on the server."""
+    """How many statements on the sleeping view the gate's backends are running on the server (its quick
+    queries, running for a moment before the sleeping one starts, do not count)."""
     engine = sa.create_engine(postgres_server)
     with engine.connect() as connection:
         count = connection.execute(
             sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND state = 'active'"
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND state = 'active' "
+                "AND query LIKE '%sleeping_predictions%'"
             ),
             {"name": application},
         ).scalar()
