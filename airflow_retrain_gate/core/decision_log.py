@@ -201,17 +201,20 @@ class DecisionLog:
             return list(connection.execute(query).scalars())
 
     def last_train_before(
-        self, policy_name: str, dag_id: str | None, task_id: str | None, before: datetime
+        self, policy_name: str, before: datetime, *, excluding: RunKey | None = None
     ) -> datetime | None:
-        """as_of of the latest `train` decision (after any human review) of a gate before `before`."""
-        effective = sa.func.coalesce(self.table.c.review_branch, self.table.c.branch)
-        query = sa.select(sa.func.max(self.table.c.as_of)).where(
-            self.table.c.policy_name == policy_name, effective == "train", self.table.c.as_of < before
+        """as_of of the latest `train` carried out under `policy_name` at or before `before`, from any DAG or task.
+
+        A reviewer's answer replaces the gate's branch (an override to skip does not count, one to train does).
+        `excluding` leaves out the asking task instance's own row, so a retry does not cool itself down.
+        """
+        columns = self.table.c
+        effective = sa.func.coalesce(columns.review_branch, columns.branch)
+        query = sa.select(sa.func.max(columns.as_of)).where(
+            columns.policy_name == policy_name, effective == "train", columns.as_of <= before
         )
-        if dag_id is not None:
-            query = query.where(self.table.c.dag_id == dag_id)
-        if task_id is not None:
-            query = query.where(self.table.c.task_id == task_id)
+        if excluding is not None:
+            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
         try:
             with self.state.reading() as connection:
                 value = connection.execute(query).scalar()

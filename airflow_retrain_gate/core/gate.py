@@ -158,12 +158,8 @@ def run_gate(
     last_train = None
     if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
         try:
-            last_train = DecisionLog(state).last_train_before(
-                policy.name,
-                run_key.dag_id if run_key else None,
-                run_key.task_id if run_key else None,
-                as_of_utc,
-            )
+            # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
+            last_train = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
         except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
             findings.append(
                 outcome(

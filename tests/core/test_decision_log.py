@@ -113,17 +113,11 @@ def test_the_cooldown_sees_a_reviewers_train(state: StateStore, decisions: dict[
     log = DecisionLog(state)
     key = RunKey("fraud_scorer", "run_1", "gate")
     log.record(key, decisions["dead_signal"])
-    assert (
-        log.last_train_before("demo-dead_signal", "fraud_scorer", "gate", DEMO_AS_OF + timedelta(days=1))
-        is None
-    )
+    assert log.last_train_before("demo-dead_signal", DEMO_AS_OF + timedelta(days=1)) is None
 
     log.record_review(key, "train", "alice", "the column was fixed upstream; retrain now")
 
-    assert (
-        log.last_train_before("demo-dead_signal", "fraud_scorer", "gate", DEMO_AS_OF + timedelta(days=1))
-        == DEMO_AS_OF
-    )
+    assert log.last_train_before("demo-dead_signal", DEMO_AS_OF + timedelta(days=1)) == DEMO_AS_OF
 
 
 def test_a_version_1_log_is_migrated_and_its_rows_summarised(
