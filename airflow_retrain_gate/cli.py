@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,13 +28,16 @@ from airflow_retrain_gate.core import (
     load_policy,
     run_gate,
 )
+from airflow_retrain_gate.core.dry_run import dry_run
 from airflow_retrain_gate.core.escaping import one_line, printable
-from airflow_retrain_gate.core.policy import parse_policy, policy_json_schema
+from airflow_retrain_gate.core.policy import load_base_policy, parse_policy, policy_json_schema
 from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.secrets import RedactingFilter
 from airflow_retrain_gate.core.termination import Terminated, run_until_terminated
 from airflow_retrain_gate.core.timeframes import to_utc
 
+EXIT_BAD_MAPPING = 1
+"""`validate-policy --warehouse`: a mapped table, column, type or filter is wrong in the warehouse."""
 EXIT_USAGE = 2
 EXIT_UNDIAGNOSED = 3
 """`diagnose --exit-code`: the gate could not diagnose; its branch is the policy's on_error."""
@@ -155,9 +159,27 @@ def _record(log: DecisionLog, key: RunKey, decision: Decision) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError:
+        lacks = load_base_policy(args.policy)  # raises for every problem but a missing key
+        if "tables" not in lacks:
+            raise
+        print(f"{args.policy}: valid base policy (it maps no tables, so it is meant to be extended)")
+        print(f"note: a policy extending it must set {', '.join(lacks)}")
+        if args.warehouse:
+            print("note: nothing to check in the warehouse: a base policy maps no tables")
+        return 0
     print(f"{args.policy}: valid policy {policy.name!r} (sha256 {policy.sha256[:12]})")
-    return 0
+    if not args.warehouse:
+        return 0
+    try:
+        as_of = to_utc(args.as_of) if args.as_of else datetime.now(UTC)
+    except ValueError as error:
+        raise UsageError(f"--as-of: {error}") from None
+    report = dry_run(policy, Warehouse(args.warehouse, statement_timeout_s=args.timeout), as_of)
+    print(report.render())
+    return EXIT_BAD_MAPPING if report.failed else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -284,8 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose.set_defaults(handler=_diagnose)
 
-    validate = commands.add_parser("validate-policy", help="check a policy file and print its hash")
+    validate = commands.add_parser(
+        "validate-policy", help="check a policy file; with --warehouse, dry-run its mapping in the warehouse"
+    )
     validate.add_argument("policy")
+    validate.add_argument(
+        "--warehouse",
+        help="SQLAlchemy URL: reflect every mapped table and column, check their types and count rows per day "
+        f"of each window (exit code {EXIT_BAD_MAPPING} when a table, column, type or filter is wrong)",
+    )
+    validate.add_argument("--as-of", help="ISO-8601 instant the windows are relative to (default: now)")
+    validate.add_argument(
+        "--timeout",
+        type=bounded_number(float, 0.001, MAX_TIMEOUT_S, " seconds"),
+        help="statement timeout in seconds (default: the policy's warehouse.statement_timeout)",
+    )
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser("schema", help="print the policy JSON Schema")
@@ -303,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code: 0 for every branch (or one per branch with `--exit-code`), 2 for usage,
+    """Entry point; returns the exit code: 0 for every branch (or one per branch with `--exit-code`), 1 when
+    `validate-policy --warehouse` finds the mapping wrong, 2 for usage,
     policy or warehouse errors, 4 when `--record` could not write the printed decision, 128 + the signal number
     when stopped (141 when the reader of stdout went away)."""
     parser = build_parser()

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airflow_retrain_gate.cli import main
 from airflow_retrain_gate.core import DecisionLog, RunKey, StateStore
+from airflow_retrain_gate.core.engines import create_engine
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
 
@@ -216,3 +218,99 @@ def test_a_postgres_scheme_is_refused_with_the_dialect_to_write(stories_warehous
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "write 'postgresql://'" in result.stderr and "secret" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def gappy_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The trust-decay story in DuckDB, with no predictions on three days of the reference window."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('dry_run') / 'w.duckdb'}"
+    load_tables(url, build_story("trust_decay", rows_per_day=50))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM predictions WHERE event_ts >= '2024-04-02' AND event_ts < '2024-04-05'"
+        )
+    engine.dispose()
+    return url
+
+
+def test_validate_policy_dry_runs_the_mapping_and_reports_every_problem(
+    gappy_warehouse: str, tmp_path: Path
+) -> None:
+    policy = story_policy("trust_decay")
+    tables = policy["tables"]
+    tables["features"]["numeric"][2] = "engagement_rat"
+    tables["overrides"]["filters"] = {"overridden": 7}
+    tables["events"]["table"] = "event"
+    tables["training_signals"]["active"] = "experiment_arm"
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+
+    result = run("validate-policy", str(path), "--warehouse", gappy_warehouse, "--as-of", "2024-06-01")
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  error: tables.features.numeric[2]: column 'engagement_rat' not found in table 'features'" in (
+        result.stdout
+    )
+    assert "  error: tables.events.table: table 'event' not found" in result.stdout
+    assert (
+        "  error: tables.training_signals.active: column 'experiment_arm' of table 'training_signals' has type "
+        "VARCHAR; the policy uses it as a number" in lines
+    )
+    assert any(
+        line.startswith(
+            "  error: tables.overrides.filters.overridden: overridden = 7 selects no row (the windows"
+        )
+        for line in lines
+    )
+    predictions = lines[lines.index("tables.predictions: predictions (5 mapped columns fit their roles)") + 1]
+    assert predictions.startswith(
+        "  reference window: 3 of 28 days are empty (2024-04-02, 2024-04-03, 2024-04-04); "
+    )
+    assert lines[-1] == "4 errors, 0 warnings: the mapping needs fixing"
+
+
+def test_validate_policy_dry_run_on_postgresql(
+    postgres_schema: str, postgres_server: str, tmp_path: Path
+) -> None:
+    frames = build_story("trust_decay", rows_per_day=20)
+    load_tables(postgres_server, frames, schema=postgres_schema)
+    policy = story_policy("trust_decay")
+    for mapping in policy["tables"].values():
+        mapping["table"] = f"{postgres_schema}.{mapping['table']}"
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+
+    result = run("validate-policy", str(path), "--warehouse", postgres_server, "--as-of", "2024-06-01")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    predictions = frames["predictions"]
+    current = predictions[(predictions.event_ts >= "2024-05-25") & (predictions.model_name == "fraud-scorer")]
+    lines = result.stdout.splitlines()
+    table = lines.index(
+        f"tables.predictions: {postgres_schema}.predictions (5 mapped columns fit their roles)"
+    )
+    assert lines[table + 2] == f"  current window: {len(current)} rows, every one of its 7 days has rows"
+    assert lines[-1] == "0 errors, 0 warnings: the mapping is usable"
+
+
+def test_a_base_policy_validates_alone_and_unknown_checks_are_all_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "platform.yaml").write_text("checks:\n  drift: {warn: 0.15}\ncooldown: 7d\n")
+    child = story_policy("healthy") | {"extends": "platform.yaml"}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(child))
+
+    assert (
+        main(["validate-policy", str(tmp_path / "platform.yaml"), "--warehouse", "duckdb:///:memory:"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "valid base policy (it maps no tables, so it is meant to be extended)" in out
+    assert "note: a policy extending it must set name, tables" in out
+    assert main(["validate-policy", str(tmp_path / "model.yaml")]) == 0
+
+    (tmp_path / "typos.yaml").write_text("checks:\n  drfit: {}\nactions:\n  segmnt_mix: alert\n")
+    assert main(["validate-policy", str(tmp_path / "typos.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "checks.drfit: unknown check 'drfit'; actions.segmnt_mix: unknown check 'segmnt_mix'" in err

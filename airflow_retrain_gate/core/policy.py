@@ -282,12 +282,15 @@ class Policy(BaseModel):
                     f"actions.{check}: {check} finds broken inputs; it cannot ask for train (training on broken "
                     "inputs is what the gate prevents): use fix_features, alert or none"
                 )
-        for section in ("checks", "actions"):
-            names = data.get(section) or {}
-            if isinstance(names, dict):
-                for name in names:
-                    if name not in REGISTRY:
-                        raise ValueError(f"{section}.{name}: unknown check {name!r} (known checks: {known})")
+        unknown = [
+            f"{section}.{name}: unknown check {name!r}"
+            for section in ("checks", "actions")
+            if isinstance(names := data.get(section), dict)
+            for name in names
+            if name not in REGISTRY
+        ]
+        if unknown:
+            raise ValueError(f"{'; '.join(unknown)} (known checks: {known})")
         return data
 
     @field_validator("cooldown")
@@ -466,6 +469,24 @@ def parse_policy(data: dict[str, Any], *, base_dir: Path | None = None, source: 
         return Policy.model_validate(merged, context={"base_dir": base_dir})
     except ValidationError as error:
         raise PolicyError(_format_validation_error(error), source) from None
+
+
+def load_base_policy(path: str | Path) -> list[str]:
+    """Validate a policy meant to be extended, which may lack required keys; returns the keys it lacks.
+
+    Every other problem (an unknown key or check, a bad threshold) raises a PolicyError, as `load_policy` does.
+    """
+    path = Path(path)
+    data = _resolve_extends(_read_yaml(path), path.resolve().parent, (path.resolve(),))
+    try:
+        Policy.model_validate(data, context={"base_dir": path.resolve().parent})
+    except ValidationError as error:
+        problems = list(zip(error.errors(), _format_validation_error(error), strict=True))
+        others = [problem for item, problem in problems if item["type"] != "missing"]
+        if others:
+            raise PolicyError(others, str(path)) from None
+        return [problem.removesuffix(": required key is missing") for _, problem in problems]
+    return []
 
 
 def load_policy(path: str | Path) -> Policy:
