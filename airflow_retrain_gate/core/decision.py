@@ -12,6 +12,9 @@ from airflow_retrain_gate.core.escaping import markdown_text
 from airflow_retrain_gate.core.findings import PRECEDENCE, Action, Branch, Finding, Status, json_safe
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
 
+NOT_CONFIGURED = "not_configured"
+"""Evidence key of an insufficient_data finding whose check needs a table the policy does not map: the policy
+paths to map. Such findings share one closing reason instead of one line each."""
 STATUS_MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "insufficient_data": "n/a"}
 
 
@@ -222,7 +225,9 @@ def decide(
     ]
     undecided = [finding for finding in adjusted if finding.status is Status.INSUFFICIENT_DATA]
     reasons += [
-        f"Not decided ({finding.check}, insufficient data): {finding.message}" for finding in undecided
+        f"Not decided ({finding.check}, insufficient data): {finding.message}"
+        for finding in undecided
+        if NOT_CONFIGURED not in finding.evidence
     ]
     if errors and error_branch is Branch.SKIP:
         # First: "all judged findings passed" must not hide what could not be judged.
@@ -234,8 +239,26 @@ def decide(
         reasons.insert(0, f"Not trained: the input checks could not judge the inputs: {unjudged[0].message}")
     elif withheld_train:
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
+    reasons += _not_configured_reason(undecided)
     deciding_checks = list(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))
     return branch, reasons, deciding_checks, adjusted
+
+
+def _not_configured_reason(undecided: list[Finding]) -> list[str]:
+    """One closing line for every optional check whose tables the policy does not map, grouped by what to map
+    ("Not configured (5 checks): map tables.events to use known_events, ...")."""
+    checks_by_mapping: dict[str, list[str]] = {}
+    for finding in undecided:
+        if NOT_CONFIGURED in finding.evidence:
+            checks_by_mapping.setdefault(str(finding.evidence[NOT_CONFIGURED]), []).append(finding.check)
+    if not checks_by_mapping:
+        return []
+    count = len({check for checks in checks_by_mapping.values() for check in checks})
+    wanted = "; ".join(
+        f"map {mapping} to use {', '.join(dict.fromkeys(checks))}"
+        for mapping, checks in checks_by_mapping.items()
+    )
+    return [f"Not configured ({count} check{'s' if count != 1 else ''}): {wanted}."]
 
 
 def _error_reasons(errors: list[Finding]) -> list[str]:

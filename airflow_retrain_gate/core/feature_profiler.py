@@ -84,6 +84,7 @@ def profile_features(
     """
     mapping: FeaturesTable = source.mapping  # type: ignore[assignment]
     warehouse = source.warehouse
+    window = source.window_of("timestamp", window)
     numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
     timestamp = source.column("timestamp")
     columns: dict[str, Any] = {"day": day_of(timestamp), "ts": timestamp}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
 from airflow_retrain_gate.core.checks.registry import training_guards
-from airflow_retrain_gate.core.decision import Decision, decide
+from airflow_retrain_gate.core.decision import NOT_CONFIGURED, Decision, decide
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
 from airflow_retrain_gate.core.feature_profiler import ProfileSettings
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -75,6 +75,7 @@ def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
                     MAPPED_BY[missing[0]],
                     Status.INSUFFICIENT_DATA,
                     f"Not configured: map {wanted} in the policy to run {name}.",
+                    evidence={NOT_CONFIGURED: wanted},
                 )
             )
             continue

@@ -267,6 +267,11 @@ def profile_outcomes(
 ) -> OutcomeProfile:
     """Aggregate outcomes (known by `as_of`) of the predictions made in `window`."""
     warehouse = outcomes.warehouse
+    window = (
+        predictions.window_of("timestamp", window)
+        if predictions is not None
+        else outcomes.window_of("label_timestamp", window)
+    )
     joined = windowed(join_outcomes(predictions, outcomes, window, as_of), warehouse.dialect)
     purpose = f"profile outcomes {window.name}"
     if binning is None:

@@ -41,6 +41,15 @@ FilterValue = str | int | float | bool
 Strict = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def _sql_literal(value: FilterValue) -> str:
+    """A filter value the way SQL writes it: 'text' quoted, true/false, numbers as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 class TableMapping(BaseModel):
     """A warehouse table the gate reads, with optional equality filters (a list means IN)."""
 
@@ -49,6 +58,20 @@ class TableMapping(BaseModel):
     filters: dict[Identifier, FilterValue | list[FilterValue]] = Field(
         default_factory=dict, description="Equality (or IN for a list) filters, bound as parameters."
     )
+
+    @property
+    def subject(self) -> str:
+        """The table as findings name it, with its filters, so that a shared table names the slice that was
+        judged: ``ml.customer_features[customer_type = 'consumer']``."""
+        if not self.filters:
+            return self.table
+        conditions = ", ".join(
+            f"{column} IN ({', '.join(map(_sql_literal, value))})"
+            if isinstance(value, list)
+            else f"{column} = {_sql_literal(value)}"
+            for column, value in self.filters.items()
+        )
+        return f"{self.table}[{conditions}]"
 
     def mapped_columns(self) -> dict[str, str]:
         """Policy field name -> column name for every column this mapping names."""

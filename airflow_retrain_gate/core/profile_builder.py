@@ -124,7 +124,7 @@ class ProfileBuilder:
             lambda: profile_features(source, self.reference, None, self.settings),
         )
         current = profile_features(source, self.current, FeatureBinning.of(reference), self.settings)
-        latest = current.max_timestamp
+        latest = None if current.max_timestamp is None else source.end_of("timestamp", current.max_timestamp)
         if latest is None:
             latest = latest_timestamp(
                 source, self.as_of, self.as_of - min(self.reference.start, self.current.start)

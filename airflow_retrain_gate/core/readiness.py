@@ -81,10 +81,10 @@ class FeatureFreshnessProbe:
                 None,
                 self.max_lag.total_seconds(),
             )
-        lag = self.as_of - latest
+        lag = max(self.as_of - latest, timedelta(0))  # a DATE dated today reaches past as_of
         ready = lag <= self.max_lag
         verdict = "fresh" if ready else "not fresh yet"
-        message = f"Table {table} is {verdict}: newest row {latest.isoformat()}, {format_duration(lag)} before {self.as_of.isoformat()} (allowed {allowed})."
+        message = f"Table {table} is {verdict}: newest rows reach {latest.isoformat()}, {format_duration(lag)} before {self.as_of.isoformat()} (allowed {allowed})."
         return Reading(ready, message, lag.total_seconds(), self.max_lag.total_seconds())
 
     def to_dict(self) -> dict[str, Any]:

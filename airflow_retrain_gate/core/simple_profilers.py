@@ -131,4 +131,4 @@ def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) 
         f"freshness {source.mapping.table}",
     )
     latest = rows[0].latest if rows else None
-    return None if latest is None else to_utc(latest)
+    return None if latest is None else source.end_of("timestamp", latest)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.policy import TableMapping
 from airflow_retrain_gate.core.sql import as_number
-from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 from airflow_retrain_gate.core.warehouse import (
     NUMERIC_KINDS,
     TEMPORAL_KINDS,
@@ -86,9 +86,25 @@ class TableSource:
         column = self.column(field)
         return sa.literal(self.warehouse.bind_time(value, self.kind(name)), column.type)
 
+    def is_date(self, field: str) -> bool:
+        """Whether the temporal column of mapping field `field` holds dates (DATE), not timestamps."""
+        return self.kind(getattr(self.mapping, field)) == "date"
+
+    def window_of(self, field: str, window: TimeWindow) -> TimeWindow:
+        """The part of `window` the column of `field` selects: a DATE stands for its whole day and belongs to the
+        window holding the day's last instant, so a DATE column selects whole days (`TimeWindow.whole_days`)."""
+        return window.whole_days() if self.is_date(field) else window
+
+    def end_of(self, field: str, value: datetime | date) -> datetime:
+        """The last instant a value of the column of `field` stands for, in UTC: the end of the day (the next
+        midnight) for a DATE, so an on-time daily snapshot is not read as late; the instant itself otherwise."""
+        instant = to_utc(value)
+        return instant + timedelta(days=1) if self.is_date(field) else instant
+
     def in_window(self, field: str, window: TimeWindow) -> list[ColumnElement[bool]]:
-        """Rows with ``start <= field < end``, plus the mapping's filters."""
+        """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters."""
         column = self.column(field)
+        window = self.window_of(field, window)
         return [
             column >= self.instant(field, window.start),
             column < self.instant(field, window.end),

@@ -83,6 +83,11 @@ def to_utc(value: datetime | date | str) -> datetime:
     )
 
 
+def midnight(value: datetime | date) -> datetime:
+    """The UTC midnight that starts the day of `value`."""
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
 def resolve_instant(bound: str | datetime | date, as_of: datetime) -> datetime:
     """Resolve a window bound: a relative duration (``-7d``, ``0d``) or an absolute ISO date/timestamp."""
     if isinstance(bound, datetime | date):
@@ -106,6 +111,11 @@ class TimeWindow:
         """The window's duration."""
         return self.end - self.start
 
+    def whole_days(self) -> TimeWindow:
+        """The UTC days whose last instant lies inside this window, as a window from midnight to midnight: what a
+        DATE column selects, since a date stands for its whole day (the days of adjacent windows never overlap)."""
+        return TimeWindow(self.name, midnight(self.start), midnight(self.end))
+
     def days(self) -> list[date]:
         """The UTC calendar days the window touches, in order."""
         first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
@@ -113,7 +123,7 @@ class TimeWindow:
 
     def day_coverage(self, day: date) -> float:
         """The share (0..1) of the UTC day ``day`` that lies inside the window."""
-        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        day_start = midnight(day)
         day_end = day_start + timedelta(days=1)
         overlap = min(day_end, self.end) - max(day_start, self.start)
         return max(overlap.total_seconds(), 0.0) / 86400.0
@@ -121,11 +131,11 @@ class TimeWindow:
     def split(self, parts: int) -> list[TimeWindow]:
         """At most `parts` consecutive windows covering this one, cut at UTC midnights."""
         days = self.days()
-        size = -(-len(days) // max(parts, 1))
+        size = max(-(-len(days) // max(parts, 1)), 1)
         cuts = [self.start]
         for index in range(size, len(days), size):
             day = days[index]
-            cuts.append(datetime(day.year, day.month, day.day, tzinfo=UTC))
+            cuts.append(midnight(day))
         cuts.append(self.end)
         return [TimeWindow(self.name, start, end) for start, end in zip(cuts, cuts[1:], strict=False)]
 

@@ -21,7 +21,8 @@ from airflow_retrain_gate.demo.stories import story_policy
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 REFERENCE = TimeWindow("reference", datetime(2024, 3, 30, tzinfo=UTC), datetime(2024, 4, 27, tzinfo=UTC))
 CURRENT = TimeWindow("current", datetime(2024, 5, 25, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC))
-SUBJECT = "predictions.score"
+SUBJECT = "predictions[model_name = 'fraud-scorer'].score"
+"""The demo's predictions table is shared by models: a finding names the filtered slice it judged."""
 PER_DAY = 400
 
 

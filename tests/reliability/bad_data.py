@@ -209,13 +209,13 @@ CORPUS: tuple[BadData, ...] = (
     BadData(
         "NaN in every score",
         Outcome.FIX_FEATURES,
-        "predictions.score is entirely NULL in the current window",
+        "predictions[model_name = 'fraud-scorer'].score is entirely NULL in the current window",
         sql="UPDATE {t}predictions SET score = 'NaN'::DOUBLE",
     ),
     BadData(
         "-infinity in a fifth of the current scores",
         Outcome.FIX_FEATURES,
-        "predictions.score: NULL share rose from 0.0% to 20.0%",
+        "predictions[model_name = 'fraud-scorer'].score: NULL share rose from 0.0% to 20.0%",
         sql="UPDATE {t}predictions SET score = '-Infinity'::DOUBLE WHERE "
         + CURRENT
         + " AND entity_id % 5 = 0",
@@ -223,7 +223,7 @@ CORPUS: tuple[BadData, ...] = (
     BadData(
         "NULL in a fifth of the current scores",
         Outcome.FIX_FEATURES,
-        "predictions.score: NULL share rose from 0.0% to 20.0%",
+        "predictions[model_name = 'fraud-scorer'].score: NULL share rose from 0.0% to 20.0%",
         sql="UPDATE {t}predictions SET score = NULL WHERE " + CURRENT + " AND entity_id % 5 = 0",
     ),
     BadData(

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Branch, Status
+from airflow_retrain_gate.core.policy import TableMapping
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import STORIES, build_story
 
@@ -64,7 +65,9 @@ def case_policy(case: Breakage, seed: int, schema: str | None = None) -> dict[st
 
 def assert_fixes_features(decision: Any, case: Breakage, policy: dict[str, Any]) -> None:
     """fix_features, never train; the first reason names the broken table (and column or window)."""
-    table = policy["tables"][case.table]["table"]
+    mapping = policy["tables"][case.table]
+    # Findings name a filtered table with its filters: predictions[model_name = 'fraud-scorer'].
+    table = TableMapping(table=mapping["table"], filters=mapping.get("filters", {})).subject
     assert decision.branch is Branch.FIX_FEATURES, decision.reasons
     for fragment in case.names:
         assert fragment.format(table=table) in decision.reasons[0], decision.reasons

@@ -156,7 +156,7 @@ def check_category_coverage(inputs: CheckInputs, settings: CategoryCoverageSetti
     """One finding per categorical column."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     return [
         _column(inputs, f"{table}.{name}", profile, current.categorical[name], current.days, settings)
         for name, profile in reference.categorical.items()

@@ -105,7 +105,7 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
     """One finding for outcome-given-score."""
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
-    subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
+    subject = inputs.policy.tables.predictions.subject if inputs.policy.tables.predictions else "predictions"
     blocked = unjudged(inputs, "concept_drift", subject)
     if blocked:
         return [blocked]

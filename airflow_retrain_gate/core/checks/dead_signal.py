@@ -243,7 +243,7 @@ def check_dead_signal(inputs: CheckInputs, settings: DeadSignalSettings) -> list
     """One finding per feature column."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     findings = [
         numeric_finding(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
         for name, profile in reference.numeric.items()

@@ -88,7 +88,7 @@ def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
 def check_drift(inputs: CheckInputs, settings: DriftSettings) -> list[Finding]:
     """One finding per feature column: pass, warn or fail by the statistic's thresholds."""
     spec = drift_spec(inputs)
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     findings = []
     for drift in column_drifts(inputs):
         subject = f"{table}.{drift.column}"

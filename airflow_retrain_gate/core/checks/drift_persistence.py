@@ -26,7 +26,7 @@ class DriftPersistenceSettings(CheckSettings):
 )
 def check_drift_persistence(inputs: CheckInputs, settings: DriftPersistenceSettings) -> list[Finding]:
     """One finding per drifting column: transient (fail, alert) or persistent (pass)."""
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     findings = []
     for drift in column_drifts(inputs):
         if not drift.shows_drift:

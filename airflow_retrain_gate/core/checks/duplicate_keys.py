@@ -124,13 +124,13 @@ def check_duplicate_keys(inputs: CheckInputs, settings: DuplicateKeysSettings) -
             findings.append(
                 outcome(
                     "duplicate_keys",
-                    mapping.table,
+                    mapping.subject,
                     Status.INSUFFICIENT_DATA,
-                    f"Table {mapping.table} has no row key, so duplicate rows cannot be counted: "
+                    f"Table {mapping.subject} has no row key, so duplicate rows cannot be counted: "
                     f"map {section}.entity or {section}.key.",
                 )
             )
             continue
         reference, current = inputs.profiles.keys_reference[role], inputs.profiles.keys_current[role]
-        findings.append(duplicates_finding(inputs, section, mapping.table, reference, current, settings))
+        findings.append(duplicates_finding(inputs, section, mapping.subject, reference, current, settings))
     return findings

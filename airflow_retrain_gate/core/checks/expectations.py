@@ -206,7 +206,7 @@ def check_expectations(inputs: CheckInputs, settings: ExpectationsSettings) -> l
 
     A suite is opt-in configuration, not a table to map: a policy without one has nothing to report here.
     """
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     if settings.suite is None:
         return []
     results: tuple[ExpectationResult, ...] = inputs.profiles.expectation_results  # type: ignore[assignment]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
@@ -31,7 +33,7 @@ class FreshnessSettings(CheckSettings):
 def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Finding]:
     """Fail when the feature table stopped receiving rows (a stale or late pipeline)."""
     profiles = inputs.profiles
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     max_lag = parse_duration(settings.max_lag)
     latest = profiles.latest_feature_timestamp
     evidence = {"as_of": inputs.as_of.isoformat(), "max_lag": settings.max_lag}
@@ -55,7 +57,7 @@ def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Fi
                 evidence={**evidence, "latest_timestamp": None},
             )
         ]
-    lag = inputs.as_of - latest
+    lag = max(inputs.as_of - latest, timedelta(0))  # a DATE dated today reaches past as_of
     evidence.update(latest_timestamp=latest.isoformat(), lag=format_duration(lag))
     if lag > max_lag:
         return [
@@ -63,7 +65,7 @@ def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Fi
                 "freshness",
                 table,
                 Status.FAIL,
-                f"Table {table} is stale: its newest row is from {latest:%Y-%m-%d %H:%M} UTC, "
+                f"Table {table} is stale: its newest rows reach {latest:%Y-%m-%d %H:%M} UTC, "
                 f"{format_duration(lag)} before as_of (allowed lag {settings.max_lag}). Features are late; "
                 "fix the pipeline before training.",
                 action=Action.FIX_FEATURES,

@@ -28,7 +28,7 @@ class KnownEventsSettings(CheckSettings):
 def check_known_events(inputs: CheckInputs, settings: KnownEventsSettings) -> list[Finding]:
     """One finding per drifting column that events explain, or a pass naming the overlapping events."""
     events = inputs.profiles.events
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     findings = []
     for drift in column_drifts(inputs):
         if not drift.shows_drift:

@@ -122,7 +122,7 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
                 "Map tables.predictions.band to check outcomes per predicted band.",
             )
         ]
-    subject = f"{predictions.table}.{predictions.band}"
+    subject = f"{predictions.subject}.{predictions.band}"
     blocked = unjudged(inputs, "kpi_by_band", subject)
     if blocked:
         return [blocked]

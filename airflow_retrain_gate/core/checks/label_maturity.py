@@ -74,7 +74,7 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
     """One finding: pass, or insufficient_data saying what is missing."""
     current = inputs.profiles.outcomes_current
     assert current is not None
-    subject = inputs.policy.tables.outcomes.table if inputs.policy.tables.outcomes else "outcomes"
+    subject = inputs.policy.tables.outcomes.subject if inputs.policy.tables.outcomes else "outcomes"
     share = current.matured / current.predictions if current.predictions else 0.0
     evidence = {
         "predictions": current.predictions,

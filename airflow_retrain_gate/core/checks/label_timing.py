@@ -42,7 +42,7 @@ def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> li
     assert reference is not None and current is not None
     outcomes, predictions = inputs.policy.tables.outcomes, inputs.policy.tables.predictions
     assert outcomes is not None
-    subject = f"{outcomes.table}.{outcomes.label_timestamp}"
+    subject = f"{outcomes.subject}.{outcomes.label_timestamp}"
     if predictions is None or not inputs.profiles.outcomes_have_predictions:
         return [
             outcome(
@@ -58,7 +58,7 @@ def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> li
                 "label_timing",
                 subject,
                 Status.INSUFFICIENT_DATA,
-                f"No matured labels in {outcomes.table} to time.",
+                f"No matured labels in {outcomes.subject} to time.",
             )
         ]
     worst = max((current, reference), key=early_share)
@@ -78,7 +78,7 @@ def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> li
         message = (
             f"{int(worst.totals('label_early'))} of {worst.matured} matured labels ({share:.1%}) of the "
             f"{window_name(worst.window)} have {subject} earlier than their "
-            f"prediction's {predictions.table}.{predictions.timestamp} (at most {settings.max_early_share:.0%} "
+            f"prediction's {predictions.subject}.{predictions.timestamp} (at most {settings.max_early_share:.0%} "
             f"may): leakage, a broken join on {outcomes.entity}, or entities scored again after their label was "
             "known; fix the label timestamps, or give each label the prediction it belongs to."
         )

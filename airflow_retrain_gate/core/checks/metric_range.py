@@ -52,7 +52,7 @@ def binary_label_bounds(*profiles: OutcomeProfile) -> dict[str, Bounds]:
 def label_column(inputs: CheckInputs) -> str:
     """The label column as ``table.column``, for messages."""
     outcomes = inputs.policy.tables.outcomes
-    return f"{outcomes.table}.{outcomes.label}" if outcomes else "the label column"
+    return f"{outcomes.subject}.{outcomes.label}" if outcomes else "the label column"
 
 
 def metric_error(inputs: CheckInputs, check: str, subject: str, problem: str) -> Finding:

@@ -116,7 +116,7 @@ def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Fin
     """One finding per feature column."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     return [
         null_share_finding(inputs, f"{table}.{name}", reference, current, name, settings)
         for name in [*reference.numeric, *reference.categorical]

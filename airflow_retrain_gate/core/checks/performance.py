@@ -122,7 +122,7 @@ def check_performance(inputs: CheckInputs, settings: PerformanceSettings) -> lis
     """One finding for the model's score against matured labels."""
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
-    subject = inputs.policy.tables.predictions.table if inputs.policy.tables.predictions else "predictions"
+    subject = inputs.policy.tables.predictions.subject if inputs.policy.tables.predictions else "predictions"
     blocked = unjudged(inputs, "performance", subject)
     if blocked:
         return [blocked]

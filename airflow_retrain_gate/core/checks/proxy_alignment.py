@@ -94,12 +94,12 @@ def check_proxy_alignment(inputs: CheckInputs, settings: ProxyAlignmentSettings)
         return [
             outcome(
                 "proxy_alignment",
-                outcomes.table,
+                outcomes.subject,
                 Status.INSUFFICIENT_DATA,
                 "Map tables.outcomes.proxy (and engagement) to check proxy alignment.",
             )
         ]
-    subject = f"{outcomes.table}.{outcomes.proxy}"
+    subject = f"{outcomes.subject}.{outcomes.proxy}"
     proxy = measure_change(reference, current, outcomes.proxy, "proxy_sum", "proxy_n")
     truths = [
         change

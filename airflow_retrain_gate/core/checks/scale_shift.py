@@ -166,7 +166,7 @@ def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list
     """One finding per numeric column; fails on a consistent rescaling of the whole window or its last days."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     return [
         scale_finding(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
         for name, profile in reference.numeric.items()

@@ -87,7 +87,7 @@ def check_score_health(inputs: CheckInputs, settings: ScoreHealthSettings) -> li
     reference, current = inputs.profiles.scores_reference, inputs.profiles.scores_current
     mapping = inputs.policy.tables.predictions
     assert reference is not None and current is not None and mapping is not None
-    subject = f"{mapping.table}.{mapping.score}"
+    subject = f"{mapping.subject}.{mapping.score}"
     ref, cur = reference.numeric[mapping.score], current.numeric[mapping.score]
     policy = inputs.policy
     findings = [

@@ -73,7 +73,7 @@ def check_score_inversion(inputs: CheckInputs, settings: ScoreInversionSettings)
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
     predictions = inputs.policy.tables.predictions
-    subject = f"{predictions.table}.{predictions.score}" if predictions else "predictions"
+    subject = f"{predictions.subject}.{predictions.score}" if predictions else "predictions"
     blocked = unjudged(inputs, "score_inversion", subject)
     if blocked:
         return [blocked]

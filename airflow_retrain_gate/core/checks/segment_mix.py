@@ -74,12 +74,12 @@ def check_segment_mix(inputs: CheckInputs, settings: SegmentMixSettings) -> list
         return [
             outcome(
                 "segment_mix",
-                mapping.table,
+                mapping.subject,
                 Status.INSUFFICIENT_DATA,
                 "No segment column is mapped; set tables.features.segment to check cohort shifts.",
             )
         ]
-    subject = f"{mapping.table}.{mapping.segment}"
+    subject = f"{mapping.subject}.{mapping.segment}"
     ref_rows, cur_rows = np.asarray(reference.segment_rows, float), np.asarray(current.segment_rows, float)
     if ref_rows.sum() < inputs.min_rows or cur_rows.sum() < inputs.min_rows:
         return [

@@ -51,7 +51,7 @@ def _table_finding(
         message = empty_windows_message(section, mapping.table, mapping.filters, empty, what)
         return outcome("table_rows", section, Status.ERROR, message)
     rows = ", ".join(f"{rows} in the {window.name} window" for window, rows in counts)
-    return outcome("table_rows", section, Status.PASS, f"Table {mapping.table} has {what}: {rows}.")
+    return outcome("table_rows", section, Status.PASS, f"Table {mapping.subject} has {what}: {rows}.")
 
 
 @register(

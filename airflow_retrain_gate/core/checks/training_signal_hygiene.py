@@ -41,7 +41,7 @@ def check_training_signal_hygiene(
     """One finding per mapped aspect (active, experiment_arm, feedback_complete)."""
     reference, current = inputs.profiles.signals_reference, inputs.profiles.signals_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.training_signals.table  # type: ignore[union-attr]
+    table = inputs.policy.tables.training_signals.subject  # type: ignore[union-attr]
     findings = []
     for counter, (known, what, short) in ASPECTS.items():
         if counter not in current.counters:

@@ -29,7 +29,7 @@ def check_trust(inputs: CheckInputs, settings: TrustSettings) -> list[Finding]:
     """One finding on the override rate."""
     reference, current = inputs.profiles.overrides_reference, inputs.profiles.overrides_current
     assert reference is not None and current is not None
-    subject = reference.table
+    subject = inputs.policy.tables.overrides.subject  # type: ignore[union-attr]
     ref_n, cur_n = reference.total("flag_known"), current.total("flag_known")
     if ref_n < inputs.min_rows or cur_n < inputs.min_rows:
         return [

@@ -61,7 +61,7 @@ def _one_instant(profile: TableProfile) -> bool:
 
 
 def _one_instant_finding(inputs: CheckInputs, profile: TableProfile) -> Finding:
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     stamp = profile.min_timestamp
     assert stamp is not None
     return outcome(
@@ -91,14 +91,14 @@ def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]
     """Fail when rows are missing from the current window or from some of its days."""
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
-    table = inputs.policy.tables.features.table
+    table = inputs.policy.tables.features.subject
     stamped_once = [profile for profile in (current, reference) if _one_instant(profile)]
     if stamped_once:
         return [_one_instant_finding(inputs, stamped_once[0])]
     empty = [profile.window for profile in (reference, current) if profile.rows == 0]
     if empty and empty != [current.window]:  # an empty current window alone is missing data, judged below
         mapping = inputs.policy.tables.features
-        message = empty_windows_message("tables.features", table, mapping.filters, empty)
+        message = empty_windows_message("tables.features", mapping.table, mapping.filters, empty)
         return [outcome("volume", table, Status.ERROR, message + " Nothing to diagnose without them.")]
     expected = expected_rows(reference, current)
     if expected.sum() <= 0:
