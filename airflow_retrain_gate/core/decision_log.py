@@ -200,21 +200,17 @@ class DecisionLog:
         with self.state.reading() as connection:
             return list(connection.execute(query).scalars())
 
-    def last_train_before(
-        self, policy_name: str, before: datetime, *, excluding: RunKey | None = None
-    ) -> datetime | None:
-        """as_of of the latest `train` carried out under `policy_name` at or before `before`, from any DAG or task.
+    def last_train_before(self, policy_name: str, before: datetime) -> datetime | None:
+        """as_of of the latest `train` carried out under `policy_name` before `before`, by any DAG or task.
 
         A reviewer's answer replaces the gate's branch (an override to skip does not count, one to train does).
-        `excluding` leaves out the asking task instance's own row, so a retry does not cool itself down.
+        Decisions for the same as_of (a retry, another DAG's gate of the same interval) do not count.
         """
         columns = self.table.c
         effective = sa.func.coalesce(columns.review_branch, columns.branch)
         query = sa.select(sa.func.max(columns.as_of)).where(
-            columns.policy_name == policy_name, effective == "train", columns.as_of <= before
+            columns.policy_name == policy_name, effective == "train", columns.as_of < before
         )
-        if excluding is not None:
-            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
         try:
             with self.state.reading() as connection:
                 value = connection.execute(query).scalar()

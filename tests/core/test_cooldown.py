@@ -62,15 +62,14 @@ def test_two_dags_gating_one_model_share_its_cooldown(
     assert decision.branch is Branch.TRAIN
 
 
-def test_the_cooldown_counts_trains_carried_out_by_any_other_task(trained: Decision, tmp_path: Path) -> None:
+def test_the_cooldown_counts_earlier_trains_carried_out_under_the_policy_name(
+    trained: Decision, tmp_path: Path
+) -> None:
     log = DecisionLog(StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}"))
     log.record(DAILY, trained)
 
-    assert log.last_train_before("churn", TRAINED_AT, excluding=WEEKLY) == TRAINED_AT, "same as_of, other DAG"
-    assert log.last_train_before("churn", TRAINED_AT, excluding=DAILY) is None, (
-        "a retry is not its own cooldown"
-    )
-    assert log.last_train_before("churn", TRAINED_AT - timedelta(seconds=1)) is None
+    assert log.last_train_before("churn", DEMO_AS_OF) == TRAINED_AT
+    assert log.last_train_before("churn", TRAINED_AT) is None, "a retry or a gate of the same interval"
     assert log.last_train_before("churn-enterprise", DEMO_AS_OF) is None
 
     log.record_review(DAILY, "skip", "oncall", "the drift is a campaign; do not retrain")
