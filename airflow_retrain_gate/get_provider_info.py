@@ -7,6 +7,43 @@ from typing import Any
 from airflow_retrain_gate import __version__
 
 INTEGRATION = "Retrain gate"
+CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
+    "sqlalchemy_url": {
+        "label": "Warehouse URL",
+        "schema": {"type": ["string", "null"]},
+        "description": "Any SQLAlchemy URL, e.g. duckdb:////data/warehouse.duckdb or snowflake://...; "
+        "when set, it wins over the host, login and database fields.",
+    },
+    "drivername": {
+        "label": "SQLAlchemy driver",
+        "schema": {"type": ["string", "null"]},
+        "description": "Dialect for the host, port, login, password and database fields, e.g. snowflake or "
+        "trino (a postgres connection type needs none).",
+    },
+    "read_only": {
+        "label": "Open DuckDB/SQLite files read-only",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+    "statement_timeout_s": {
+        "label": "Statement timeout (seconds)",
+        "schema": {"type": ["number", "null"]},
+        "description": "Wins over the policy's warehouse.statement_timeout.",
+    },
+    "connect_timeout_s": {"label": "Connect timeout (seconds)", "schema": {"type": ["number", "null"]}},
+    "retries": {
+        "label": "Retries of a read",
+        "schema": {"type": ["integer", "null"], "default": 0},
+        "description": "After a refused or lost connection.",
+    },
+    "concurrency": {"label": "Queries at once", "schema": {"type": ["integer", "null"]}},
+    "policies": {
+        "label": "Policies to test",
+        "schema": {"type": ["string", "null"]},
+        "description": "Policy files, separated by commas and relative to the DAGs folder, whose tables the "
+        "connection test reads.",
+    },
+}
+"""Fields of the connection form, stored in the extra under their names (what WarehouseHook reads)."""
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -41,6 +78,17 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "retrain_gate_warehouse",
                 "hook-class-name": "airflow_retrain_gate.hooks.warehouse.WarehouseHook",
                 "hook-name": "Retrain gate warehouse",
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Database", "host": "Host (server warehouses)"},
+                    "placeholders": {
+                        "host": "warehouse.internal (leave empty when the Warehouse URL is set)",
+                        "schema": "analytics (the database, or a DuckDB/SQLite file path)",
+                        "port": "5432",
+                        "login": "a role that may SELECT the mapped tables",
+                    },
+                },
+                "conn-fields": CONNECTION_FIELDS,
             }
         ],
         "config": {

@@ -18,7 +18,7 @@ from airflow_retrain_gate.core.policy import Policy, TableMapping
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow
-from airflow_retrain_gate.core.warehouse import MappingError, Warehouse
+from airflow_retrain_gate.core.warehouse import MappingError, Warehouse, WarehouseError
 
 FIELD_ROLES = {
     "timestamp": "timestamp",
@@ -280,3 +280,28 @@ def _plural(count: int, noun: str) -> str:
 def _detail(error: MappingError) -> str:
     """The message of a MappingError without the field path it starts with."""
     return str(error).removeprefix(f"{error.field_path}: ")
+
+
+def read_access_problems(policy: Policy, warehouse: Warehouse) -> list[str]:
+    """What stops this warehouse role reading each table the policy maps: a missing table or a refused SELECT.
+
+    Each table gets a query that returns no row, so nothing is scanned.
+    """
+    problems = []
+    for name in type(policy.tables).model_fields:
+        if (mapping := getattr(policy.tables, name)) is None:
+            continue
+        field = f"tables.{name}.table"
+        try:
+            info = warehouse.describe(mapping.table, field)
+        except MappingError as error:
+            problems.append(str(error))
+            continue
+        try:
+            warehouse.fetch(
+                sa.select(sa.literal(1)).select_from(info.clause([])).where(sa.false()),
+                f"SELECT on {info.qualified_name}",
+            )
+        except WarehouseError as error:
+            problems.append(f"{field}: {error}")
+    return problems

@@ -142,30 +142,50 @@ class StateStore:
         with self._lock:
             try:
                 with self.engine.begin() as connection:
-                    _lock_migrations(connection)
-                    if self.schema and not _schema_exists(connection, self.schema):
-                        connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
-                    self.tables["version"].create(connection, checkfirst=True)
-                    applied = set(connection.execute(sa.select(self.tables["version"].c.version)).scalars())
-                    for version, description, step in MIGRATIONS:
-                        if version in applied:
-                            continue
-                        step(connection, self.tables)
-                        connection.execute(
-                            self.tables["version"]
-                            .insert()
-                            .values(
-                                version=version,
-                                applied_at=datetime.now(UTC),
-                                description=description,
-                            )
-                        )
+                    self._apply_migrations(connection)
             except sa.exc.SQLAlchemyError as error:
                 raise WarehouseError(
                     f"state database: cannot create the gate's tables: {short_error(error)}"
                 ) from None
             self._migrated = True
         return MIGRATIONS[-1][0]
+
+    def check_writable(self) -> None:
+        """Do what the gate's first write does (create the schema and tables where missing, insert a row) in a
+        transaction that is rolled back; a WarehouseError names the state schema when this role may not."""
+        try:
+            with self.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    self._apply_migrations(connection)
+                    connection.execute(
+                        self.tables["version"]
+                        .insert()
+                        .values(
+                            version=0, applied_at=datetime.now(UTC), description="write check, rolled back"
+                        )
+                    )
+                finally:
+                    transaction.rollback()
+        except sa.exc.SQLAlchemyError as error:
+            where = f"the state schema {self.schema!r}" if self.schema else "the state database"
+            raise WarehouseError(f"cannot write {where}: {short_error(error)}") from None
+
+    def _apply_migrations(self, connection: Connection) -> None:
+        _lock_migrations(connection)
+        if self.schema and not _schema_exists(connection, self.schema):
+            connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+        self.tables["version"].create(connection, checkfirst=True)
+        applied = set(connection.execute(sa.select(self.tables["version"].c.version)).scalars())
+        for version, description, step in MIGRATIONS:
+            if version in applied:
+                continue
+            step(connection, self.tables)
+            connection.execute(
+                self.tables["version"]
+                .insert()
+                .values(version=version, applied_at=datetime.now(UTC), description=description)
+            )
 
     def version(self) -> int:
         """The schema version recorded in the database (0 before the first migration)."""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from functools import cached_property
-from typing import Any
+from pathlib import Path
 
-from airflow.sdk import BaseHook, Connection
+import sqlalchemy as sa
+from airflow.sdk import BaseHook, Connection, conf
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 from sqlalchemy.engine import URL, Engine
 
-from airflow_retrain_gate.core import StateStore, Warehouse, WarehouseError
+from airflow_retrain_gate.core import PolicyError, StateStore, Warehouse, WarehouseError, load_policy
+from airflow_retrain_gate.core.dry_run import read_access_problems
 from airflow_retrain_gate.core.engines import create_engine, parse_url
 from airflow_retrain_gate.core.retry import RetrySettings
 
@@ -27,7 +29,8 @@ class WarehouseHook(BaseHook):
     host, port, login, password and schema fields (e.g. ``snowflake``, ``trino``). Extras ``read_only``
     (DuckDB and SQLite files open read-only unless it is false), ``statement_timeout_s`` and
     ``connect_timeout_s`` (win over the policy's ``warehouse`` section), ``retries`` and ``retry_backoff_s``
-    (reads retried after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse.
+    (reads retried after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse;
+    ``policies`` names policy files whose tables Airflow's connection test reads.
 
     :param warehouse_conn_id: the connection id (templated in the operators that take it).
     """
@@ -40,18 +43,6 @@ class WarehouseHook(BaseHook):
     def __init__(self, warehouse_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.warehouse_conn_id = warehouse_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form of this type: a URL or a drivername in the extra, credentials in fields."""
-        return {
-            "hidden_fields": [],
-            "relabeling": {"schema": "Database"},
-            "placeholders": {
-                "extra": '{"sqlalchemy_url": "duckdb:////data/warehouse.duckdb", "read_only": true} '
-                'or {"drivername": "snowflake", "statement_timeout_s": 300}',
-            },
-        }
 
     @cached_property
     def connection(self) -> Connection:
@@ -77,6 +68,44 @@ class WarehouseHook(BaseHook):
     def get_state_store(self) -> StateStore:
         """The gate's state database (decision log, profile cache) on this connection, opened for writing."""
         return StateStore(self.sqlalchemy_url.render_as_string(hide_password=False))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow's connection test: the gate can read (every table the policies in the extra ``policies`` map)
+        and can write its state schema (checked in a transaction that is rolled back); the message names what failed."""
+        try:
+            warehouse = self.get_warehouse()
+            try:
+                warehouse.fetch(sa.select(sa.literal(1)), "connection test")
+                policies = [load_policy(path) for path in self._policy_paths()]
+                unreadable = [
+                    problem for policy in policies for problem in read_access_problems(policy, warehouse)
+                ]
+            finally:
+                warehouse.dispose()
+            if unreadable:
+                return False, f"cannot read what the policies map: {'; '.join(unreadable)}"
+            state = self.get_state_store()
+            try:
+                state.check_writable()
+            except WarehouseError as error:
+                return False, (
+                    f"{error}. The gate writes its decision log there: grant this role CREATE on it, or give the "
+                    "gates a state_conn_id of a writable database (this connection then only serves reads)"
+                )
+            finally:
+                state.dispose()
+        except (WarehouseError, PolicyError) as error:
+            return False, str(error)
+        where = f"schema {state.schema!r}" if state.schema else "database"
+        read = f"the tables of {len(policies)} policies" if policies else "the warehouse"
+        return True, f"can read {read} and write the state {where} (checked in a transaction rolled back)"
+
+    def _policy_paths(self) -> list[Path]:
+        """The extra ``policies`` (a list, or paths separated by commas), relative to the DAGs folder."""
+        value = self.connection.extra_dejson.get("policies") or []
+        paths = value.split(",") if isinstance(value, str) else value
+        folder = Path(conf.get("core", "dags_folder"))
+        return [folder / str(path).strip() for path in paths if str(path).strip()]
 
     @classmethod
     async def aget_warehouse(cls, warehouse_conn_id: str) -> Warehouse:
@@ -137,7 +166,8 @@ def warehouse_of(connection: Connection) -> Warehouse:
     extra = connection.extra_dejson
     timeout = extra.get("statement_timeout_s")
     connect_timeout = extra.get("connect_timeout_s")
-    retry = RetrySettings(int(extra.get("retries", 0)), float(extra.get("retry_backoff_s", 0.5)))
+    # The connection form stores an empty field as null.
+    retry = RetrySettings(int(extra.get("retries") or 0), float(extra.get("retry_backoff_s") or 0.5))
     concurrency = extra.get("concurrency")
     return Warehouse(
         engine_of(connection),

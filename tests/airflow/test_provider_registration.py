@@ -32,3 +32,19 @@ def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli: Callable[..., 
     }
     assert hooks["retrain_gate_warehouse"]["class"] == "airflow_retrain_gate.hooks.warehouse.WarehouseHook"
     assert hooks["retrain_gate_warehouse"]["package_name"] == "airflow-retrain-gate"
+
+
+def test_the_connection_form_labels_and_explains_the_warehouse_fields() -> None:
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    from airflow.providers_manager import ProvidersManager
+
+    behaviour = ProvidersManager().field_behaviours["retrain_gate_warehouse"]
+    assert behaviour["relabeling"]["schema"] == "Database"
+
+    form = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}["retrain_gate_warehouse"]
+    assert form.hook_name == "Retrain gate warehouse"
+    assert form.standard_fields.url_schema.title == "Database"
+    assert "DuckDB/SQLite file path" in form.standard_fields.url_schema.placeholder
+    assert form.extra_fields["sqlalchemy_url"]["schema"]["title"] == "Warehouse URL"
+    assert form.extra_fields["read_only"]["value"] is True
+    assert "connection test" in form.extra_fields["policies"]["description"]

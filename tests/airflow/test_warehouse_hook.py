@@ -4,14 +4,19 @@ drivername connections, without credentials in errors or logs."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowNotFoundException
+from scratch_databases import scratch_database
 
 from airflow_retrain_gate.core import WarehouseError
+from airflow_retrain_gate.demo.loading import load_tables
+from airflow_retrain_gate.demo.stories import build_story, story_policy
 from airflow_retrain_gate.hooks.warehouse import WarehouseHook
 
 PASSWORD = "pw-Zr4-never-shown"
@@ -114,3 +119,96 @@ def test_an_unparsable_url_is_reported_without_its_credentials(define_connection
         WarehouseHook("typo").get_warehouse()
 
     assert "connection 'typo'" in str(error.value) and PASSWORD not in str(error.value)
+
+
+def test_the_connection_test_reads_and_writes_a_duckdb_file_leaving_nothing_behind(
+    define_connection, tmp_path: Path
+) -> None:
+    from airflow.models.connection import Connection
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    load_tables(url, build_story("healthy", rows_per_day=5))
+    policy = tmp_path / "churn.yaml"
+    policy.write_text(yaml.safe_dump(story_policy("healthy")))
+    extra = {"sqlalchemy_url": url, "policies": str(policy)}
+    define_connection("duck", conn_type="retrain_gate_warehouse", extra=extra)
+
+    ok, message = Connection(
+        conn_id="duck", conn_type="retrain_gate_warehouse", extra=json.dumps(extra)
+    ).test_connection()
+
+    assert (ok, message) == (
+        True,
+        "can read the tables of 1 policies and write the state schema 'retrain_gate' (checked in a transaction rolled back)",
+    )
+    with sa.create_engine(url).connect() as connection:
+        schemas = (
+            connection.exec_driver_sql("SELECT schema_name FROM information_schema.schemata").scalars().all()
+        )
+    assert "retrain_gate" not in schemas
+
+    policy.write_text(
+        yaml.safe_dump(
+            story_policy("healthy") | {"tables": {"features": {"table": "feature", "timestamp": "event_ts"}}}
+        )
+    )
+    ok, message = WarehouseHook("duck").test_connection()
+    assert not ok and message.startswith(
+        "cannot read what the policies map: tables.features.table: table 'feature' not found"
+    )
+
+
+@pytest.mark.postgres
+def test_the_connection_test_names_the_state_schema_a_select_only_role_cannot_write(
+    define_connection, postgres_server: str, tmp_path: Path
+) -> None:
+    reader = f"rg_select_only_{uuid.uuid4().hex[:8]}"
+    server = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    try:
+        with scratch_database(postgres_server, "rg_connection_test") as database_url:
+            load_tables(database_url, build_story("healthy", rows_per_day=5), schema="ml")
+            policy = tmp_path / "churn.yaml"
+            policy.write_text(yaml.safe_dump(story_policy("healthy", schema="ml")))
+            owner = sa.engine.make_url(database_url)
+            for conn_id, login in (("pg_owner", owner.username), ("pg_reader", reader)):
+                define_connection(
+                    conn_id,
+                    conn_type="postgres",
+                    host=owner.host,
+                    port=owner.port,
+                    login=login,
+                    schema=owner.database,
+                    extra={"policies": str(policy)},
+                )
+            with server.connect() as connection:
+                connection.exec_driver_sql(f'CREATE ROLE "{reader}" LOGIN')
+
+            assert WarehouseHook("pg_owner").test_connection()[0], "the owner can read and write"
+            database = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+            with database.connect() as connection:
+                assert not sa.inspect(connection).has_schema("retrain_gate"), (
+                    "the write check was rolled back"
+                )
+                connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA ml TO "{reader}"')
+                connection.exec_driver_sql(f'GRANT SELECT ON ml.features TO "{reader}"')
+            ok, message = WarehouseHook("pg_reader").test_connection()
+            assert (
+                not ok
+                and "tables.predictions.table" in message
+                and "permission denied for table predictions" in message
+            )
+
+            with database.connect() as connection:
+                connection.exec_driver_sql(f'GRANT SELECT ON ALL TABLES IN SCHEMA ml TO "{reader}"')
+                connection.exec_driver_sql("CREATE SCHEMA retrain_gate")
+            database.dispose()
+            ok, message = WarehouseHook("pg_reader").test_connection()
+            assert not ok
+            assert message.startswith(
+                "cannot write the state schema 'retrain_gate': permission denied for schema retrain_gate. "
+            )
+            assert "state_conn_id" in message
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{reader}"')
+        server.dispose()
