@@ -32,10 +32,12 @@ class RunKey:
 
 @dataclass(frozen=True)
 class LogQuery:
-    """Which logged decisions to list or count: DAGs (None for all), one run, one branch, as_of in `[since, until)`."""
+    """Which logged decisions to list or count: DAGs (None for all), one run, one policy (model), one branch,
+    as_of in `[since, until)`."""
 
     dag_ids: Collection[str] | None = None
     run_id: str | None = None
+    policy_name: str | None = None
     branch: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -168,18 +170,10 @@ class DecisionLog:
         """Logged decisions matching `query`, newest `as_of` first."""
         if query.matches_nothing():
             return []
-        columns = self.table.c
         select = (
             sa.select(*self._entry_columns())
             .where(*self._conditions(query))
-            .order_by(
-                columns.as_of.desc(),
-                columns.updated_at.desc(),
-                columns.dag_id,
-                columns.run_id,
-                columns.task_id,
-                columns.map_index,
-            )
+            .order_by(*self._newest_first())
             .limit(limit)
             .offset(offset)
         )
@@ -194,9 +188,35 @@ class DecisionLog:
         with self.state.reading() as connection:
             return int(connection.execute(select).scalar() or 0)
 
+    def decisions(self, query: LogQuery, *, limit: int = 100) -> list[LoggedDecision]:
+        """Logged decisions matching `query` with their full documents, newest `as_of` first (for trends)."""
+        if query.matches_nothing():
+            return []
+        select = (
+            sa.select(*self._entry_columns(), self.table.c.decision_json)
+            .where(*self._conditions(query))
+            .order_by(*self._newest_first())
+            .limit(limit)
+        )
+        with self.state.reading() as connection:
+            rows = connection.execute(select).all()
+        return [
+            LoggedDecision(_entry(row), Decision.from_dict(json.loads(row.decision_json))) for row in rows
+        ]
+
     def logged_dag_ids(self) -> list[str]:
         """The DAG ids that have decisions in the log, sorted."""
         query = sa.select(self.table.c.dag_id).distinct().order_by(self.table.c.dag_id)
+        with self.state.reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def logged_policy_names(self, dag_ids: Collection[str] | None = None) -> list[str]:
+        """The policy (model) names that have decisions in the log, of the given DAGs (None: all), sorted."""
+        if dag_ids is not None and not dag_ids:
+            return []
+        query = sa.select(self.table.c.policy_name).distinct().order_by(self.table.c.policy_name)
+        if dag_ids is not None:
+            query = query.where(self.table.c.dag_id.in_(sorted(dag_ids)))
         with self.state.reading() as connection:
             return list(connection.execute(query).scalars())
 
@@ -221,6 +241,17 @@ class DecisionLog:
     def _entry_columns(self) -> list[sa.Column[Any]]:
         return [column for column in self.table.c if column.name not in ("decision_json", "created_at")]
 
+    def _newest_first(self) -> list[sa.ColumnElement[Any]]:
+        columns = self.table.c
+        return [
+            columns.as_of.desc(),
+            columns.updated_at.desc(),
+            columns.dag_id,
+            columns.run_id,
+            columns.task_id,
+            columns.map_index,
+        ]
+
     def _conditions(self, query: LogQuery) -> list[sa.ColumnElement[bool]]:
         columns = self.table.c
         conditions = []
@@ -228,6 +259,8 @@ class DecisionLog:
             conditions.append(columns.dag_id.in_(sorted(query.dag_ids)))
         if query.run_id is not None:
             conditions.append(columns.run_id == query.run_id)
+        if query.policy_name is not None:
+            conditions.append(columns.policy_name == query.policy_name)
         if query.branch:
             conditions.append(columns.branch == query.branch)
         if query.since:

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.sdk.exceptions import AirflowNotFoundException
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,6 +28,8 @@ from airflow_retrain_gate.core.findings import PRECEDENCE, Finding, Status
 from airflow_retrain_gate.plugins.access import ReadableDagIds, ReadTaskInstances
 from airflow_retrain_gate.plugins.decision_source import decision_log, state_conn_id
 from airflow_retrain_gate.plugins.evidence import Chart, finding_charts
+from airflow_retrain_gate.plugins.task_instances import GateTask, gate_tasks, rendered_map_indexes
+from airflow_retrain_gate.plugins.trends import TREND_DECISIONS, model_trends
 
 PAGE_SIZE = 50
 STATUS_ORDER = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.INSUFFICIENT_DATA: 3, Status.PASS: 4}
@@ -43,9 +46,10 @@ Log = Annotated[DecisionLog, Depends(current_log)]
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    """The history page's filters: DAG, branch, an inclusive as_of date range, and the page number."""
+    """The history page's filters: DAG, policy (model), branch, an inclusive as_of date range, the page."""
 
     dag_id: str | None = None
+    policy: str | None = None
     branch: str | None = None
     since: date | None = None
     until: date | None = None
@@ -54,34 +58,62 @@ class HistoryFilters:
     @property
     def active(self) -> bool:
         """Whether any filter narrows the list."""
-        return any((self.dag_id, self.branch, self.since, self.until))
+        return any((self.dag_id, self.policy, self.branch, self.since, self.until))
 
     def params(self) -> dict[str, str]:
         """The filters as query parameters (without the page)."""
-        values = {"dag_id": self.dag_id, "branch": self.branch, "since": self.since, "until": self.until}
+        values = {
+            "dag_id": self.dag_id,
+            "policy": self.policy,
+            "branch": self.branch,
+            "since": self.since,
+            "until": self.until,
+        }
         return {name: str(value) for name, value in values.items() if value}
 
-    def log_query(self, readable: frozenset[str]) -> LogQuery:
+    def log_query(self, readable: frozenset[str], *, any_branch: bool = False) -> LogQuery:
         """The decision log query of these filters, limited to the DAGs the user may read."""
         return LogQuery(
             dag_ids=readable & {self.dag_id} if self.dag_id else readable,
-            branch=self.branch,
+            policy_name=self.policy,
+            branch=None if any_branch else self.branch,
             since=_midnight(self.since) if self.since else None,
             until=_midnight(self.until + timedelta(days=1)) if self.until else None,
         )
 
 
+FILTER_NAMES = ("dag_id", "policy", "branch", "since", "until", "page")
+
+
 def history_filters(
+    request: Request,
+    log: Log,
+    readable: ReadableDagIds,
     dag_id: str = "",
+    policy: str = "",
     branch: str = "",
     since: str = "",
     until: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HistoryFilters:
-    """Parse the filters; empty form fields mean 'no filter'."""
+    """Parse the filters; empty form fields mean 'no filter'; an unknown parameter or value is a 400."""
+    unknown = sorted(set(request.query_params) - set(FILTER_NAMES))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"unknown query parameter {unknown[0]!r}; the history filters by {', '.join(FILTER_NAMES)}",
+        )
     if branch and branch not in BRANCHES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"branch must be one of {', '.join(BRANCHES)}")
-    return HistoryFilters(dag_id or None, branch or None, _date("since", since), _date("until", until), page)
+    if policy and policy not in (policies := log.logged_policy_names(readable)):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"policy {policy!r} has no decisions in the DAGs you can read; "
+            f"logged policies: {', '.join(policies) or 'none'}",
+        )
+    return HistoryFilters(
+        dag_id or None, policy or None, branch or None, _date("since", since), _date("until", until), page
+    )
 
 
 Filters = Annotated[HistoryFilters, Depends(history_filters)]
@@ -110,6 +142,22 @@ class Links:
         """The gate decisions of one DAG run."""
         return f"{self.root}/run/{_path(dag_id, run_id)}"
 
+    def task_log(self, key: RunKey, try_number: int) -> str:
+        """The task instance's log in Airflow's UI (its task instance page opens on the log)."""
+        mapped = f"/mapped/{key.map_index}" if key.map_index >= 0 else ""
+        query = f"?try_number={try_number}" if try_number > 0 else ""
+        run = f"{self.ui}/dags/{_path(key.dag_id)}/runs/{_path(key.run_id)}"
+        return f"{run}/tasks/{_path(key.task_id)}{mapped}{query}"
+
+    def grid(self, dag_id: str, run_id: str) -> str:
+        """The DAG run in Airflow's UI: the Grid with the run selected."""
+        return f"{self.ui}/dags/{_path(dag_id)}/runs/{_path(run_id)}"
+
+    @property
+    def ui(self) -> str:
+        """Airflow's UI root: where the api-server mounted the plugin, without the plugin's own prefix."""
+        return self.root[: self.root.rfind("/")]
+
 
 @dataclass(frozen=True)
 class FindingView:
@@ -137,9 +185,16 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/", response_class=HTMLResponse, dependencies=[ReadTaskInstances])
-    def history_page(request: Request, log: Log, readable: ReadableDagIds, filters: Filters) -> HTMLResponse:
+    def history_page(
+        request: Request, log: Log, readable: ReadableDagIds, filters: Filters, session: SessionDep
+    ) -> HTMLResponse:
         entries, total = _history(log, readable, filters)
         first = (filters.page - 1) * PAGE_SIZE + 1
+        trends = []
+        if filters.policy:
+            # Every branch: the branch chart is the point; the branch filter narrows the table only.
+            query = filters.log_query(readable, any_branch=True)
+            trends = model_trends(log.decisions(query, limit=TREND_DECISIONS))
         return page(
             request,
             "history.html",
@@ -149,7 +204,11 @@ def create_app() -> FastAPI:
             last=first + len(entries) - 1,
             filters=filters,
             dag_ids=[dag_id for dag_id in log.logged_dag_ids() if dag_id in readable],
+            policies=log.logged_policy_names(readable),
             branches=BRANCHES,
+            trends=trends,
+            trend_size=TREND_DECISIONS,
+            map_labels=rendered_map_indexes(session, [entry.key for entry in entries]),
             conn_id=state_conn_id(),
         )
 
@@ -163,34 +222,57 @@ def create_app() -> FastAPI:
         dag_id: str,
         run_id: str,
         task_id: str,
+        session: SessionDep,
         map_index: str = "-1",
     ) -> HTMLResponse:
         logged = _logged(log, readable, RunKey(dag_id, run_id, task_id, _map_index(map_index)))
         views = _finding_views(logged)
         return page(
-            request, "decision.html", logged=logged, findings=views, deciding=[v for v in views if v.deciding]
+            request,
+            "decision.html",
+            logged=logged,
+            findings=views,
+            deciding=[v for v in views if v.deciding],
+            map_labels=rendered_map_indexes(session, [logged.entry.key]),
         )
 
     @app.get("/run/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=[ReadTaskInstances])
-    def run_page(request: Request, log: Log, readable: ReadableDagIds, dag_id: str, run_id: str) -> Response:
+    def run_page(
+        request: Request, log: Log, readable: ReadableDagIds, session: SessionDep, dag_id: str, run_id: str
+    ) -> Response:
         if dag_id not in readable:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no DAG {dag_id!r} you can read")
         entries = log.history(LogQuery(dag_ids=[dag_id], run_id=run_id))
-        if len(entries) == 1:
+        tasks = gate_tasks(session, dag_id, run_id)
+        logged = {entry.key for entry in entries}
+        undecided = [task for task in tasks if task.key not in logged]
+        if len(entries) == 1 and not undecided:
             return RedirectResponse(Links(request).decision(entries[0].key), status.HTTP_303_SEE_OTHER)
-        return page(request, "run.html", entries=entries, dag_id=dag_id, run_id=run_id)
+        return page(
+            request,
+            "run.html",
+            entries=entries,
+            undecided=undecided,
+            dag_id=dag_id,
+            run_id=run_id,
+            map_labels=_map_labels(tasks),
+        )
 
     @app.get("/api/decisions", dependencies=[ReadTaskInstances])
     def history_json(
-        request: Request, log: Log, readable: ReadableDagIds, filters: Filters
+        request: Request, log: Log, readable: ReadableDagIds, filters: Filters, session: SessionDep
     ) -> dict[str, Any]:
         entries, total = _history(log, readable, filters)
         links = Links(request)
+        labels = rendered_map_indexes(session, [entry.key for entry in entries])
         return {
             "total": total,
             "page": filters.page,
             "page_size": PAGE_SIZE,
-            "decisions": [_entry_json(e, links) for e in entries],
+            "decisions": [
+                {**_entry_json(entry, links), "rendered_map_index": labels.get(entry.key)}
+                for entry in entries
+            ],
         }
 
     @app.get("/api/decisions/{dag_id}/{run_id}/{task_id}", dependencies=[ReadTaskInstances])
@@ -256,6 +338,10 @@ def _logged(log: DecisionLog, readable: frozenset[str], key: RunKey) -> LoggedDe
             status.HTTP_404_NOT_FOUND, "no retrain gate decision is logged for this task instance"
         )
     return logged
+
+
+def _map_labels(tasks: list[GateTask]) -> dict[RunKey, str]:
+    return {task.key: task.rendered_map_index for task in tasks if task.rendered_map_index is not None}
 
 
 def _finding_views(logged: LoggedDecision) -> list[FindingView]:

@@ -13,6 +13,8 @@ WIDTH, HEIGHT = 560, 230
 LEFT, RIGHT, TOP = 64, 12, 30
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777")
 REFERENCE_COLOUR = "#9ca3af"
+BRANCH_COLOURS = {"fix_features": "#dc2626", "alert": "#d97706", "train": "#2563eb", "skip": "#6b7280"}
+"""Rows of the branch chart, top to bottom in precedence order, in the badge colours of the pages."""
 
 
 def bar_chart(
@@ -45,15 +47,68 @@ def bar_chart(
     return _svg(plot.height, parts + [legend])
 
 
+def level_bars(
+    labels: Sequence[str], values: Sequence[float], *, level: float, level_name: str, colours: Sequence[str]
+) -> Markup:
+    """One bar per label in its colour, against a dashed level (a threshold, a failing level)."""
+    low, high, ticks = _axis([0.0, level, *values])
+    plot = _Plot(low, high, _bottom_margin(labels))
+    slot = plot.width / max(len(labels), 1)
+    parts = [plot.grid(ticks, False)]
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
+        top, base = plot.y(max(value, 0.0)), plot.y(min(value, 0.0))
+        parts.append(
+            f'<rect x="{LEFT + index * slot + slot * 0.2:.1f}" y="{top:.1f}" width="{slot * 0.6:.1f}" '
+            f'height="{max(base - top, 0.5):.1f}" fill="{colours[index % len(colours)]}">'
+            f"<title>{escape(label)}: {_format(value, False)}</title></rect>"
+        )
+        parts.append(plot.x_label(LEFT + (index + 0.5) * slot, label))
+    parts.append(plot.level(level, f"{level_name} {_format(level, False)}"))
+    return _svg(plot.height, parts + [_legend([(level_name, REFERENCE_COLOUR, True)])])
+
+
+def branch_chart(days: Sequence[str], branches: Sequence[str], notes: Sequence[str]) -> Markup:
+    """Which branch each decision took (one of BRANCH_COLOURS), left to right: a row per branch, a dot per
+    decision whose tooltip is its day, branch and `notes` entry."""
+    rows = list(BRANCH_COLOURS)
+    height = TOP + 24 * len(rows) + 34
+    bottom = TOP + 24 * len(rows)
+    step = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
+    xs = [LEFT + (index + 0.5) * step for index in range(len(days))]
+
+    def y(branch: str) -> float:
+        return TOP + 12 + 24 * rows.index(branch)
+
+    parts = [
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(branch):.1f}" y2="{y(branch):.1f}" stroke="#e5e7eb"/>'
+        f'<text x="{LEFT - 6}" y="{y(branch) + 4:.1f}" text-anchor="end" class="tick">{branch}</text>'
+        for branch in rows
+    ]
+    points = " ".join(f"{x:.1f},{y(branch):.1f}" for x, branch in zip(xs, branches, strict=True))
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#d1d5db" stroke-width="1.5"/>')
+    for x, branch, day, note in zip(xs, branches, days, notes, strict=True):
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y(branch):.1f}" r="5" fill="{BRANCH_COLOURS[branch]}">'
+            f"<title>{escape(day)}: {escape(branch)}{escape(note)}</title></circle>"
+        )
+    label_every = max(1, math.ceil(len(days) / 10))
+    parts += [
+        f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="middle" class="tick">{escape(_short_day(day))}</text>'
+        for x, day in list(zip(xs, days, strict=False))[::label_every]
+    ]
+    return _svg(height, parts)
+
+
 def line_chart(
     days: Sequence[str],
     series: dict[str, Sequence[Value]],
     *,
     reference: float | None = None,
+    reference_name: str = "reference",
     flagged: Sequence[bool] | None = None,
     percent: bool = False,
 ) -> Markup:
-    """Daily series as lines, with the reference level dashed and flagged days shaded."""
+    """Daily series as lines, with the reference level (or a threshold) dashed and flagged days shaded."""
     values = [v for values in series.values() for v in values if v is not None]
     if reference is not None:
         values.append(reference)
@@ -70,11 +125,7 @@ def line_chart(
                 f"<title>{escape(days[index])}: flagged</title></rect>"
             )
     if reference is not None:
-        y = plot.y(reference)
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{REFERENCE_COLOUR}" '
-            f'stroke-width="2" stroke-dasharray="6 4"><title>reference {_format(reference, percent)}</title></line>'
-        )
+        parts.append(plot.level(reference, f"{reference_name} {_format(reference, percent)}"))
     entries = []
     for number, (name, points) in enumerate(series.items()):
         colour = PALETTE[number % len(PALETTE)]
@@ -91,7 +142,7 @@ def line_chart(
         plot.x_label(x, _short_day(day)) for x, day in list(zip(centre, days, strict=False))[::label_every]
     ]
     if reference is not None:
-        entries.append(("reference", REFERENCE_COLOUR, True))
+        entries.append((reference_name, REFERENCE_COLOUR, True))
     return _svg(plot.height, parts + [_legend(entries)])
 
 
@@ -117,6 +168,13 @@ class _Plot:
                 f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_format(tick, percent)}</text>'
             )
         return "".join(lines)
+
+    def level(self, value: float, title: str) -> str:
+        y = self.y(value)
+        return (
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{REFERENCE_COLOUR}" '
+            f'stroke-width="2" stroke-dasharray="6 4"><title>{escape(title)}</title></line>'
+        )
 
     def x_label(self, x: float, label: str, *, rotate: bool = False) -> str:
         y = self.bottom + 14

@@ -8,7 +8,14 @@ from typing import Any
 from markupsafe import Markup
 
 from airflow_retrain_gate.core.findings import Finding
-from airflow_retrain_gate.plugins.charts import Value, bar_chart, line_chart
+from airflow_retrain_gate.plugins.charts import (
+    PALETTE,
+    REFERENCE_COLOUR,
+    Value,
+    bar_chart,
+    level_bars,
+    line_chart,
+)
 
 SCALE_GAP = 10.0
 """Daily series whose magnitudes differ more than this get separate charts (rows vs shares)."""
@@ -34,6 +41,50 @@ def finding_charts(finding: Finding) -> list[Chart]:
     daily = evidence.get("daily")
     if isinstance(daily, dict):
         charts += _daily_charts(finding.subject, daily)
+    return charts + _performance_charts(finding)
+
+
+def _performance_charts(finding: Finding) -> list[Chart]:
+    """Expected vs realized AUC (or RMSE) against the level that fails, and the loss in each half of the window.
+
+    The expected metric is what the current predictions would score under the reference window's outcome
+    given score; the threshold is a drop of AUC (a relative growth of RMSE) from it.
+    """
+    evidence, threshold = finding.evidence, finding.threshold
+    metric = next((name for name in ("auc", "rmse") if f"expected_{name}" in evidence), None)
+    expected, current = _numbers([evidence.get(f"expected_{metric}"), evidence.get(f"current_{metric}")])
+    if metric is None or expected is None or current is None or threshold is None:
+        return []
+    name = metric.upper()
+    failing = expected - threshold if metric == "auc" else expected * (1 + threshold)
+    side = "below" if metric == "auc" else "above"
+    charts = [
+        Chart(
+            f"{finding.subject}: {name} expected from the reference vs realized on matured labels",
+            level_bars(
+                [f"expected {name}", f"realized {name}"],
+                [expected, current],
+                level=failing,
+                level_name=f"fails {side}",
+                colours=(REFERENCE_COLOUR, PALETTE[0]),
+            ),
+        )
+    ]
+    halves = [value for value in _numbers(evidence.get("half_worsening")) if value is not None]
+    if halves:
+        loss = "AUC drop" if metric == "auc" else "RMSE growth"
+        charts.append(
+            Chart(
+                f"{finding.subject}: {loss} per half of the window (persistent when both reach half the threshold)",
+                level_bars(
+                    [f"half {index + 1}" for index in range(len(halves))],
+                    halves,
+                    level=threshold / 2,
+                    level_name="half the threshold",
+                    colours=(PALETTE[0],),
+                ),
+            )
+        )
     return charts
 
 

@@ -16,9 +16,11 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from airflow_site import AirflowSite, connection
 from fastapi.testclient import TestClient
 
@@ -132,16 +134,41 @@ def tokens(client: TestClient, airflow_in_process: AirflowSite) -> dict[str, str
 
 @pytest.fixture
 def log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_in_process: AirflowSite
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    airflow_in_process: AirflowSite,
 ) -> Iterator[DecisionLog]:
-    """An empty decision log on DuckDB, on a fresh connection set as `[retrain_gate] state_conn_id`."""
+    """An empty decision log on a fresh connection set as `[retrain_gate] state_conn_id`: DuckDB, or a new
+    PostgreSQL database when a test is parametrized with `indirect=["log"]` and "postgresql"."""
+    from airflow_retrain_gate.plugins.decision_source import decision_log as decision_log_of
+
     conn_id = f"state_{uuid.uuid4().hex[:8]}"
-    url = f"duckdb:///{tmp_path / 'state.duckdb'}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection(url))
-    monkeypatch.setenv("AIRFLOW__RETRAIN_GATE__STATE_CONN_ID", conn_id)
-    decision_log = DecisionLog(StateStore(url))
-    yield decision_log
-    decision_log.state.dispose()
+    with _state_database(getattr(request, "param", "duckdb"), tmp_path, request) as url:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection(url))
+        monkeypatch.setenv("AIRFLOW__RETRAIN_GATE__STATE_CONN_ID", conn_id)
+        decision_log = DecisionLog(StateStore(url))
+        yield decision_log
+        decision_log.state.dispose()
+        decision_log_of(conn_id).state.dispose()  # the plugin's engine, so the database can be dropped
+
+
+@contextmanager
+def _state_database(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    if dialect == "duckdb":
+        yield f"duckdb:///{tmp_path / 'state.duckdb'}"
+        return
+    server = sa.engine.make_url(request.getfixturevalue("postgres_server"))
+    name = f"rg_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def _reconfigure_airflow() -> None:

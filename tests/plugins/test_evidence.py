@@ -124,3 +124,37 @@ def test_category_names_from_the_data_are_escaped() -> None:
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in chart.svg
     texts = "".join(svg_root(chart.svg).itertext())
     assert '<img src=x onerror="alert(1)">' in texts and "b&q" in texts
+
+
+def test_the_calibration_chart_labels_its_bins_with_adjacent_score_ranges(
+    demo_decisions: dict[str, Decision],
+) -> None:
+    (concept_drift,) = [f for f in demo_decisions["concept_drift"].findings if f.check == "concept_drift"]
+
+    (chart,) = finding_charts(concept_drift)
+
+    labels = concept_drift.evidence["outcome_by_score_bin"]["labels"]
+    bounds = [tuple(float(edge) for edge in label.split("–")) for label in labels]
+    assert len(bounds) == 10 and all(low < high for low, high in bounds)
+    assert all(bounds[i][1] == bounds[i + 1][0] for i in range(len(bounds) - 1))
+    texts = list(svg_root(chart.svg).itertext())
+    assert labels[0] in texts and labels[-1] in texts
+
+
+def test_the_performance_finding_charts_expected_vs_realized_auc_against_the_failing_level(
+    demo_decisions: dict[str, Decision],
+) -> None:
+    (performance,) = [f for f in demo_decisions["concept_drift"].findings if f.check == "performance"]
+    expected, realized = performance.evidence["expected_auc"], performance.evidence["current_auc"]
+
+    levels, halves = finding_charts(performance)
+
+    titles = list(svg_root(levels.svg).iter("{http://www.w3.org/2000/svg}title"))
+    assert [title.text for title in titles] == [
+        f"expected AUC: {expected:.4g}",
+        f"realized AUC: {realized:.4g}",
+        f"fails below {expected - performance.threshold:.4g}",
+    ]
+    assert "AUC drop per half of the window" in halves.title
+    bars = svg_root(halves.svg).iter("{http://www.w3.org/2000/svg}rect")
+    assert len(list(bars)) == len(performance.evidence["half_worsening"]) == 2

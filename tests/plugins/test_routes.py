@@ -146,6 +146,12 @@ def test_a_decision_page_shows_branch_reasons_deciding_evidence_and_coloured_fin
     assert "<svg" in deciding and "outcome rate by score bin" in deciding
     assert 'class="status status-fail"' in page.text
     assert 'class="row-pass"' in page.text
+    run = "scheduled__2024-06-01T00%3A00%3A00%2B00%3A00"
+    assert (
+        f'id="task-log" href="/dags/fraud_scorer/runs/{run}/tasks/gate?try_number=1" target="_top"'
+        in page.text
+    )
+    assert f'id="grid" href="/dags/fraud_scorer/runs/{run}" target="_top"' in page.text
 
 
 def test_an_unmapped_task_instance_view_leaves_the_map_index_placeholder_unfilled(
@@ -226,6 +232,62 @@ def test_history_filters_by_dag_branch_and_dates_and_pages_by_fifty(
     assert get(client, tokens, "alice", "/", page=2).text.count('class="headline"') == 50
     assert get(client, tokens, "alice", "/api/decisions", since="June 1st").status_code == 400
     assert get(client, tokens, "alice", "/", branch="retrain").status_code == 400
+
+
+def as_model(decision: Decision, policy_name: str, predictions: str) -> Decision:
+    """`decision` as one of model `policy_name`'s, its outcome findings on the model's `predictions` table."""
+    findings = tuple(
+        replace(finding, subject=predictions)
+        if finding.check in ("concept_drift", "performance")
+        else finding
+        for finding in decision.findings
+    )
+    return replace(decision, policy_name=policy_name, findings=findings)
+
+
+@pytest.mark.parametrize("log", ["duckdb", "postgresql"], indirect=True)
+def test_history_per_model_filters_by_policy_and_charts_its_branches_and_deciding_statistic(
+    client: TestClient, tokens: dict[str, str], log: DecisionLog, demo_decisions: dict[str, Decision]
+) -> None:
+    days = ["healthy", "healthy", "healthy", "concept_drift", "concept_drift"]
+    for day, story in enumerate(days):
+        churn = as_model(demo_decisions[story], "churn-scorer", "ml.predictions[model_name = 'churn']")
+        record(log, replace(CHURN, run_id=f"scheduled__{day}"), churn, days_later=day)
+        fraud = replace(demo_decisions["dead_signal"], policy_name="fraud-scorer")
+        record(log, replace(FRAUD, run_id=f"scheduled__{day}"), fraud, days_later=day)
+
+    listed = get(client, tokens, "alice", "/api/decisions", policy="churn-scorer").json()
+    page = get(client, tokens, "alice", "/", policy="churn-scorer").text
+
+    assert listed["total"] == 5
+    assert {d["policy_name"] for d in listed["decisions"]} == {"churn-scorer"}
+    assert '<option value="churn-scorer" selected>' in page and '<option value="fraud-scorer" >' in page
+    assert page.count('<td class="policy"><a href="/retrain-gate/?policy=churn-scorer">') == 5
+    branches, statistic = page[page.index('id="trends"') :].split("<figure>")[1:3]
+    assert "branch per decision" in branches
+    assert branches.count('fill="#6b7280"') == 3 and branches.count('fill="#2563eb"') == 2  # skip, train
+    assert "concept_drift · ml.predictions[model_name = &#39;churn&#39;]: calibration_shift" in statistic
+    assert statistic.count("<circle") == 5 and statistic.count('fill="#fde68a"') == 2  # the failing days
+    assert "<title>threshold 0.2</title>" in statistic
+    assert 'id="trends"' not in get(client, tokens, "alice", "/").text
+
+
+def test_an_unknown_policy_or_parameter_is_a_400_that_names_it_and_lists_only_readable_policies(
+    client: TestClient, tokens: dict[str, str], log: DecisionLog, demo_decisions: dict[str, Decision]
+) -> None:
+    record(log, CHURN, replace(demo_decisions["healthy"], policy_name="churn-scorer"))
+    record(log, FRAUD, replace(demo_decisions["dead_signal"], policy_name="fraud-scorer"))
+
+    unknown = get(client, tokens, "bob", "/api/decisions", policy="fraud-scorer")
+    misspelt = get(client, tokens, "alice", "/api/decisions", model="churn-scorer")
+    page = get(client, tokens, "alice", "/", policy="churn")
+
+    assert unknown.status_code == 400
+    assert unknown.json()["detail"] == (
+        "policy 'fraud-scorer' has no decisions in the DAGs you can read; logged policies: churn-scorer"
+    )
+    assert misspelt.status_code == 400 and "unknown query parameter 'model'" in misspelt.json()["detail"]
+    assert page.status_code == 400 and "policy &#39;churn&#39; has no decisions" in page.text
 
 
 def test_values_from_data_are_escaped_in_pages_and_charts(

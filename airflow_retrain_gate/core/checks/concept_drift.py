@@ -74,9 +74,21 @@ def calibration_shift(
     curves = {
         "reference": ref_mean.round(6).tolist(),
         "current": cur_mean.round(6).tolist(),
-        "labels": [str(i + 1) for i in range(len(ref_mean))],
+        "labels": score_ranges(reference.score_edges, groups),
     }
     return shift, p_value, curves
+
+
+def score_ranges(edges: tuple[float, ...], groups: np.ndarray) -> list[str]:
+    """The score range of each group of fine bins, e.g. "0.12–0.25" (scores outside the reference's range
+    fall into the first or last group, labelled with the reference's minimum or maximum)."""
+    ranges = []
+    for group in range(int(groups.max()) + 1):
+        slots = np.nonzero(groups == group)[0]
+        low = edges[max(int(slots[0]) - 1, 0)]
+        high = edges[min(int(slots[-1]), len(edges) - 1)]
+        ranges.append(f"{low:.3g}\u2013{high:.3g}")
+    return ranges
 
 
 def _metric_bounds(
