@@ -36,6 +36,12 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "After a refused or lost connection.",
     },
     "concurrency": {"label": "Queries at once", "schema": {"type": ["integer", "null"]}},
+    "state_database": {
+        "label": "Also the state database",
+        "schema": {"type": ["boolean", "null"], "default": True},
+        "description": "Whether gates write their decision log here (their state_conn_id); the connection test "
+        "then tries a write in the schema retrain_gate. Clear it for a read-only warehouse role.",
+    },
     "policies": {
         "label": "Policies to test",
         "schema": {"type": ["string", "null"]},

@@ -30,7 +30,8 @@ class WarehouseHook(BaseHook):
     (DuckDB and SQLite files open read-only unless it is false), ``statement_timeout_s`` and
     ``connect_timeout_s`` (win over the policy's ``warehouse`` section), ``retries`` and ``retry_backoff_s``
     (reads retried after a refused or lost connection) and ``concurrency`` (queries at once) tune the warehouse;
-    ``policies`` names policy files whose tables Airflow's connection test reads.
+    ``policies`` names policy files whose tables Airflow's connection test reads, and ``state_database: false``
+    says that the connection only serves reads (the test then tries no write).
 
     :param warehouse_conn_id: the connection id (templated in the operators that take it).
     """
@@ -71,7 +72,10 @@ class WarehouseHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's connection test: the gate can read (every table the policies in the extra ``policies`` map)
-        and can write its state schema (checked in a transaction that is rolled back); the message names what failed."""
+        and, unless the extra ``state_database`` is false, write its state schema (in a transaction rolled back).
+
+        The message names what failed.
+        """
         try:
             warehouse = self.get_warehouse()
             try:
@@ -82,23 +86,28 @@ class WarehouseHook(BaseHook):
                 ]
             finally:
                 warehouse.dispose()
-            if unreadable:
-                return False, f"cannot read what the policies map: {'; '.join(unreadable)}"
-            state = self.get_state_store()
-            try:
-                state.check_writable()
-            except WarehouseError as error:
-                return False, (
-                    f"{error}. The gate writes its decision log there: grant this role CREATE on it, or give the "
-                    "gates a state_conn_id of a writable database (this connection then only serves reads)"
-                )
-            finally:
-                state.dispose()
         except (WarehouseError, PolicyError) as error:
             return False, str(error)
+        if unreadable:
+            return False, f"cannot read what the policies map: {'; '.join(unreadable)}"
+        read = f"can read the tables of {len(policies)} policies" if policies else "can read the warehouse"
+        if self.connection.extra_dejson.get("state_database") is False:
+            return True, f"{read} (not tried for writes: the extra state_database is false)"
+        try:
+            state = self.get_state_store()
+        except WarehouseError as error:
+            return False, str(error)
+        try:
+            state.check_writable()
+        except WarehouseError as error:
+            return False, (
+                f"{error}. The gate writes its decision log there: grant this role CREATE on it, or set the extra "
+                "state_database to false and give the gates a state_conn_id of a writable database"
+            )
+        finally:
+            state.dispose()
         where = f"schema {state.schema!r}" if state.schema else "database"
-        read = f"the tables of {len(policies)} policies" if policies else "the warehouse"
-        return True, f"can read {read} and write the state {where} (checked in a transaction rolled back)"
+        return True, f"{read} and write the state {where} (tried in a transaction rolled back)"
 
     def _policy_paths(self) -> list[Path]:
         """The extra ``policies`` (a list, or paths separated by commas), relative to the DAGs folder."""

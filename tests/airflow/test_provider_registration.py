@@ -48,3 +48,4 @@ def test_the_connection_form_labels_and_explains_the_warehouse_fields() -> None:
     assert form.extra_fields["sqlalchemy_url"]["schema"]["title"] == "Warehouse URL"
     assert form.extra_fields["read_only"]["value"] is True
     assert "connection test" in form.extra_fields["policies"]["description"]
+    assert form.extra_fields["state_database"]["value"] is True

@@ -139,7 +139,7 @@ def test_the_connection_test_reads_and_writes_a_duckdb_file_leaving_nothing_behi
 
     assert (ok, message) == (
         True,
-        "can read the tables of 1 policies and write the state schema 'retrain_gate' (checked in a transaction rolled back)",
+        "can read the tables of 1 policies and write the state schema 'retrain_gate' (tried in a transaction rolled back)",
     )
     with sa.create_engine(url).connect() as connection:
         schemas = (
@@ -208,6 +208,20 @@ def test_the_connection_test_names_the_state_schema_a_select_only_role_cannot_wr
                 "cannot write the state schema 'retrain_gate': permission denied for schema retrain_gate. "
             )
             assert "state_conn_id" in message
+
+            define_connection(
+                "pg_warehouse_only",
+                conn_type="postgres",
+                host=owner.host,
+                port=owner.port,
+                login=reader,
+                schema=owner.database,
+                extra={"policies": str(policy), "state_database": False},
+            )
+            assert WarehouseHook("pg_warehouse_only").test_connection() == (
+                True,
+                "can read the tables of 1 policies (not tried for writes: the extra state_database is false)",
+            )
     finally:
         with server.connect() as connection:
             connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{reader}"')
