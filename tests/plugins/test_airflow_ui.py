@@ -2,7 +2,8 @@
 
 Starts `airflow api-server` on a free localhost port over the test site, runs both DAGs with `airflow dags
 test`, answers fraud_scorer's review through Airflow's Human-in-the-loop API, then logs in through the
-login form and opens the run's "Retrain gate" tab. Every process the module starts is stopped by it.
+login form and opens the run's "Retrain gate" tab and the history of one model. churn_model's run holds a
+gate mapped over two models' policies and a gate that fails. Every process the module starts is stopped by it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -42,6 +44,11 @@ class ReviewedRuns:
     token: str
     fraud_run_id: str
 
+    def get(self, path: str, **params: str) -> httpx.Response:
+        """GET a path of the api-server as alice."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.get(f"{self.base_url}{path}", params=params, headers=headers, timeout=30)
+
 
 @pytest.fixture(scope="module")
 def reviewed_runs(airflow_site: AirflowSite) -> Iterator[ReviewedRuns]:
@@ -61,9 +68,9 @@ def reviewed_runs(airflow_site: AirflowSite) -> Iterator[ReviewedRuns]:
             login = {"username": "alice", "password": airflow_site.passwords["alice"]}
             token = httpx.post(f"{base_url}/auth/token", json=login).json()["access_token"]
             run_id = answer_review(base_url, token, runs[0], server)
-            for run in runs:
+            for run, exit_code in zip(runs, (0, 1), strict=True):  # churn_model's retired_gate fails
                 wait_for(f"{run.name} to finish", lambda run=run: run.popen.poll() is not None, 240, server)
-                assert run.popen.returncode == 0, run.died()
+                assert run.popen.returncode == exit_code, run.died()
         finally:
             for run in runs:
                 run.stop()
@@ -137,6 +144,25 @@ def test_the_gate_tasks_extra_link_opens_its_decision(reviewed_runs: ReviewedRun
     assert page.status_code == 200 and 'id="branch">train<' in page.text
 
 
+def test_a_mapped_gate_shows_its_rendered_map_index_and_a_failed_gate_says_so_with_its_log(
+    reviewed_runs: ReviewedRuns,
+) -> None:
+    listed = reviewed_runs.get("/retrain-gate/api/decisions", dag_id="churn_model").json()["decisions"]
+    run_id = listed[0]["key"]["run_id"]
+    run_page = reviewed_runs.get(f"/retrain-gate/run/churn_model/{run_id}")
+
+    assert sorted((d["key"]["task_id"], d["rendered_map_index"]) for d in listed) == [
+        ("gate", None),
+        ("models", "demo-healthy"),
+        ("models", "demo-segment_mix_shift"),
+    ]
+    assert "models [demo-healthy]" in run_page.text
+    failed = run_page.text[run_page.text.index('id="undecided-1"') :]
+    assert "retired_gate" in failed and "failed" in failed and "no decision was logged" in failed
+    assert f'href="/dags/churn_model/runs/{quote(run_id, safe="")}/tasks/retired_gate?try_number=1"' in failed
+    assert "No retrain gate decided" not in run_page.text
+
+
 @pytest.mark.browser
 def test_on_call_opens_a_reviewed_runs_gate_view_and_sees_branch_and_deciding_finding(
     reviewed_runs: ReviewedRuns, airflow_site: AirflowSite, browser: Browser, tmp_path: Path
@@ -158,9 +184,13 @@ def test_on_call_opens_a_reviewed_runs_gate_view_and_sees_branch_and_deciding_fi
 
     page.goto(f"{base_url}/plugin/retrain-gate")
     history = page.frame_locator("iframe[title='Retrain gate']")
-    expect(history.locator("tbody tr")).to_have_count(2, timeout=30_000)
-    history.locator("tbody a", has_text="fix_features").click()
-    expect(history.locator("#branch")).to_have_text("fix_features", timeout=30_000)
-    expect(history.locator(".card.deciding").first).to_contain_text("dead_signal")
-    page.screenshot(path=tmp_path / "history-to-decision.png")
+    expect(history.locator("tbody tr")).to_have_count(4, timeout=30_000)
+    history.locator("select[name='policy']").select_option("demo-concept_drift")
+    history.locator("form.filters button").click()
+    expect(history.locator("tbody tr")).to_have_count(1, timeout=30_000)
+    expect(history.locator("#trends figure")).to_have_count(2)
+    expect(history.locator("#trends figcaption").nth(1)).to_contain_text("concept_drift")
+    page.screenshot(path=tmp_path / "model-history.png")
+    history.locator("tbody a", has_text="train").first.click()
+    expect(history.locator("#branch")).to_have_text("train", timeout=30_000)
     page.close()
