@@ -264,7 +264,12 @@ def test_validate_policy_dry_runs_the_mapping_and_reports_every_problem(
         )
         for line in lines
     )
-    predictions = lines[lines.index("tables.predictions: predictions (5 mapped columns fit their roles)") + 1]
+    predictions = lines[
+        lines.index(
+            "tables.predictions: predictions[model_name = 'fraud-scorer'] (5 mapped columns fit their roles)"
+        )
+        + 1
+    ]
     assert predictions.startswith(
         "  reference window: 3 of 28 days are empty (2024-04-02, 2024-04-03, 2024-04-04); "
     )
@@ -289,7 +294,8 @@ def test_validate_policy_dry_run_on_postgresql(
     current = predictions[(predictions.event_ts >= "2024-05-25") & (predictions.model_name == "fraud-scorer")]
     lines = result.stdout.splitlines()
     table = lines.index(
-        f"tables.predictions: {postgres_schema}.predictions (5 mapped columns fit their roles)"
+        f"tables.predictions: {postgres_schema}.predictions[model_name = 'fraud-scorer'] (5 mapped columns fit "
+        "their roles)"
     )
     assert lines[table + 2] == f"  current window: {len(current)} rows, every one of its 7 days has rows"
     assert lines[-1] == "0 errors, 0 warnings: the mapping is usable"

@@ -90,6 +90,7 @@ class TableReport:
     section: str
     """The policy path of the mapping, e.g. ``tables.features``."""
     table: str
+    """The table as the policy names it, with its filters."""
     columns: int
     """How many mapped columns exist with a type that fits their role."""
     windows: tuple[WindowRows, ...]
@@ -158,7 +159,7 @@ def _table_report(
         info = warehouse.describe(mapping.table, f"{section}.table")
     except MappingError as error:
         return TableReport(
-            section, mapping.table, 0, (), (Problem(Level.ERROR, error.field_path, _detail(error)),)
+            section, mapping.subject, 0, (), (Problem(Level.ERROR, error.field_path, _detail(error)),)
         )
     problems = []
     fitting = 0
@@ -184,7 +185,7 @@ def _table_report(
             fitting += 1
     if problems:
         problems.append(Problem(Level.NOTE, section, "rows not counted until the columns above are fixed"))
-        return TableReport(section, info.qualified_name, fitting, (), tuple(problems))
+        return TableReport(section, mapping.subject, fitting, (), tuple(problems))
     source = TableSource.bind(warehouse, mapping, section)
     rows, filter_problems = _count_rows(
         source,
@@ -198,7 +199,7 @@ def _table_report(
             problems.append(
                 Problem(Level.WARNING, section, f"no rows in the {window_rows.window.name} window")
             )
-    return TableReport(section, info.qualified_name, fitting, rows, tuple(problems))
+    return TableReport(section, mapping.subject, fitting, rows, tuple(problems))
 
 
 def _count_rows(
