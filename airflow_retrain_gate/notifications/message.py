@@ -126,7 +126,7 @@ def slack_payload(message: DecisionMessage) -> dict[str, Any]:
     """
     decision = message.decision
     findings = [
-        f"• {f.check} · {f.subject}: {STATUS_MARK[f.status.value]}"
+        f"• {printable(f.check)} · {printable(f.subject)}: {STATUS_MARK[f.status.value]}"
         + (f" ({_numbers(f)})" if _numbers(f) else "")
         + f" · {printable(f.message)}"
         for f in message.findings

@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -218,6 +218,18 @@ def test_text_from_the_warehouse_and_the_policy_cannot_add_markup_headers_or_men
     assert "<!channel>" not in slack["text"] and "&lt;!channel&gt;" in slack["text"]
     assert _text_types(slack["blocks"]) == {"plain_text"}  # Slack formats none of it, mentions nobody
     assert slack["blocks"][1]["text"]["text"] == hostile
+
+
+def test_a_notifier_without_a_decision_fails_its_task_naming_the_gate(
+    run_dag: Callable[[str], DagRunSummary], capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = run_dag("notifier_without_gate")
+
+    assert run.task_states == {"retrain_gate": "success", "page": "failed"}
+    assert (
+        "No retrain gate decision in XCom 'retrain_gate_decision' of task 'retrain_gate' (map index -1)"
+        in "".join(capfd.readouterr())
+    )
 
 
 class _Mailbox:
