@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import Asset, AssetAlias, BaseBranchOperator, Context, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_retrain_gate.core import (
     Branch,
@@ -24,6 +24,8 @@ from airflow_retrain_gate.core import (
     WarehouseError,
     run_gate,
 )
+from airflow_retrain_gate.core.escaping import markdown_text
+from airflow_retrain_gate.core.findings import Action, Finding
 from airflow_retrain_gate.hooks.warehouse import WarehouseHook
 from airflow_retrain_gate.operators.arguments import (
     PolicyArgument,
@@ -33,17 +35,31 @@ from airflow_retrain_gate.operators.arguments import (
     run_as_of,
 )
 from airflow_retrain_gate.operators.links import RetrainGateDecisionLink
+from airflow_retrain_gate.sensors.readiness import XCOM_MISSED_KEY, ReadinessSensor
 
 XCOM_DECISION_KEY = "retrain_gate_decision"
 """The XCom key under which the gate pushes its Decision (``Decision.to_dict()``)."""
 TRAIN_ALIAS = AssetAlias("retrain_gate_train")
 """Every gate's outlet: asset events are added through it only when the branch is train."""
 ROUTED_BRANCHES = (Branch.FIX_FEATURES.value, Branch.ALERT.value, Branch.TRAIN.value)
+UNRECORDED_NOTE = "decision_log"
+"""The decision's note saying what the state database did not record."""
 
 
 def train_asset(policy_name: str) -> Asset:
     """The asset a gate updates when its policy decides train; schedule a training DAG on it."""
     return Asset(f"retrain-gate/{policy_name}")
+
+
+def add_train_event(context: Context, asset: Asset, decision: Decision, **extra: Any) -> None:
+    """Add an event for `asset` through the task's TRAIN_ALIAS outlet, with the decision's provenance as extra."""
+    provenance = {
+        "policy_name": decision.policy_name,
+        "policy_sha256": decision.policy_sha256,
+        "as_of": decision.as_of.isoformat(),
+        "reasons": list(decision.reasons[:3]),
+    }
+    context["outlet_events"][TRAIN_ALIAS].add(asset, extra={**provenance, **extra})
 
 
 class RetrainGateOperator(BaseBranchOperator):
@@ -52,7 +68,12 @@ class RetrainGateOperator(BaseBranchOperator):
     ``fix_features``, ``alert`` and ``train`` lead to downstream task ids (the ``branches`` argument, then
     the policy's ``branches``, then a downstream task named like the branch); ``skip`` skips every
     downstream task. The decision goes to XCom (key ``retrain_gate_decision``), the task log and Rendered
-    Templates (as markdown), the decision log, and on ``train`` an asset event.
+    Templates (markdown source), the decision log, and on ``train`` an asset event (unless
+    ``emit_train_asset=False``, when a RetrainGateReviewOperator emits it after a person confirms train). A state
+    database that cannot be written does not fail the task: the decision still branches, and its note
+    ``decision_log`` (XCom, markdown, an error in the task log) says what was not recorded. Readiness sensors
+    directly upstream that gave up (``soft_fail``) are recorded as ``readiness`` findings; they do not change the
+    branch.
 
     :param policy: policy YAML path (relative to the DAG file's folder) or the policy as a mapping (templated).
     :param warehouse_conn_id: connection of the warehouse to read (templated).
@@ -62,6 +83,7 @@ class RetrainGateOperator(BaseBranchOperator):
     :param branches: task id(s) per branch, e.g. ``{"train": "train_model", "alert": ["page", "ticket"]}``;
         wins over the policy's ``branches``.
     :param train_asset: asset updated on ``train``; default ``train_asset(policy name)``.
+    :param emit_train_asset: emit the asset event on ``train``; turn off when a review follows the gate.
     """
 
     template_fields: Sequence[str] = (
@@ -71,7 +93,9 @@ class RetrainGateOperator(BaseBranchOperator):
         "as_of",
         "decision_markdown",
     )
-    template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "json", "decision_markdown": "md"}
+    # Airflow 3.3's UI ignores renderers (it guesses json, sql, bash, yaml or text and shows source); the
+    # decision page behind the extra link is where the markdown is rendered.
+    template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "json"}
     operator_extra_links = (RetrainGateDecisionLink(),)
     overwrite_rtif_after_execution = True
     """Rendered Templates show the decision markdown set during execution."""
@@ -86,12 +110,12 @@ class RetrainGateOperator(BaseBranchOperator):
         as_of: str | datetime | None = None,
         branches: dict[str, str | list[str]] | None = None,
         train_asset: Asset | None = None,
+        emit_train_asset: bool = True,
         **kwargs: Any,
     ) -> None:
         outlets = kwargs.pop("outlets", None) or []
-        super().__init__(
-            outlets=[*(outlets if isinstance(outlets, list) else [outlets]), TRAIN_ALIAS], **kwargs
-        )
+        outlets = outlets if isinstance(outlets, list) else [outlets]
+        super().__init__(outlets=[*outlets, TRAIN_ALIAS] if emit_train_asset else outlets, **kwargs)
         unknown = sorted(set(branches or {}) - set(ROUTED_BRANCHES))
         if unknown:
             raise ValueError(
@@ -103,6 +127,7 @@ class RetrainGateOperator(BaseBranchOperator):
         self.as_of = as_of
         self.branches = dict(branches or {})
         self.train_asset = train_asset
+        self.emit_train_asset = emit_train_asset
         self.decision_markdown = ""
         check_policy_at_parse(policy, dag_folder(self))
 
@@ -127,14 +152,9 @@ class RetrainGateOperator(BaseBranchOperator):
                 )
             except PolicyError as error:
                 raise AirflowFailException(str(error)) from None
-            unrecorded = self._record(DecisionLog(state), key, decision, ti.try_number)
+            decision = with_missed_readiness(decision, self._missed_readiness(context))
+            decision = self._record(DecisionLog(state), key, decision, ti.try_number)
         self._publish(context, decision)
-        if unrecorded is not None:
-            # A finished run must leave its decision in the log (cooldowns and the UI read it): fail, and let
-            # Airflow's retry record it; the decision is in XCom and the log for whoever looks meanwhile.
-            raise AirflowException(
-                f"The decision ({decision.branch.value}) could not be written to the decision log: {unrecorded}"
-            )
         return self._follow(decision.branch, routes)
 
     def on_kill(self) -> None:
@@ -150,16 +170,35 @@ class RetrainGateOperator(BaseBranchOperator):
         except PolicyError as error:
             raise AirflowFailException(str(error)) from None
 
-    def _record(
-        self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int
-    ) -> WarehouseError | None:
-        """Upsert the decision's row; returns the error when the state database cannot be written."""
+    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> Decision:
+        """Upsert the decision's row; when the state database cannot be written, the decision says so instead.
+
+        The branch stands either way: a read-only state database must not stop the DAG, but on-call must see
+        that the cooldown and the UI's history will not know this decision.
+        """
         try:
             log.record(key, decision, try_number)
         except WarehouseError as error:
-            self.log.error("The decision is not in the decision log: %s", error)
-            return error
-        return None
+            note = (
+                f"not recorded in the decision log: the {decision.branch.value} decision of {key.dag_id}/"
+                f"{key.run_id}/{key.task_id} (try {try_number}); the cooldown and the UI's history will not "
+                f"see it. State database error: {error}"
+            )
+            self.log.error("%s", note)
+            return replace(decision, notes={**decision.notes, UNRECORDED_NOTE: note})
+        return decision
+
+    def _missed_readiness(self, context: Context) -> list[dict[str, Any]]:
+        """What the readiness sensors directly upstream pushed when they gave up (none when all were ready)."""
+        sensors = [
+            task_id
+            for task_id in sorted(self.upstream_task_ids)
+            if isinstance(self.dag.get_task(task_id), ReadinessSensor)
+        ]
+        if not sensors:
+            return []
+        pulled = context["ti"].xcom_pull(task_ids=sensors, key=XCOM_MISSED_KEY)
+        return [missed for missed in pulled if missed]
 
     def _publish(self, context: Context, decision: Decision) -> None:
         """XCom, log, Rendered Templates and, on train only, the asset event."""
@@ -168,15 +207,9 @@ class RetrainGateOperator(BaseBranchOperator):
         self.decision_markdown = fitted_markdown(
             decision, conf.getint("core", "max_templated_field_length", fallback=4096)
         )
-        if decision.branch is Branch.TRAIN:
+        if decision.branch is Branch.TRAIN and self.emit_train_asset:
             asset = self.train_asset or train_asset(decision.policy_name)
-            extra = {
-                "policy_name": decision.policy_name,
-                "policy_sha256": decision.policy_sha256,
-                "as_of": decision.as_of.isoformat(),
-                "reasons": list(decision.reasons[:3]),
-            }
-            context["outlet_events"][TRAIN_ALIAS].add(asset, extra=extra)
+            add_train_event(context, asset, decision)
             self.log.info("Asset event for %s: the decision is train", asset.name)
 
     def _routes(self, policy: Policy) -> dict[str, list[str]]:
@@ -217,9 +250,38 @@ class RetrainGateOperator(BaseBranchOperator):
         return next((candidate for candidate in candidates if candidate in self.dag.task_ids), None)
 
 
+def with_missed_readiness(decision: Decision, missed: list[dict[str, Any]]) -> Decision:
+    """The decision with a ``readiness`` warning finding and a closing reason per sensor that gave up.
+
+    A missed readiness limit is evidence for on-call, not a verdict: the branch stays the policy's.
+    """
+    if not missed:
+        return decision
+    findings = tuple(readiness_finding(entry) for entry in missed)
+    reasons = tuple(finding.message for finding in findings)
+    return replace(decision, findings=(*decision.findings, *findings), reasons=(*decision.reasons, *reasons))
+
+
+def readiness_finding(missed: dict[str, Any]) -> Finding:
+    """A warning naming the sensor that gave up, its limit and its last reading (the policy's checks decided)."""
+    reading = missed.get("reading") or {}
+    last = reading.get("message") or "it gave up before its first reading."
+    return Finding(
+        check="readiness",
+        subject=missed["sensor"],
+        status=Status.WARN,
+        action=Action.NONE,
+        message=f"Readiness sensor {missed['sensor']} ({missed['limit']}) gave up: {last} "
+        "The gate judged with the policy's own limits.",
+        value=reading.get("value"),
+        threshold=reading.get("threshold"),
+        evidence={"sensor": missed["sensor"], "limit": missed["limit"], "reading": reading},
+    )
+
+
 def fitted_markdown(decision: Decision, limit: int) -> str:
-    """The decision's markdown, without its passing findings when the whole would exceed `limit` characters."""
-    markdown = decision.to_markdown()
+    """The decision's markdown and its notes, without passing findings when the whole would exceed `limit`."""
+    markdown = decision.to_markdown() + notes_markdown(decision)
     if len(markdown) <= limit:
         return markdown
     notable = tuple(finding for finding in decision.findings if finding.status is not Status.PASS)
@@ -227,4 +289,14 @@ def fitted_markdown(decision: Decision, limit: int) -> str:
     note = (
         f"\n\n{omitted} passing findings are left out here; XCom `{XCOM_DECISION_KEY}` holds every finding."
     )
-    return replace(decision, findings=notable).to_markdown() + note
+    return replace(decision, findings=notable).to_markdown() + notes_markdown(decision) + note
+
+
+def notes_markdown(decision: Decision) -> str:
+    """A "Notes" section of the decision's sentence notes (what was not recorded or cached), or nothing."""
+    notes = [
+        f"- **{key}**: {markdown_text(value)}"
+        for key, value in decision.notes.items()
+        if isinstance(value, str)
+    ]
+    return "\n\n### Notes\n\n" + "\n".join(notes) if notes else ""

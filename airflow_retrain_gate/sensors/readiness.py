@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_retrain_gate.core import Policy, PolicyError, WarehouseError
 from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe, LabelMaturityProbe, Probe, Reading
@@ -22,12 +22,18 @@ from airflow_retrain_gate.operators.arguments import (
 )
 from airflow_retrain_gate.triggers.readiness import ReadinessTrigger
 
+DEFERRAL_MARGIN_S = 60
+"""Seconds the deferral timeout leaves after the trigger's deadline, so the trigger reports the timeout."""
+XCOM_MISSED_KEY = "retrain_gate_readiness_missed"
+"""The XCom key under which a readiness sensor that gives up pushes what it missed; a downstream gate records it."""
+
 
 class ReadinessSensor(BaseSensorOperator):
     """Waits until a readiness probe built from the policy is ready; the last reading is the task's XCom value.
 
     A warehouse error (unreachable, table or column missing) fails the task in every mode; a timeout
-    fails it too, or skips it under ``soft_fail=True``.
+    fails it too, or skips it under ``soft_fail=True``, after pushing its limit and last reading to XCom
+    (key ``retrain_gate_readiness_missed``), which a downstream RetrainGateOperator records in its decision.
 
     :param policy: policy YAML path (relative to the DAG file's folder) or mapping (templated).
     :param warehouse_conn_id: connection of the warehouse to read (templated).
@@ -53,6 +59,7 @@ class ReadinessSensor(BaseSensorOperator):
         self.warehouse_conn_id = warehouse_conn_id
         self.as_of = as_of
         self.deferrable = deferrable
+        self._last_reading: dict[str, Any] | None = None
         check_policy_at_parse(policy, dag_folder(self))
 
     def build_probe(self, policy: Policy, as_of: datetime) -> Probe:
@@ -76,7 +83,17 @@ class ReadinessSensor(BaseSensorOperator):
         finally:
             warehouse.dispose()
         self.log.info("%s", reading.message)
+        self._last_reading = reading.to_dict()
         return reading
+
+    def limit(self) -> str:
+        """The readiness limit this sensor waits for, as the DAG author set it (subclasses say which)."""
+        raise NotImplementedError
+
+    def report_missed(self, context: Context, reading: dict[str, Any] | None) -> None:
+        """Push the limit and the last reading of a sensor that gives up (key ``retrain_gate_readiness_missed``)."""
+        missed = {"sensor": self.task_id, "limit": self.limit(), "reading": reading}
+        context["ti"].xcom_push(key=XCOM_MISSED_KEY, value=missed)
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Measure once; done when the probe is ready."""
@@ -86,7 +103,11 @@ class ReadinessSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) until ready; deferrable: measure once, then wait in the triggerer."""
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except (AirflowSensorTimeout, AirflowSkipException):
+                self.report_missed(context, self._last_reading)
+                raise
         probe = self.probe(context)
         reading = self.measure(probe)
         if reading.ready:
@@ -99,7 +120,8 @@ class ReadinessSensor(BaseSensorOperator):
                 deadline=(datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat(),
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            # A backstop: the trigger's own deadline ends the wait first, with the last reading for the gate.
+            timeout=timedelta(seconds=self.timeout + DEFERRAL_MARGIN_S),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +130,7 @@ class ReadinessSensor(BaseSensorOperator):
             self.log.info("%s", event["message"])
             return event["reading"]
         if event["status"] == "timeout":
+            self.report_missed(context, event["reading"])
             raise AirflowSensorTimeout(event["message"])
         raise WarehouseError(event["message"])
 
@@ -123,6 +146,10 @@ class FeatureFreshnessSensor(ReadinessSensor):
         if max_lag is not None:
             parse_duration(max_lag)
         self.max_lag = max_lag
+
+    def limit(self) -> str:
+        """``max_lag <lag>``, or the policy's when the sensor sets none."""
+        return f"max_lag {self.max_lag}" if self.max_lag else "the policy's checks.freshness.max_lag"
 
     def build_probe(self, policy: Policy, as_of: datetime) -> Probe:
         """A freshness probe of ``tables.features``."""
@@ -141,6 +168,14 @@ class LabelMaturitySensor(ReadinessSensor):
         if min_share is not None and not 0 < min_share <= 1:
             raise ValueError(f"min_share: {min_share} is not a share in (0, 1]")
         self.min_share = min_share
+
+    def limit(self) -> str:
+        """``min_share <share>``, or the policy's when the sensor sets none."""
+        return (
+            f"min_share {self.min_share}"
+            if self.min_share
+            else "the policy's checks.label_maturity.min_share"
+        )
 
     def build_probe(self, policy: Policy, as_of: datetime) -> Probe:
         """A maturity probe joining ``tables.predictions`` to ``tables.outcomes``."""

@@ -1,11 +1,12 @@
 """RetrainGateOperator when things go wrong: broken policies fail the task naming the field, unknown connections
 fail it naming the connection, an unreachable warehouse takes on_error (never train, no password anywhere),
-and a retry after a crash leaves one decision."""
+a state database that refuses writes does not stop the branch, and a retry after a crash leaves one decision."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,60 @@ def test_an_unreachable_warehouse_takes_on_error_and_never_shows_the_password(
     assert PASSWORD not in json.dumps(decision)
     output = "".join(capfd.readouterr())
     assert "could not diagnose" in output and PASSWORD not in output
+
+
+@pytest.fixture
+def select_only_role(postgres_server: str, postgres_schema: str) -> Iterator[str]:
+    """A PostgreSQL login that may only read (USAGE and SELECT on one schema): its URL; dropped afterwards."""
+    role = f"gate_reader_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(postgres_server)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{postgres_schema}" TO {role}'))
+        connection.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{postgres_schema}" TO {role}'))
+    yield sa.make_url(postgres_server).set(username=role).render_as_string(hide_password=False)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP OWNED BY {role}"))
+        connection.execute(sa.text(f"DROP ROLE {role}"))
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_state_database_that_refuses_writes_still_branches_and_says_what_was_not_recorded(
+    run_dag: RunDag, select_only_role: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    state = {"conn_type": "retrain_gate_warehouse", "extra": {"sqlalchemy_url": select_only_role}}
+    monkeypatch.setenv("AIRFLOW_CONN_READ_ONLY_STATE", json.dumps(state))
+
+    run = run_dag("gate_read_only_state")
+
+    assert run.task_states == {
+        "retrain_gate": "success",
+        "train": "success",
+        "alert": "skipped",
+        "fix_features": "skipped",
+    }
+    note = run.decisions["retrain_gate"]["notes"]["decision_log"]
+    assert note.startswith("not recorded in the decision log: the train decision of gate_read_only_state/")
+    assert "permission denied" in note
+    with create_session() as session:
+        ti = session.scalar(
+            sa.select(TaskInstance).where(
+                TaskInstance.run_id == run.run_id, TaskInstance.task_id == "retrain_gate"
+            )
+        )
+        markdown = RenderedTaskInstanceFields.get_templated_fields(ti, session=session)["decision_markdown"]
+    assert "### Notes" in markdown and "**decision_log**: not recorded in the decision log" in markdown
+    logged = [
+        line
+        for line in "".join(capfd.readouterr()).splitlines()
+        if "not recorded in the decision log" in line
+    ]
+    assert any("error" in line for line in logged)
 
 
 def test_a_retry_after_a_crash_leaves_one_decision_and_one_asset_event(run_dag: RunDag) -> None:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_retrain_gate.core import PolicyError, WarehouseError
 from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe, LabelMaturityProbe, probe_from_dict
@@ -19,7 +19,12 @@ from airflow_retrain_gate.demo.airflow_demo import DagRunSummary
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.provision import DEMO_WAREHOUSE_CONN_ID
 from airflow_retrain_gate.demo.stories import story_policy
-from airflow_retrain_gate.sensors.readiness import FeatureFreshnessSensor, LabelMaturitySensor
+from airflow_retrain_gate.sensors.readiness import (
+    DEFERRAL_MARGIN_S,
+    XCOM_MISSED_KEY,
+    FeatureFreshnessSensor,
+    LabelMaturitySensor,
+)
 from airflow_retrain_gate.triggers.readiness import ReadinessTrigger
 
 pytestmark = pytest.mark.airflow
@@ -58,19 +63,19 @@ def test_poke_mode_returns_the_reading_once_features_are_fresh(demo_warehouse: s
     assert reading["message"].startswith("Table healthy.features is fresh")
 
 
-def test_poke_mode_times_out_on_late_features_or_skips_under_soft_fail(demo_warehouse: str) -> None:
-    with pytest.raises(AirflowSensorTimeout):
-        sensor(FeatureFreshnessSensor, "pipeline_lag", timeout=0).execute(CONTEXT)
-    with pytest.raises(AirflowSkipException):
-        sensor(FeatureFreshnessSensor, "pipeline_lag", timeout=0, soft_fail=True).execute(CONTEXT)
+def test_a_poke_on_late_features_is_not_done_and_says_why(demo_warehouse: str) -> None:
+    poked = sensor(FeatureFreshnessSensor, "pipeline_lag", timeout=0).poke(CONTEXT)
+
+    assert poked.is_done is False
+    assert "not fresh yet" in poked.xcom_value["message"]
 
 
 def test_label_maturity_compares_the_matured_share_with_the_threshold(demo_warehouse: str) -> None:
     reading = sensor(LabelMaturitySensor, "healthy", timeout=5).execute(CONTEXT)
     assert reading["ready"] is True and reading["threshold"] == 0.5 and 0.7 < reading["value"] < 0.85
 
-    with pytest.raises(AirflowSensorTimeout):
-        sensor(LabelMaturitySensor, "healthy", min_share=0.95, timeout=0).execute(CONTEXT)
+    stricter = sensor(LabelMaturitySensor, "healthy", min_share=0.95, timeout=0)
+    assert stricter.poke(CONTEXT).is_done is False and stricter.limit() == "min_share 0.95"
 
 
 def test_label_maturity_needs_predictions_and_outcomes_mapped() -> None:
@@ -92,7 +97,9 @@ def test_deferrable_sensor_defers_to_a_serialisable_trigger_and_resumes_from_its
     trigger = deferred.value.trigger
     assert isinstance(trigger, ReadinessTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.timeout == timedelta(seconds=60)
+    assert deferred.value.timeout == timedelta(
+        seconds=60 + DEFERRAL_MARGIN_S
+    )  # the trigger's deadline comes first
     classpath, arguments = trigger.serialize()
     json.dumps(arguments)  # the triggerer stores the arguments as JSON
     assert classpath == "airflow_retrain_gate.triggers.readiness.ReadinessTrigger"
@@ -100,8 +107,7 @@ def test_deferrable_sensor_defers_to_a_serialisable_trigger_and_resumes_from_its
 
     event = first_event(ReadinessTrigger(**{**arguments, "deadline": datetime.now(UTC).isoformat()}))
     assert event["status"] == "timeout" and "not fresh yet" in event["message"]
-    with pytest.raises(AirflowSensorTimeout, match="gave up at the deadline"):
-        waiting.execute_complete(CONTEXT, event)
+    assert event["reading"]["ready"] is False  # what the sensor hands the gate when it gives up
 
     ready = {"status": "success", "message": "fresh", "reading": {"ready": True}}
     assert waiting.execute_complete(CONTEXT, ready) == {"ready": True}
@@ -202,11 +208,12 @@ def test_trigger_reports_an_undefined_connection_by_name() -> None:
     assert event["status"] == "error" and "connection 'no_such_warehouse' is not defined" in event["message"]
 
 
-def test_reschedule_mode_gives_the_worker_slot_back_between_pokes(
+def test_reschedule_mode_gives_the_worker_slot_back_between_pokes_and_reports_what_it_missed(
     run_dag: Callable[[str], DagRunSummary],
 ) -> None:
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.taskreschedule import TaskReschedule
+    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     run = run_dag("sensor_modes")
@@ -221,4 +228,23 @@ def test_reschedule_mode_gives_the_worker_slot_back_between_pokes(
             .join(TaskInstance, TaskInstance.id == TaskReschedule.ti_id)
             .where(TaskInstance.run_id == run.run_id)
         )
+        missed = XComModel.deserialize_value(
+            session.scalar(XComModel.get_many(run_id=run.run_id, key=XCOM_MISSED_KEY, dag_ids="sensor_modes"))
+        )
     assert reschedules >= 2
+    assert missed["sensor"] == "rescheduled_wait_for_features"
+    assert missed["limit"] == "the policy's checks.freshness.max_lag"
+    assert missed["reading"]["ready"] is False and "not fresh yet" in missed["reading"]["message"]
+
+
+def test_a_deferred_sensor_that_gave_up_is_recorded_by_the_gate_after_it(
+    example_runs: dict[str, DagRunSummary],
+) -> None:
+    decision = example_runs["retrain_gate_pipeline_lag"].decisions["retrain_gate"]
+    readiness = next(finding for finding in decision["findings"] if finding["check"] == "readiness")
+
+    assert readiness["subject"] == "wait_for_features" and readiness["status"] == "warn"
+    assert readiness["message"].startswith(
+        "Readiness sensor wait_for_features (the policy's checks.freshness.max_lag) gave up: Table pipeline_lag.features"
+    )
+    assert decision["branch"] == "fix_features"  # the policy's own freshness check decided
