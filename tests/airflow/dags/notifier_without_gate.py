@@ -1,5 +1,6 @@
-"""A paging task in a DAG whose gate never ran: the notifier fails the task, naming the gate task it looked for
-(tests/airflow/test_notifications.py)."""
+"""Paging in a DAG whose gate never ran, as a task and as a callback (tests/airflow/test_notifications.py): the
+task fails naming the gate task it looked for; the callback's failure is only logged and its task stays green,
+which is why the paging example pages from tasks."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from airflow_retrain_gate.notifications.smtp import RetrainGateSmtpNotifier
 
 @task
 def page() -> None:
-    """Email the decision of `retrain_gate`, which was skipped here."""
+    """Email the decision of `retrain_gate`, which decided nothing here."""
     RetrainGateSmtpNotifier(to="oncall@example.com", smtp_conn_id="never_used")(get_current_context())
 
 
 with DAG(dag_id="notifier_without_gate", schedule=None):
-    EmptyOperator(task_id="retrain_gate") >> page()
+    gate = EmptyOperator(task_id="retrain_gate")
+    gate >> page()
+    gate >> EmptyOperator(
+        task_id="page_by_callback",
+        on_success_callback=RetrainGateSmtpNotifier(to="oncall@example.com", smtp_conn_id="never_used"),
+    )
