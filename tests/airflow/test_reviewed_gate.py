@@ -23,7 +23,9 @@ pytestmark = pytest.mark.airflow
 
 COMMENT = "Labels matured; the outcome shift holds."
 ANSWERS = {"review_confirmed": ("train", {"comment": COMMENT}), "review_overridden": ("skip", {})}
-"""On-call confirms one gate's train with a comment, and overrides the other to skip leaving the form empty."""
+"""On-call confirms one gate's train with a comment, and overrides another to skip leaving the form empty;
+``review_unanswered`` waits past its response timeout until the scheduler's timeout sweep resolves it."""
+UNANSWERED = "review_unanswered"
 
 
 @dataclass
@@ -75,7 +77,7 @@ def reviewed(dags: dict[str, DAG], demo_warehouse: str) -> ReviewedRun:
 
 
 def answer_reviews(seen: OnCall) -> None:
-    """Once both reviews wait, note the asset activity, then answer each as ANSWERS says.
+    """Once the reviews wait, note the asset activity, answer as ANSWERS says, then run the scheduler's timeout sweep.
 
     The answers go through the handlers of Airflow's REST API (GET and PATCH
     ``.../taskInstances/{task_id}/{map_index}/hitlDetails``), as user ``oncall``, without building the whole app.
@@ -83,6 +85,8 @@ def answer_reviews(seen: OnCall) -> None:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
     from airflow.api_fastapi.core_api.routes.public.hitl import get_hitl_detail, update_hitl_detail
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
@@ -111,7 +115,7 @@ def answer_reviews(seen: OnCall) -> None:
 
     deadline = time.monotonic() + 120
     try:
-        while len(requests := waiting()) < len(ANSWERS):
+        while len(requests := waiting()) < len(ANSWERS) + 1:
             assert time.monotonic() < deadline, "the reviews did not ask for input within 120 s"
             time.sleep(0.5)
         seen.before_answers = asset_activity()
@@ -119,7 +123,10 @@ def answer_reviews(seen: OnCall) -> None:
             with create_session() as session:
                 detail = get_hitl_detail("reviewed_gates", run_id, task_id, session=session, map_index=-1)
                 seen.requests[task_id] = detail.model_dump(mode="json")
-            respond(run_id, task_id, *ANSWERS[task_id])
+            if task_id in ANSWERS:
+                respond(run_id, task_id, *ANSWERS[task_id])
+        time.sleep(1)  # the unanswered review's response timeout
+        SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
     except BaseException as error:  # noqa: BLE001 - the fixture raises it; dag.test() must not wait forever
         seen.error = error
         for run_id, task_id in waiting():
@@ -129,8 +136,8 @@ def answer_reviews(seen: OnCall) -> None:
 def test_training_waits_for_the_review_and_an_override_to_skip_trains_nothing(reviewed: ReviewedRun) -> None:
     run = reviewed.run
 
-    # Both gates decided train, and nothing was emitted or queued while the reviews waited.
-    assert run.branches == {"gate_confirmed": "train", "gate_overridden": "train"}
+    # Every gate decided train, and nothing was emitted or queued while the reviews waited.
+    assert set(run.branches.values()) == {"train"} and len(run.branches) == 3
     assert reviewed.on_call.before_answers == {"events": [], "queued": []}
     # After the answers: the confirmed review trained and emitted its asset; the override skipped everything.
     assert run.state == "success"
@@ -148,21 +155,32 @@ def test_training_waits_for_the_review_and_an_override_to_skip_trains_nothing(re
         "alert_overridden": "skipped",
         "fix_features_overridden": "skipped",
     }
+    assert {task: state for task, state in run.task_states.items() if task.endswith("_unanswered")} == {
+        "gate_unanswered": "success",
+        "review_unanswered": "success",
+        "alert_unanswered": "success",  # timeout_branch, although train was preselected
+        "train_unanswered": "skipped",
+        "fix_features_unanswered": "skipped",
+    }
     events = reviewed.after_answers["events"]
     assert [name for name, _ in events] == ["reviewed-gates/confirmed"]
     assert events[0][1]["policy_name"] == "reviewed-confirmed" and events[0][1]["reviewed_by"] == "oncall"
     assert reviewed.after_answers["queued"] == ["train_confirmed"]
 
 
-def test_the_answers_land_in_the_decision_log_an_empty_comment_as_none(reviewed: ReviewedRun) -> None:
+def test_the_answers_land_in_the_decision_log_an_empty_comment_as_none_a_timeout_as_nobodys(
+    reviewed: ReviewedRun,
+) -> None:
     log = DecisionLog(StateStore(f"sqlite:///{demo_home() / 'retrain_gate_state.sqlite'}"))
     confirmed = log.get(RunKey("reviewed_gates", reviewed.run.run_id, "gate_confirmed")).entry.review
     overridden = log.get(RunKey("reviewed_gates", reviewed.run.run_id, "gate_overridden")).entry.review
+    unanswered = log.get(RunKey("reviewed_gates", reviewed.run.run_id, "gate_unanswered")).entry.review
     log.state.dispose()
 
     assert (confirmed.branch, confirmed.comment) == ("train", COMMENT)
     assert (overridden.branch, overridden.comment) == ("skip", None)
     assert confirmed.by == overridden.by == "oncall"
+    assert (unanswered.branch, unanswered.by) == ("alert", None)
 
 
 def test_the_review_form_preselects_the_gates_branch_and_shows_only_what_decided(

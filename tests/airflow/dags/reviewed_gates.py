@@ -1,11 +1,14 @@
-"""Two reviewed gates that decide train, and the training DAGs scheduled on their assets.
+"""Three reviewed gates that decide train, and the training DAGs scheduled on their assets.
 
 Each gate leaves the train asset to its review (``emit_train_asset=False``); a test answers the reviews through
-Airflow's Human-in-the-loop API: on-call confirms one and overrides the other to skip. The confirmed gate waits
-for a freshness sensor whose 1-second limit the data misses (the policy allows a day): the gate records it.
+Airflow's Human-in-the-loop API: on-call confirms one, overrides another to skip, and leaves the third unanswered
+past its response timeout. The confirmed gate waits for a freshness sensor whose 1-second limit the data misses
+(the policy allows a day): the gate records it.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, TriggerRule
@@ -18,7 +21,9 @@ from airflow_retrain_gate.operators.review import RetrainGateReviewOperator
 from airflow_retrain_gate.sensors.readiness import FeatureFreshnessSensor
 
 REVIEWED = ("fix_features", "alert", "train")
-ASSETS = {pipeline: Asset(f"reviewed-gates/{pipeline}") for pipeline in ("confirmed", "overridden")}
+ASSETS = {
+    pipeline: Asset(f"reviewed-gates/{pipeline}") for pipeline in ("confirmed", "overridden", "unanswered")
+}
 
 
 def reviewed_gate(pipeline: str) -> RetrainGateOperator:
@@ -39,6 +44,7 @@ def reviewed_gate(pipeline: str) -> RetrainGateOperator:
         state_conn_id=DEMO_STATE_CONN_ID,
         branches={branch: f"{branch}_{pipeline}" for branch in REVIEWED},
         train_asset=ASSETS[pipeline],
+        response_timeout=timedelta(seconds=1) if pipeline == "unanswered" else None,
     )
     gate >> review >> [EmptyOperator(task_id=f"{branch}_{pipeline}") for branch in REVIEWED]
     return gate
@@ -55,6 +61,7 @@ with DAG(dag_id="reviewed_gates", schedule=None, tags=["retrain-gate", "test"]):
         soft_fail=True,
     ) >> reviewed_gate("confirmed")
     reviewed_gate("overridden")
+    reviewed_gate("unanswered")
 
 for _pipeline, _asset in ASSETS.items():
     with DAG(dag_id=f"train_{_pipeline}", schedule=[_asset], tags=["retrain-gate", "test"]):
