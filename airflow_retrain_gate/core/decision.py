@@ -172,11 +172,14 @@ def decide(
     cooldown_s: float | None,
     as_of: datetime,
     training_guards: Collection[str] = (),
+    train_checks: Collection[str] = (),
 ) -> tuple[Branch, list[str], list[str], list[Finding]]:
     """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides).
 
     `train` also needs every check in `training_guards` (the input checks) to have judged: when one of them
-    reports insufficient_data or an error, the gate takes `error_branch` instead and says why first.
+    reports insufficient_data or an error, the gate takes `error_branch` instead and says why first. A skip
+    whose `train_checks` (the checks that could ask for train) could not judge says so first: "nothing calls
+    for action" would hide that whether to retrain was never judged.
     """
     adjusted = [_override(finding, action_overrides) for finding in findings]
     errors = [finding for finding in adjusted if finding.status is Status.ERROR]
@@ -213,7 +216,8 @@ def decide(
             )
             branch = Branch.ALERT
     if branch is Branch.SKIP:
-        reasons = _skip_reasons(adjusted)
+        unjudged_train = _unjudged_train_reasons(adjusted, train_checks)
+        reasons = unjudged_train + _skip_reasons(adjusted, bool(unjudged_train))
     lower = [
         finding
         for candidate in PRECEDENCE
@@ -276,6 +280,29 @@ def _error_reasons(errors: list[Finding]) -> list[str]:
     return reasons
 
 
+def _unjudged_train_reasons(findings: list[Finding], train_checks: Collection[str]) -> list[str]:
+    """One reason when checks that could ask for train judged nothing (insufficient data on every subject, for
+    a table the policy maps), quoting why the first of them could not."""
+    judged = {
+        finding.check for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)
+    }
+    unjudged = [
+        finding
+        for finding in findings
+        if finding.check in train_checks
+        and finding.check not in judged
+        and finding.status is Status.INSUFFICIENT_DATA
+        and NOT_CONFIGURED not in finding.evidence
+    ]
+    if not unjudged:
+        return []
+    others = [
+        check for check in dict.fromkeys(finding.check for finding in unjudged) if check != unjudged[0].check
+    ]
+    either = f" Not judged either: {', '.join(others)}." if others else ""
+    return [f"Could not judge whether to retrain: {unjudged[0].message}{either}"]
+
+
 def _unjudged_guards(findings: list[Finding], guards: Collection[str]) -> list[Finding]:
     """Findings of input checks that could not judge (insufficient data or an error)."""
     return [
@@ -291,11 +318,10 @@ def _override(finding: Finding, overrides: dict[str, Action]) -> Finding:
     return replace(finding, action=overrides[finding.check])
 
 
-def _skip_reasons(findings: list[Finding]) -> list[str]:
+def _skip_reasons(findings: list[Finding], unjudged_train: bool) -> list[str]:
     judged = [finding for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)]
     warnings = [finding for finding in findings if finding.status in (Status.WARN, Status.FAIL)]
+    nothing = "Nothing else calls for action" if unjudged_train else "Nothing calls for action"
     if not warnings:
-        return [f"Nothing calls for action: all {len(judged)} judged findings passed."]
-    return ["Nothing calls for action."] + [
-        f"Noted without action: {finding.message}" for finding in warnings
-    ]
+        return [f"{nothing}: all {len(judged)} judged findings passed."]
+    return [f"{nothing}."] + [f"Noted without action: {finding.message}" for finding in warnings]

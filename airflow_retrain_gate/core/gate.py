@@ -56,6 +56,15 @@ def resolve_windows(policy: Policy, as_of: datetime) -> tuple[TimeWindow, TimeWi
     return windows[0], windows[1]
 
 
+def decision_windows(policy: Policy, reference: TimeWindow, current: TimeWindow) -> dict[str, TimeWindow]:
+    """The windows a decision shows; with a label delay, also those whose predictions' outcomes were judged."""
+    windows = {"reference": reference, "current": current}
+    if policy.windows.label_delay:
+        judged = policy.windows.outcome_windows(reference, current)
+        windows.update(outcomes_reference=judged[0], outcomes_current=judged[1])
+    return windows
+
+
 def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
     """Run each enabled check on the profiles; a check that cannot run yields an error finding."""
     findings: list[Finding] = []
@@ -179,6 +188,7 @@ def run_gate(
         cooldown_s=parse_duration(policy.cooldown).total_seconds() if policy.cooldown else None,
         as_of=as_of_utc,
         training_guards=training_guards(enabled, profiles.unmapped),
+        train_checks=[name for name in enabled if policy.action_for(name) is Action.TRAIN],
     )
     records = warehouse.query_log.records[queries_before:]
     notes: dict[str, object] = {}
@@ -193,7 +203,7 @@ def run_gate(
         policy_name=policy.name,
         policy_sha256=policy.sha256,
         as_of=as_of_utc,
-        windows={"reference": reference, "current": current},
+        windows=decision_windows(policy, reference, current),
         started_at=started_at,
         duration_s=time.perf_counter() - clock,
         deciding_checks=tuple(deciding),

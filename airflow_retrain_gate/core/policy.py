@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from airflow_retrain_gate.core.checks import REGISTRY
 from airflow_retrain_gate.core.escaping import one_line
 from airflow_retrain_gate.core.findings import Action, Branch
 from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
-from airflow_retrain_gate.core.timeframes import parse_duration, to_utc
+from airflow_retrain_gate.core.timeframes import TimeWindow, parse_duration, to_utc
 from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
 
 
@@ -225,6 +226,25 @@ class Windows(BaseModel):
     model_config = Strict
     reference: WindowSpec = WindowSpec(start="-63d", end="-35d")
     current: WindowSpec = WindowSpec(start="-7d", end="0d")
+    label_delay: Duration | None = Field(
+        default=None,
+        description="How long outcomes take to become known. The outcome checks judge the predictions of both "
+        "windows moved back by it (28d: the outcomes of predictions made 35 to 28 days ago); the inputs are "
+        "still judged over the windows themselves.",
+    )
+
+    @field_validator("label_delay")
+    @classmethod
+    def _non_negative_delay(cls, label_delay: str | None) -> str | None:
+        if label_delay is not None and parse_duration(label_delay).total_seconds() < 0:
+            raise ValueError(f"{label_delay!r} must not be negative: it is how long labels take to arrive")
+        return label_delay
+
+    def outcome_windows(self, reference: TimeWindow, current: TimeWindow) -> tuple[TimeWindow, TimeWindow]:
+        """The windows whose predictions the outcome checks judge: `reference` and `current` moved back by
+        `label_delay` (unchanged without one)."""
+        delay = parse_duration(self.label_delay) if self.label_delay else timedelta(0)
+        return reference.earlier(delay), current.earlier(delay)
 
 
 class StatisticsSettings(BaseModel):

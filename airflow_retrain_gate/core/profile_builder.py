@@ -190,6 +190,7 @@ class ProfileBuilder:
             else None
         )
         fine_bins = self.settings.fine_bins
+        judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
         identity = {
             **self._identity(tables.predictions, tables.outcomes),
             "labels_known_by": self.as_of.date().isoformat(),
@@ -197,12 +198,12 @@ class ProfileBuilder:
         reference = self._cached(
             "outcomes",
             identity,
-            self.reference,
+            judged_reference,
             tables.outcomes.table,
-            lambda: profile_outcomes(predictions, outcomes, self.reference, self.as_of, None, fine_bins),
+            lambda: profile_outcomes(predictions, outcomes, judged_reference, self.as_of, None, fine_bins),
         )
         current = profile_outcomes(
-            predictions, outcomes, self.current, self.as_of, OutcomeBinning.of(reference), fine_bins
+            predictions, outcomes, judged_current, self.as_of, OutcomeBinning.of(reference), fine_bins
         )
         return {
             "outcomes_reference": reference,

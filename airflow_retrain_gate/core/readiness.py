@@ -114,7 +114,8 @@ class LabelMaturityProbe:
     def for_policy(
         cls, policy: Policy, as_of: datetime, min_share: float | None = None
     ) -> LabelMaturityProbe:
-        """The probe of a policy's current window; `min_share` defaults to `checks.label_maturity.min_share`."""
+        """The probe of the window whose outcomes the policy judges (the current window, moved back by
+        `windows.label_delay`); `min_share` defaults to `checks.label_maturity.min_share`."""
         tables = policy.tables
         missing = [name for name in ("predictions", "outcomes") if getattr(tables, name) is None]
         if missing:
@@ -124,7 +125,7 @@ class LabelMaturityProbe:
                 ]
             )
         settings: LabelMaturitySettings = policy.check_settings("label_maturity")
-        _, current = resolve_windows(policy, as_of)
+        _, current = policy.windows.outcome_windows(*resolve_windows(policy, as_of))
         assert tables.predictions is not None and tables.outcomes is not None
         return cls(
             tables.predictions,

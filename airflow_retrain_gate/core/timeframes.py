@@ -111,6 +111,10 @@ class TimeWindow:
         """The window's duration."""
         return self.end - self.start
 
+    def earlier(self, by: timedelta) -> TimeWindow:
+        """The same window moved back by `by`."""
+        return TimeWindow(self.name, self.start - by, self.end - by)
+
     def whole_days(self) -> TimeWindow:
         """The UTC days whose last instant lies inside this window, as a window from midnight to midnight: what a
         DATE column selects, since a date stands for its whole day (the days of adjacent windows never overlap)."""

@@ -126,3 +126,8 @@ def test_filters_select_one_model_from_a_shared_table(duckdb_url: str) -> None:
     load_tables(duckdb_url, frames)
     decision = run_gate(parse_policy(story_policy("concept_drift")), Warehouse(duckdb_url), DEMO_AS_OF)
     assert decision.branch is Branch.TRAIN
+    # Every finding on the shared table names the model's slice, so on-call reaches the right owner.
+    on_predictions = [f for f in decision.findings if f.subject.startswith("predictions")]
+    assert {f.check for f in on_predictions} >= {"concept_drift", "score_health", "kpi_by_band"}
+    assert all(f.subject.startswith("predictions[model_name = 'fraud-scorer']") for f in on_predictions)
+    assert "predictions[model_name = 'fraud-scorer'].score" in {f.subject for f in on_predictions}

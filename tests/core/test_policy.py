@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from airflow_retrain_gate.core import PolicyError, load_policy, parse_policy
-from airflow_retrain_gate.core.policy import policy_json_schema
+from airflow_retrain_gate.core.gate import resolve_windows
+from airflow_retrain_gate.core.policy import TableMapping, policy_json_schema
 
 MINIMAL = {
     "name": "fraud-scorer",
@@ -140,3 +142,40 @@ def test_a_check_that_finds_broken_inputs_cannot_be_mapped_to_train() -> None:
         .value
         == "train"
     )
+
+
+def test_a_filtered_table_is_named_with_its_filters_the_way_sql_writes_them() -> None:
+    shared = TableMapping(
+        table="ml.customer_features",
+        filters={"customer_type": "consumer", "region": ["eu", "us"], "active": True},
+    )
+    assert (
+        shared.subject
+        == "ml.customer_features[customer_type = 'consumer', region IN ('eu', 'us'), active = true]"
+    )
+    assert TableMapping(table="ml.customer_features").subject == "ml.customer_features"
+
+
+def test_a_label_delay_moves_the_outcome_windows_back_and_may_not_be_negative() -> None:
+    policy = parse_policy(
+        {
+            "name": "churn",
+            "windows": {"label_delay": "28d"},
+            "tables": {"features": {"table": "f", "timestamp": "ts"}},
+        }
+    )
+    reference, current = resolve_windows(policy, datetime(2024, 6, 1, tzinfo=UTC))
+    judged_reference, judged_current = policy.windows.outcome_windows(reference, current)
+    assert (judged_current.start, judged_current.end) == (
+        current.start - timedelta(days=28),
+        current.start - timedelta(days=21),
+    )
+    assert judged_reference.end - judged_reference.start == reference.end - reference.start
+    with pytest.raises(PolicyError, match="windows.label_delay: '-28d' must not be negative"):
+        parse_policy(
+            {
+                "name": "churn",
+                "windows": {"label_delay": "-28d"},
+                "tables": {"features": {"table": "f", "timestamp": "ts"}},
+            }
+        )

@@ -39,15 +39,29 @@ def maturity_problem(inputs: CheckInputs) -> str | None:
     if reference.matured < settings.min_labels:
         return f"only {reference.matured} matured labels in the reference window (need {settings.min_labels})"
     if current.matured < settings.min_labels:
-        return f"only {current.matured} matured labels in the current window (need {settings.min_labels})"
+        return (
+            f"only {current.matured} matured labels in the current window (need {settings.min_labels})"
+            + _label_delay_hint(inputs)
+        )
     if inputs.profiles.outcomes_have_predictions and current.predictions:
         share = current.matured / current.predictions
         if share < settings.min_share:
             return (
                 f"only {share:.0%} of current predictions have a known outcome by as_of "
-                f"(need {settings.min_share:.0%}); labels are not mature yet"
+                f"(need {settings.min_share:.0%}); labels are not mature yet" + _label_delay_hint(inputs)
             )
     return None
+
+
+def _label_delay_hint(inputs: CheckInputs) -> str:
+    """What to set when the current window's labels have not arrived: the policy's label delay."""
+    delay = inputs.policy.windows.label_delay
+    if delay:
+        return f" with windows.label_delay {delay}: raise it if labels take longer to arrive"
+    return (
+        ": if labels take longer than the current window to arrive, set windows.label_delay "
+        "(e.g. 28d) to judge the outcomes of older predictions"
+    )
 
 
 def unjudged(inputs: CheckInputs, check: str, subject: str) -> Finding | None:
