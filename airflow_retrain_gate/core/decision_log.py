@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+import zlib
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +104,18 @@ class DecisionLog:
 
     def record(self, key: RunKey, decision: Decision, try_number: int = 1) -> None:
         """Insert or replace the row of `key` (a retry overwrites its own row and any review of it)."""
+        try:
+            with self.state.writing() as connection:
+                self.write(connection, key, decision, try_number)
+        except sa.exc.IntegrityError:
+            # A concurrent attempt of the same task instance inserted first: ours replaces it.
+            with self.state.writing() as connection:
+                self.write(connection, key, decision, try_number)
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(f"decision log: cannot write the decision: {short_error(error)}") from None
+
+    def write(self, connection: Connection, key: RunKey, decision: Decision, try_number: int) -> None:
+        """Insert or replace the row of `key` inside the caller's transaction."""
         now = datetime.now(UTC)
         document = decision.to_dict()
         values = {
@@ -121,27 +135,29 @@ class DecisionLog:
             "updated_at": now,
         }
         where = self._where(key)
+        if connection.execute(sa.select(self.table.c.branch).where(*where)).first() is not None:
+            connection.execute(self.table.update().where(*where).values(**values))
+        else:
+            keys = {
+                "dag_id": key.dag_id,
+                "run_id": key.run_id,
+                "task_id": key.task_id,
+                "map_index": key.map_index,
+            }
+            connection.execute(self.table.insert().values(**keys, created_at=now, **values))
+
+    @contextmanager
+    def serialised(self, name: str) -> Iterator[Connection]:
+        """A write transaction that runs alone among those serialised on `name` (a PostgreSQL advisory lock;
+        SQLite and DuckDB state files admit one writer at a time anyway)."""
         try:
             with self.state.writing() as connection:
-                if connection.execute(sa.select(self.table.c.branch).where(*where)).first() is not None:
-                    connection.execute(self.table.update().where(*where).values(**values))
-                else:
-                    connection.execute(
-                        self.table.insert().values(
-                            dag_id=key.dag_id,
-                            run_id=key.run_id,
-                            task_id=key.task_id,
-                            map_index=key.map_index,
-                            created_at=now,
-                            **values,
-                        )
-                    )
-        except sa.exc.IntegrityError:
-            # A concurrent attempt of the same task instance inserted first: ours replaces it.
-            with self.state.writing() as connection:
-                connection.execute(self.table.update().where(*where).values(**values))
+                if connection.dialect.name == "postgresql":
+                    lock = zlib.crc32(f"retrain_gate:{name}".encode())
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+                yield connection
         except sa.exc.SQLAlchemyError as error:
-            raise WarehouseError(f"decision log: cannot write the decision: {short_error(error)}") from None
+            raise WarehouseError(f"decision log: {short_error(error)}") from None
 
     def record_review(self, key: RunKey, branch: str, reviewer: str | None, comment: str | None) -> bool:
         """Store a human's confirmation or override of a decision; False if the decision is not logged."""
@@ -220,23 +236,49 @@ class DecisionLog:
         with self.state.reading() as connection:
             return list(connection.execute(query).scalars())
 
-    def last_train_before(self, policy_name: str, before: datetime) -> datetime | None:
-        """as_of of the latest `train` carried out under `policy_name` before `before`, by any DAG or task.
+    def last_train_before(
+        self, policy_name: str, before: datetime, *, excluding: RunKey | None = None
+    ) -> datetime | None:
+        """as_of of the latest `train` carried out under `policy_name` at or before `before`, by any DAG or task.
 
         A reviewer's answer replaces the gate's branch (an override to skip does not count, one to train does).
-        Decisions for the same as_of (a retry, another DAG's gate of the same interval) do not count.
+        `excluding` leaves out the asking task instance's own row, so that a retry does not cool itself down.
         """
         columns = self.table.c
-        effective = sa.func.coalesce(columns.review_branch, columns.branch)
         query = sa.select(sa.func.max(columns.as_of)).where(
-            columns.policy_name == policy_name, effective == "train", columns.as_of < before
+            *self._trains(policy_name), columns.as_of <= before
         )
+        if excluding is not None:
+            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
         try:
             with self.state.reading() as connection:
                 value = connection.execute(query).scalar()
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
         return None if value is None else to_utc(value)
+
+    def other_train_within(
+        self, connection: Connection, key: RunKey, policy_name: str, start: datetime, end: datetime
+    ) -> RunKey | None:
+        """Another task instance than `key` whose `train` under `policy_name` has its as_of in `(start, end]`."""
+        columns = self.table.c
+        query = (
+            sa.select(columns.dag_id, columns.run_id, columns.task_id, columns.map_index)
+            .where(*self._trains(policy_name), columns.as_of > start, columns.as_of <= end)
+            .where(sa.not_(sa.and_(*self._where(key))))
+            .order_by(columns.created_at)
+            .limit(1)
+        )
+        row = connection.execute(query).first()
+        return None if row is None else RunKey(row.dag_id, row.run_id, row.task_id, row.map_index)
+
+    def _trains(self, policy_name: str) -> list[sa.ColumnElement[bool]]:
+        """Rows of `policy_name` whose branch, after any review, is train."""
+        columns = self.table.c
+        return [
+            columns.policy_name == policy_name,
+            sa.func.coalesce(columns.review_branch, columns.branch) == "train",
+        ]
 
     def _entry_columns(self) -> list[sa.Column[Any]]:
         return [column for column in self.table.c if column.name not in ("decision_json", "created_at")]

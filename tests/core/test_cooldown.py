@@ -17,6 +17,7 @@ from airflow_retrain_gate.core import (
     parse_policy,
     run_gate,
 )
+from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
@@ -62,17 +63,42 @@ def test_two_dags_gating_one_model_share_its_cooldown(
     assert decision.branch is Branch.TRAIN
 
 
-def test_the_cooldown_counts_earlier_trains_carried_out_under_the_policy_name(
-    trained: Decision, tmp_path: Path
-) -> None:
+def test_the_cooldown_counts_trains_carried_out_by_any_other_task(trained: Decision, tmp_path: Path) -> None:
     log = DecisionLog(StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}"))
     log.record(DAILY, trained)
 
     assert log.last_train_before("churn", DEMO_AS_OF) == TRAINED_AT
-    assert log.last_train_before("churn", TRAINED_AT) is None, "a retry or a gate of the same interval"
+    assert log.last_train_before("churn", TRAINED_AT, excluding=WEEKLY) == TRAINED_AT, (
+        "same interval, other DAG"
+    )
+    assert log.last_train_before("churn", TRAINED_AT, excluding=DAILY) is None, (
+        "a retry is not its own cooldown"
+    )
+    assert log.last_train_before("churn", TRAINED_AT - timedelta(seconds=1)) is None
     assert log.last_train_before("churn-enterprise", DEMO_AS_OF) is None
 
     log.record_review(DAILY, "skip", "oncall", "the drift is a campaign; do not retrain")
     assert log.last_train_before("churn", DEMO_AS_OF) is None, (
         "a train overridden to skip was not carried out"
     )
+
+
+def test_of_two_gates_that_trained_at_the_same_moment_the_one_logged_first_keeps_it(
+    trained: Decision, tmp_path: Path
+) -> None:
+    # Both gates read an empty log before either wrote: both decided train for the same interval.
+    log = DecisionLog(StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}"))
+    log.record(WEEKLY, trained)
+    log.record(DAILY, trained)
+
+    daily = settle_train(log, DAILY, trained, timedelta(days=7))
+    weekly = settle_train(log, WEEKLY, trained, timedelta(days=7), try_number=2)
+
+    assert weekly is trained
+    assert daily.branch is Branch.ALERT
+    assert daily.reasons[0].startswith(
+        "Cooldown: churn_weekly_report.retrain_gate (run scheduled__2024-06-01) decided train for churn at the same time"
+    )
+    logged = log.get(DAILY)
+    assert logged is not None and logged.entry.branch == "alert"
+    assert settle_train(log, DAILY, trained, None) is trained, "no cooldown: every gate may train"

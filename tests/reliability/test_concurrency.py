@@ -8,6 +8,8 @@ import multiprocessing
 import traceback
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from airflow_retrain_gate.core import (
     parse_policy,
     run_gate,
 )
+from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.core.profile_cache import QUERY_VERSION
 from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
@@ -34,6 +37,8 @@ GATES = 20
 SAME_TASK_ATTEMPTS = 4
 """Gates 0..3 also write one shared task instance, as overlapping attempts of one task would."""
 SHARED = RunKey("fraud", "scheduled__2024-06-01", "shared_gate")
+COOLDOWN = timedelta(days=7)
+"""The train policy's cooldown: every gate gates one model, so only one of them may train."""
 
 pytestmark = pytest.mark.postgres
 
@@ -60,8 +65,9 @@ def gate_process(url: str, schema: str, state_schema: str, index: int, start: An
         log = DecisionLog(state)
         log.record(run_key(index), decision, try_number=1)
         log.record(run_key(index), decision, try_number=2)
+        decision = settle_train(log, run_key(index), decision, COOLDOWN, try_number=2)
         if index < SAME_TASK_ATTEMPTS:
-            log.record(SHARED, decision, try_number=index + 1)
+            log.record(SHARED, replace(decision, policy_name="shared"), try_number=index + 1)
         results.put((index, decision.to_json(indent=None)))
         warehouse.dispose()
         state.dispose()
@@ -110,7 +116,9 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
 ) -> None:
     decisions = run_gates_in_parallel(postgres_server, train_schema, state_schema)
     assert sorted(decisions) == list(range(GATES))
-    assert {decision.branch for decision in decisions.values()} == {Branch.TRAIN}
+    branches = [decision.branch for decision in decisions.values()]
+    assert branches.count(Branch.TRAIN) == 1, "one model, one cooldown: exactly one of the 20 gates trains"
+    assert branches.count(Branch.ALERT) == GATES - 1
 
     state = StateStore(postgres_server, schema=state_schema)
     log = DecisionLog(state)
