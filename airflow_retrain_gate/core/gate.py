@@ -169,7 +169,7 @@ def run_gate(
     if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
         try:
             # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
-            last_train = DecisionLog(state).last_train_before(policy.name, as_of_utc)
+            last_train = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
         except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
             findings.append(
                 outcome(
