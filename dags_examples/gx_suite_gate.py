@@ -19,7 +19,8 @@ The demo warehouse is DuckDB, where GX validates the window's rows in pandas (at
 PostgreSQL or SQLite it validates through a SQL query asset and the database computes every metric.
 
 The gate and its branch tasks are mapped over the models, so map index i of each is model i (as in
-``retrain_gate_platform_policy``).
+``retrain_gate_platform_policy``). The policies are named ``<model>-gx``: the platform example gates the same
+tables as ``fraud-*``, and one model name has one cooldown, whichever DAG gates it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ EXPECTATIONS = {
 
 def model_policy(model: str, schema: str) -> dict[str, Any]:
     """A model's policy: its tables, every check's defaults, and the feature team's suite."""
-    return {**story_policy(schema, schema=schema), "name": model, "checks": {"expectations": EXPECTATIONS}}
+    return {
+        **story_policy(schema, schema=schema),
+        "name": f"{model}-gx",
+        "checks": {"expectations": EXPECTATIONS},
+    }
 
 
 with DAG(
