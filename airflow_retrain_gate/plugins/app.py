@@ -225,7 +225,14 @@ def create_app() -> FastAPI:
         session: SessionDep,
         map_index: str = "-1",
     ) -> HTMLResponse:
-        logged = _logged(log, readable, RunKey(dag_id, run_id, task_id, _map_index(map_index)))
+        key = RunKey(dag_id, run_id, task_id, _map_index(map_index))
+        logged = log.get(key) if dag_id in readable else None
+        if logged is None:
+            # A gate that failed (or has not finished) has no row: say what Airflow knows of it.
+            tasks = gate_tasks(session, dag_id, run_id) if dag_id in readable else []
+            if task := next((task for task in tasks if task.key == key), None):
+                return page(request, "undecided.html", 404, task=task, map_labels=_map_labels(tasks))
+            raise _not_logged()
         views = _finding_views(logged)
         return page(
             request,
@@ -334,10 +341,14 @@ def _history(
 def _logged(log: DecisionLog, readable: frozenset[str], key: RunKey) -> LoggedDecision:
     logged = log.get(key) if key.dag_id in readable else None
     if logged is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, "no retrain gate decision is logged for this task instance"
-        )
+        raise _not_logged()
     return logged
+
+
+def _not_logged() -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, "no retrain gate decision is logged for this task instance"
+    )
 
 
 def _map_labels(tasks: list[GateTask]) -> dict[RunKey, str]:

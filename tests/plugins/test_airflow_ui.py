@@ -161,6 +161,8 @@ def test_a_mapped_gate_shows_its_rendered_map_index_and_a_failed_gate_says_so_wi
     assert "retired_gate" in failed and "failed" in failed and "no decision was logged" in failed
     assert f'href="/dags/churn_model/runs/{quote(run_id, safe="")}/tasks/retired_gate?try_number=1"' in failed
     assert "No retrain gate decided" not in run_page.text
+    retired = reviewed_runs.get(f"/retrain-gate/decision/churn_model/{run_id}/retired_gate")
+    assert retired.status_code == 404 and "<b>retired_gate</b> <b>failed</b>" in retired.text
     mapped = reviewed_runs.get(f"/retrain-gate/decision/churn_model/{run_id}/models", map_index="1").text
     assert "› models [demo-segment_mix_shift]" in mapped
     assert (
