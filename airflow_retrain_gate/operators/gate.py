@@ -24,8 +24,10 @@ from airflow_retrain_gate.core import (
     WarehouseError,
     run_gate,
 )
+from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.core.escaping import markdown_text
 from airflow_retrain_gate.core.findings import Action, Finding
+from airflow_retrain_gate.core.timeframes import parse_duration
 from airflow_retrain_gate.hooks.warehouse import WarehouseHook
 from airflow_retrain_gate.operators.arguments import (
     PolicyArgument,
@@ -153,7 +155,7 @@ class RetrainGateOperator(BaseBranchOperator):
             except PolicyError as error:
                 raise AirflowFailException(str(error)) from None
             decision = with_missed_readiness(decision, self._missed_readiness(context))
-            decision = self._record(DecisionLog(state), key, decision, ti.try_number)
+            decision = self._record(DecisionLog(state), key, decision, ti.try_number, policy)
         self._publish(context, decision)
         return self._follow(decision.branch, routes)
 
@@ -170,14 +172,20 @@ class RetrainGateOperator(BaseBranchOperator):
         except PolicyError as error:
             raise AirflowFailException(str(error)) from None
 
-    def _record(self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int) -> Decision:
-        """Upsert the decision's row; when the state database cannot be written, the decision says so instead.
+    def _record(
+        self, log: DecisionLog, key: RunKey, decision: Decision, try_number: int, policy: Policy
+    ) -> Decision:
+        """Upsert the decision's row, then settle a train with gates of the same model that decided at the same
+        time (``settle_train``: one keeps it, the others alert); when the state database cannot be written, the
+        decision says so instead.
 
         The branch stands either way: a read-only state database must not stop the DAG, but on-call must see
         that the cooldown and the UI's history will not know this decision.
         """
         try:
             log.record(key, decision, try_number)
+            cooldown = parse_duration(policy.cooldown) if policy.cooldown else None
+            return settle_train(log, key, decision, cooldown, try_number)
         except WarehouseError as error:
             note = (
                 f"not recorded in the decision log: the {decision.branch.value} decision of {key.dag_id}/"
@@ -186,7 +194,6 @@ class RetrainGateOperator(BaseBranchOperator):
             )
             self.log.error("%s", note)
             return replace(decision, notes={**decision.notes, UNRECORDED_NOTE: note})
-        return decision
 
     def _missed_readiness(self, context: Context) -> list[dict[str, Any]]:
         """What the readiness sensors directly upstream pushed when they gave up (none when all were ready)."""

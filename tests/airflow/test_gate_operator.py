@@ -232,3 +232,16 @@ def test_decision_link_quotes_the_run_id_under_the_api_base_url(monkeypatch: pyt
     assert decision_url("fraud", "scheduled__x", "group.gate", 3) == (
         "https://airflow.example.com/retrain-gate/decision/fraud/scheduled__x/group.gate?map_index=3"
     )
+
+
+def test_airflows_ui_shows_rendered_templates_as_source_so_the_decision_page_renders_the_markdown() -> None:
+    import airflow
+
+    bundles = (Path(airflow.__file__).parent / "ui" / "dist" / "assets").glob("index-*.js")
+    ui = "".join(bundle.read_text() for bundle in bundles)
+
+    # The Rendered Templates page reads `rendered_fields` and guesses a language; it never reads the renderers
+    # (docs/airflow.md says so: when an Airflow release starts to, give decision_markdown its renderer again).
+    assert "rendered_fields" in ui and "template_fields_renderers" not in ui
+    assert "decision_markdown" in RetrainGateOperator.template_fields
+    assert "decision_markdown" not in RetrainGateOperator.template_fields_renderers

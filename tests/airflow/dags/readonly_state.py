@@ -25,4 +25,5 @@ with DAG(dag_id="gate_read_only_state", schedule=None, tags=["retrain-gate", "te
         warehouse_conn_id=DEMO_WAREHOUSE_CONN_ID,
         state_conn_id=READ_ONLY_STATE_CONN_ID,
         as_of=DEMO_AS_OF.isoformat(),
+        emit_train_asset=False,  # its train is no example's: leave the retrain-gate/ assets to the examples
     ) >> [EmptyOperator(task_id=branch) for branch in ("fix_features", "alert", "train")]
