@@ -276,10 +276,7 @@ def create_app() -> FastAPI:
             "total": total,
             "page": filters.page,
             "page_size": PAGE_SIZE,
-            "decisions": [
-                {**_entry_json(entry, links), "rendered_map_index": labels.get(entry.key)}
-                for entry in entries
-            ],
+            "decisions": [_entry_json(entry, links, labels) for entry in entries],
         }
 
     @app.get("/api/decisions/{dag_id}/{run_id}/{task_id}", dependencies=[ReadTaskInstances])
@@ -290,10 +287,12 @@ def create_app() -> FastAPI:
         dag_id: str,
         run_id: str,
         task_id: str,
+        session: SessionDep,
         map_index: str = "-1",
     ) -> dict[str, Any]:
         logged = _logged(log, readable, RunKey(dag_id, run_id, task_id, _map_index(map_index)))
-        return {**_entry_json(logged.entry, Links(request)), "decision": logged.decision.to_dict()}
+        labels = rendered_map_indexes(session, [logged.entry.key])
+        return {**_entry_json(logged.entry, Links(request), labels), "decision": logged.decision.to_dict()}
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -378,10 +377,11 @@ def _finding_views(logged: LoggedDecision) -> list[FindingView]:
     )
 
 
-def _entry_json(entry: LogEntry, links: Links) -> dict[str, Any]:
+def _entry_json(entry: LogEntry, links: Links, map_labels: dict[RunKey, str]) -> dict[str, Any]:
     data = asdict(entry)
     data["deciding_checks"] = list(entry.deciding_checks)
     data["effective_branch"] = entry.effective_branch
+    data["rendered_map_index"] = map_labels.get(entry.key)
     data["url"] = links.decision(entry.key)
     return _iso(data)
 

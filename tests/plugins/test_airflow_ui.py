@@ -164,6 +164,8 @@ def test_a_mapped_gate_shows_its_rendered_map_index_and_a_failed_gate_says_so_wi
     retired = reviewed_runs.get(f"/retrain-gate/decision/churn_model/{run_id}/retired_gate")
     assert retired.status_code == 404 and "<b>retired_gate</b> <b>failed</b>" in retired.text
     mapped = reviewed_runs.get(f"/retrain-gate/decision/churn_model/{run_id}/models", map_index="1").text
+    mapped_json = reviewed_runs.get(f"/retrain-gate/api/decisions/churn_model/{run_id}/models", map_index="1")
+    assert mapped_json.json()["rendered_map_index"] == "demo-segment_mix_shift"
     assert "› models [demo-segment_mix_shift]" in mapped
     assert (
         f'href="/dags/churn_model/runs/{quote(run_id, safe="")}/tasks/models/mapped/1?try_number=1"' in mapped
