@@ -20,6 +20,7 @@ def count_keys(
     Keys are grouped in a subquery and only the totals come back: COUNT(DISTINCT a, b) is not portable.
     Rows with a NULL key column are left out (a missing key is not a duplicate).
     """
+    window = source.window_of("timestamp", window)
     columns = [source.named(column, field) for field, column in key.items()]
     measures: list[ColumnElement[Any]] = [sa.func.count().label("n")]
     if value is not None:

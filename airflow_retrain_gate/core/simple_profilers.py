@@ -26,6 +26,7 @@ def _count_when(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 def _daily_counts(
     source: TableSource, window: TimeWindow, counters: dict[str, ColumnElement[Any]]
 ) -> DailyCounts:
+    window = source.window_of("timestamp", window)
     timestamp = source.column("timestamp")
     day = day_of(timestamp)
     query = (

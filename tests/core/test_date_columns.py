@@ -28,6 +28,7 @@ def snapshot_policy(table: str, feed: str) -> dict[str, object]:
             "features": {
                 "table": table,
                 "timestamp": "snapshot_date",
+                "entity": "customer_id",
                 "numeric": ["avg_session_minutes"],
                 "filters": {"feed": feed},
             }
