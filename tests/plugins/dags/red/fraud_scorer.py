@@ -17,6 +17,7 @@ with DAG("fraud_scorer", schedule=None, catchup=False, tags=["retrain-gate"]):
         state_conn_id="retrain_gate_state",
         as_of="2024-06-01",
         branches={branch: "review" for branch in REVIEWED},
+        emit_train_asset=False,  # the review emits the train asset, and only when the answer is train
     )
     review = RetrainGateReviewOperator(
         task_id="review",
