@@ -243,6 +243,7 @@ def test_validate_policy_dry_runs_the_mapping_and_reports_every_problem(
     tables["overrides"]["filters"] = {"overridden": 7}
     tables["events"]["table"] = "event"
     tables["training_signals"]["active"] = "experiment_arm"
+    policy["windows"] = {**policy.get("windows", {}), "label_delay": "28d"}
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy))
 
@@ -272,6 +273,10 @@ def test_validate_policy_dry_runs_the_mapping_and_reports_every_problem(
     ]
     assert predictions.startswith(
         "  reference window: 3 of 28 days are empty (2024-04-02, 2024-04-03, 2024-04-04); "
+    )
+    judged = [line for line in lines if line.startswith("  outcomes ")]
+    assert [line.split(" window:")[0] for line in judged] == ["  outcomes reference", "  outcomes current"], (
+        "with a label delay, the predictions whose outcomes are judged are counted too"
     )
     assert lines[-1] == "4 errors, 0 warnings: the mapping needs fixing"
 

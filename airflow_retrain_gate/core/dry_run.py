@@ -4,7 +4,7 @@ their roles, and rows per day counted in the warehouse for each window, without 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -139,12 +139,22 @@ class DryRun:
 def dry_run(policy: Policy, warehouse: Warehouse, as_of: datetime) -> DryRun:
     """Reflect every table the policy maps and count its rows per day in each window, reporting every problem.
 
+    With a label delay, predictions are also counted in the windows whose outcomes are judged.
     A warehouse that cannot be reached raises WarehouseError; a missing table or column is a problem of its table.
     """
     warehouse.use_settings(policy.warehouse)
     windows = resolve_windows(policy, as_of)
+    judged = tuple(
+        replace(window, name=f"outcomes {window.name}") for window in policy.windows.outcome_windows(*windows)
+    )
     reports = [
-        _table_report(warehouse, mapping, f"tables.{name}", windows)
+        _table_report(
+            warehouse,
+            mapping,
+            f"tables.{name}",
+            windows,
+            judged if name == "predictions" and policy.windows.label_delay else (),
+        )
         for name in type(policy.tables).model_fields
         if (mapping := getattr(policy.tables, name)) is not None
     ]
@@ -153,7 +163,11 @@ def dry_run(policy: Policy, warehouse: Warehouse, as_of: datetime) -> DryRun:
 
 
 def _table_report(
-    warehouse: Warehouse, mapping: TableMapping, section: str, windows: tuple[TimeWindow, TimeWindow]
+    warehouse: Warehouse,
+    mapping: TableMapping,
+    section: str,
+    windows: tuple[TimeWindow, TimeWindow],
+    judged: tuple[TimeWindow, ...],
 ) -> TableReport:
     try:
         info = warehouse.describe(mapping.table, f"{section}.table")
@@ -187,12 +201,11 @@ def _table_report(
         problems.append(Problem(Level.NOTE, section, "rows not counted until the columns above are fixed"))
         return TableReport(section, mapping.subject, fitting, (), tuple(problems))
     source = TableSource.bind(warehouse, mapping, section)
-    rows, filter_problems = _count_rows(
-        source,
-        TIME_FIELDS.get(section.removeprefix("tables."), "timestamp"),
-        windows,
-        daily=section not in SPARSE_SECTIONS,
-    )
+    time_field = TIME_FIELDS.get(section.removeprefix("tables."), "timestamp")
+    daily = section not in SPARSE_SECTIONS
+    rows, filter_problems = _count_rows(source, time_field, windows, daily=daily)
+    if judged:  # a separate query: the judged windows overlap the others
+        rows += _count_rows(source, time_field, judged, daily=daily)[0]
     problems += filter_problems
     for window_rows in rows:
         if window_rows.rows == 0 and window_rows.empty_days is not None and not filter_problems:
@@ -203,9 +216,12 @@ def _table_report(
 
 
 def _count_rows(
-    source: TableSource, time_field: str, windows: tuple[TimeWindow, TimeWindow], *, daily: bool
+    source: TableSource, time_field: str, policy_windows: tuple[TimeWindow, ...], *, daily: bool
 ) -> tuple[tuple[WindowRows, ...], list[Problem]]:
-    """One GROUP BY query: rows per window and day, overall, after each filter alone and after all filters."""
+    """One GROUP BY query: rows per window and day, overall, after each filter alone and after all filters.
+
+    On a DATE column a window selects whole days, as in the gate."""
+    windows = tuple(source.window_of(time_field, window) for window in policy_windows)
     bounds = {
         window.name: sa.and_(
             source.column(time_field) >= source.instant(time_field, window.start),
