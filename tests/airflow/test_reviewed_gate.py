@@ -49,7 +49,9 @@ def asset_activity() -> dict[str, Any]:
             .where(AssetModel.name.like("reviewed-gates/%"))
         ).all()
         queued = session.scalars(
-            sa.select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.target_dag_id.like("train_%"))
+            sa.select(AssetDagRunQueue.target_dag_id)
+            .join(AssetModel, AssetModel.id == AssetDagRunQueue.asset_id)
+            .where(AssetModel.name.like("reviewed-gates/%"))
         ).all()
     return {"events": [(name, extra) for name, extra in events], "queued": sorted(queued)}
 
