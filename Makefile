@@ -36,10 +36,12 @@ lint: $(STAMP)
 airflow-ui: $(STAMP)
 	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo --standalone
 
-# The README's screenshots (docs/ui-*.png), taken in headless chromium from the demo's runs.
+# The README's screenshots (docs/ui-*.png, docs/notification-email.png), taken in headless chromium from the
+# demo's runs.
 screenshots: $(STAMP) browser
 	$(BIN)/python -m airflow_retrain_gate.demo.airflow_demo
 	$(BIN)/python tests/plugins/readme_screenshots.py
+	$(BIN)/python tests/plugins/notification_screenshot.py
 
 # Benchmarks (benchmarks/README.md): bench-quick is CI-sized (100k rows); bench runs 1M, 10M, 100M (30-45 min on
 # 2 cores, ~25 GB free disk) and rewrites the README's results table and benchmarks/bench.png.
