@@ -205,6 +205,7 @@ def decide(
     deciding = sorted(wanted[branch], key=errors_first)
     reasons = _error_reasons([f for f in deciding if f.status is Status.ERROR])
     reasons += [finding.message for finding in deciding if finding.status is not Status.ERROR]
+    decided = branch  # before the cooldown: what the findings ask for, whose reasons are listed above
     if branch is Branch.TRAIN and last_train_at is not None and cooldown_s is not None:
         elapsed = (as_of - last_train_at).total_seconds()
         if 0 <= elapsed < cooldown_s:
@@ -221,7 +222,7 @@ def decide(
     lower = [
         finding
         for candidate in PRECEDENCE
-        if PRECEDENCE.index(candidate) > PRECEDENCE.index(branch) and candidate is not Branch.SKIP
+        if PRECEDENCE.index(candidate) > PRECEDENCE.index(decided) and candidate is not Branch.SKIP
         for finding in wanted[candidate]
     ]
     reasons += [

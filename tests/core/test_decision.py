@@ -120,6 +120,7 @@ def test_cooldown_turns_a_second_train_within_the_cooldown_into_alert(tmp_path: 
     )
     assert again.branch is Branch.ALERT
     assert again.reasons[0].startswith("Cooldown: the last train decision was 3d ago (cooldown 7d)")
+    assert not any(reason.startswith("Also seen") for reason in again.reasons), "the train reasons once"
     log.record_review(RunKey("fraud", "run-1", "gate"), "skip", "oncall", "false alarm")
     after_review = run_gate(
         policy, Warehouse(url), DEMO_AS_OF, state=state, run_key=RunKey("fraud", "run-3", "gate")
