@@ -29,7 +29,7 @@ def settle_train(
         return decision
     with log.serialised(f"cooldown:{decision.policy_name}") as connection:
         other = log.other_train_within(
-            connection, key, decision.policy_name, decision.as_of - cooldown, decision.as_of
+            connection, key, decision.policy_name, decision.as_of - cooldown, decision.as_of + cooldown
         )
         if other is None:
             return decision

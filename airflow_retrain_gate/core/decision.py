@@ -208,12 +208,17 @@ def decide(
     decided = branch  # before the cooldown: what the findings ask for, whose reasons are listed above
     if branch is Branch.TRAIN and last_train_at is not None and cooldown_s is not None:
         elapsed = (as_of - last_train_at).total_seconds()
-        if 0 <= elapsed < cooldown_s:
+        if abs(elapsed) < cooldown_s:
+            when = (
+                f"the last train decision was {format_duration(timedelta(seconds=elapsed))} ago"
+                if elapsed >= 0
+                else f"a train decision stands {format_duration(timedelta(seconds=-elapsed))} later "
+                f"(as of {last_train_at.isoformat()})"
+            )
             reasons.insert(
                 0,
-                f"Cooldown: the last train decision was {format_duration(timedelta(seconds=elapsed))} ago "
-                f"(cooldown {format_duration(timedelta(seconds=cooldown_s))}), so this run alerts instead of "
-                "retraining again.",
+                f"Cooldown: {when} (cooldown {format_duration(timedelta(seconds=cooldown_s))}), so this run "
+                "alerts instead of retraining again.",
             )
             branch = Branch.ALERT
     if branch is Branch.SKIP:

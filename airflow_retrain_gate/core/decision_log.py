@@ -257,14 +257,29 @@ class DecisionLog:
             raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
         return None if value is None else to_utc(value)
 
+    def next_train_after(
+        self, policy_name: str, after: datetime, *, excluding: RunKey | None = None
+    ) -> datetime | None:
+        """as_of of the earliest `train` carried out under `policy_name` after `after` (a backfill's view)."""
+        columns = self.table.c
+        query = sa.select(sa.func.min(columns.as_of)).where(*self._trains(policy_name), columns.as_of > after)
+        if excluding is not None:
+            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
+        try:
+            with self.state.reading() as connection:
+                value = connection.execute(query).scalar()
+        except sa.exc.SQLAlchemyError as error:
+            raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
+        return None if value is None else to_utc(value)
+
     def other_train_within(
         self, connection: Connection, key: RunKey, policy_name: str, start: datetime, end: datetime
     ) -> RunKey | None:
-        """Another task instance than `key` whose `train` under `policy_name` has its as_of in `(start, end]`."""
+        """Another task instance than `key` whose `train` under `policy_name` has its as_of in `(start, end)`."""
         columns = self.table.c
         query = (
             sa.select(columns.dag_id, columns.run_id, columns.task_id, columns.map_index)
-            .where(*self._trains(policy_name), columns.as_of > start, columns.as_of <= end)
+            .where(*self._trains(policy_name), columns.as_of > start, columns.as_of < end)
             .where(sa.not_(sa.and_(*self._where(key))))
             .order_by(columns.created_at)
             .limit(1)

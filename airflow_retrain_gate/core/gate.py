@@ -116,6 +116,17 @@ def finite_or_error(finding: Finding) -> Finding:
     )
 
 
+def nearest_train(
+    log: DecisionLog, policy_name: str, as_of: datetime, run_key: RunKey | None
+) -> datetime | None:
+    """as_of of the model's logged train nearest to `as_of` on either side (a backfill of an earlier interval
+    meets the trains of later ones), leaving out the asking task instance's own row."""
+    before = log.last_train_before(policy_name, as_of, excluding=run_key)
+    after = log.next_train_after(policy_name, as_of, excluding=run_key)
+    candidates = [instant for instant in (before, after) if instant is not None]
+    return min(candidates, key=lambda instant: abs(instant - as_of), default=None)
+
+
 def run_gate(
     policy: Policy,
     warehouse: Warehouse,
@@ -169,7 +180,7 @@ def run_gate(
     if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
         try:
             # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
-            last_train = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
+            last_train = nearest_train(DecisionLog(state), policy.name, as_of_utc, run_key)
         except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
             findings.append(
                 outcome(

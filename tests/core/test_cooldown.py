@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,3 +103,19 @@ def test_of_two_gates_that_trained_at_the_same_moment_the_one_logged_first_keeps
     logged = log.get(DAILY)
     assert logged is not None and logged.entry.branch == "alert"
     assert settle_train(log, DAILY, trained, None) is trained, "no cooldown: every gate may train"
+
+
+def test_a_backfill_of_an_earlier_interval_meets_the_train_of_a_later_one(
+    warehouse_url: str, trained: Decision, tmp_path: Path
+) -> None:
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    DecisionLog(state).record(DAILY, replace(trained, as_of=DEMO_AS_OF))  # the model trained on June 1st
+
+    backfill = run_gate(
+        parse_policy(CHURN), Warehouse(warehouse_url), TRAINED_AT, state=state, run_key=WEEKLY
+    )
+
+    assert backfill.branch is Branch.ALERT
+    assert backfill.reasons[0].startswith(
+        "Cooldown: a train decision stands 2d later (as of 2024-06-01T00:00:00+00:00) (cooldown 7d)"
+    )
