@@ -41,6 +41,12 @@ SPARSE_SECTIONS = {"tables.events"}
 """Tables whose days are rightly empty (a campaign starts on few days): their rows are counted, not their days."""
 
 
+def judged_days(window: TimeWindow) -> list[date]:
+    """The UTC days that lie at least half in `window`: a day it touches for an hour at an edge is not called
+    empty."""
+    return [day for day in window.days() if window.day_coverage(day) >= 0.5]
+
+
 class Level(StrEnum):
     """How much a line of the dry run matters: an error fails it (exit code 1), a warning or note does not."""
 
@@ -69,7 +75,7 @@ class WindowRows:
 
     def summary(self) -> str:
         """``reference window: 3 of 28 days are empty (2024-04-02, ...); 41,310 rows``."""
-        days = len(self.window.days())
+        days = len(judged_days(self.window))
         if self.empty_days is None:
             return f"{self.window.name} window: {_plural(self.rows, 'row')}"
         if not self.empty_days:
@@ -262,7 +268,7 @@ def _count_rows(
         WindowRows(
             window,
             sum(selected[window.name].values()),
-            tuple(day for day in window.days() if not selected[window.name].get(day.isoformat()))
+            tuple(day for day in judged_days(window) if not selected[window.name].get(day.isoformat()))
             if daily
             else None,
         )
