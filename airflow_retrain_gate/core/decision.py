@@ -9,12 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_retrain_gate.core.escaping import markdown_text
-from airflow_retrain_gate.core.findings import PRECEDENCE, Action, Branch, Finding, Status, json_safe
+from airflow_retrain_gate.core.findings import (
+    NOT_CONFIGURED,
+    PRECEDENCE,
+    Action,
+    Branch,
+    Finding,
+    Status,
+    json_safe,
+)
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
 
-NOT_CONFIGURED = "not_configured"
-"""Evidence key of an insufficient_data finding whose check needs a table the policy does not map: the policy
-paths to map. Such findings share one closing reason instead of one line each."""
 STATUS_MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "insufficient_data": "n/a"}
 
 

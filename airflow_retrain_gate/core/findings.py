@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+NOT_CONFIGURED = "not_configured"
+"""Evidence key of an insufficient_data finding whose check needs a table or an optional column the policy
+does not map: the policy paths to map. Such findings share one closing reason instead of one line each."""
+
 
 class Status(StrEnum):
     """How a check came out for one subject."""

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
 from airflow_retrain_gate.core.checks.registry import training_guards
-from airflow_retrain_gate.core.decision import NOT_CONFIGURED, Decision, decide
+from airflow_retrain_gate.core.decision import Decision, decide
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
 from airflow_retrain_gate.core.feature_profiler import ProfileSettings
-from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, Status
 from airflow_retrain_gate.core.policy import Policy, PolicyError
 from airflow_retrain_gate.core.profile_builder import ProfileBuilder
 from airflow_retrain_gate.core.profile_cache import ProfileCache

@@ -106,8 +106,10 @@ def test_features_without_a_key_say_duplicates_were_not_judged(corpus_duckdb: st
     [finding] = [f for f in decision.findings if f.check == "duplicate_keys" and f.subject == table]
     assert finding.status is Status.INSUFFICIENT_DATA
     assert "map tables.features.entity or tables.features.key" in finding.message
-    unjudged = f"Not decided (duplicate_keys, insufficient data): Table {table} has no row key"
-    assert any(reason.startswith(unjudged) for reason in decision.reasons), decision.reasons
+    closing = decision.reasons[-1]
+    assert closing.startswith("Not configured (") and (
+        "map tables.features.entity or tables.features.key to use duplicate_keys" in closing
+    ), decision.reasons
     assert decision.branch is Branch.TRAIN  # the entity is optional: its absence does not veto train
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, Status
 from airflow_retrain_gate.core.profiles import (
     DailyCounts,
     EventRecord,
@@ -130,3 +130,9 @@ def outcome(
         threshold=threshold,
         evidence=evidence or {},
     )
+
+
+def not_configured(check: str, subject: str, wanted: str, message: str) -> Finding:
+    """The insufficient_data finding of an optional check whose column the policy does not map (`wanted`, the
+    policy path to set); such findings share one closing reason."""
+    return outcome(check, subject, Status.INSUFFICIENT_DATA, message, evidence={NOT_CONFIGURED: wanted})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import KeyCounts
@@ -122,10 +122,10 @@ def check_duplicate_keys(inputs: CheckInputs, settings: DuplicateKeysSettings) -
         section = f"tables.{role}"
         if mapping.row_key() is None:
             findings.append(
-                outcome(
+                not_configured(
                     "duplicate_keys",
                     mapping.subject,
-                    Status.INSUFFICIENT_DATA,
+                    f"{section}.entity or {section}.key",
                     f"Table {mapping.subject} has no row key, so duplicate rows cannot be counted: "
                     f"map {section}.entity or {section}.key.",
                 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -115,10 +115,10 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
     predictions = inputs.policy.tables.predictions
     if predictions is None or not predictions.band:
         return [
-            outcome(
+            not_configured(
                 "kpi_by_band",
-                "predictions",
-                Status.INSUFFICIENT_DATA,
+                predictions.subject if predictions is not None else "tables.predictions",
+                "tables.predictions.band",
                 "Map tables.predictions.band to check outcomes per predicted band.",
             )
         ]

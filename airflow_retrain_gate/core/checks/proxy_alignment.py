@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -92,10 +92,10 @@ def check_proxy_alignment(inputs: CheckInputs, settings: ProxyAlignmentSettings)
     assert outcomes is not None
     if not outcomes.proxy:
         return [
-            outcome(
+            not_configured(
                 "proxy_alignment",
                 outcomes.subject,
-                Status.INSUFFICIENT_DATA,
+                "tables.outcomes.proxy",
                 "Map tables.outcomes.proxy (and engagement) to check proxy alignment.",
             )
         ]

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
+from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.drift import drift_spec
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -72,10 +72,10 @@ def check_segment_mix(inputs: CheckInputs, settings: SegmentMixSettings) -> list
     mapping = inputs.policy.tables.features
     if not mapping.segment:
         return [
-            outcome(
+            not_configured(
                 "segment_mix",
                 mapping.subject,
-                Status.INSUFFICIENT_DATA,
+                "tables.features.segment",
                 "No segment column is mapped; set tables.features.segment to check cohort shifts.",
             )
         ]
