@@ -173,7 +173,7 @@ def decide(
     error_branch: Branch,
     action_overrides: dict[str, Action],
     check_rank: dict[str, int],
-    last_train_at: datetime | None,
+    nearest_train_at: datetime | None,
     cooldown_s: float | None,
     as_of: datetime,
     training_guards: Collection[str] = (),
@@ -181,7 +181,8 @@ def decide(
 ) -> tuple[Branch, list[str], list[str], list[Finding]]:
     """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides).
 
-    `train` also needs every check in `training_guards` (the input checks) to have judged: when one of them
+    A `train` within `cooldown_s` of `nearest_train_at` (the model's logged train nearest to `as_of`, before
+    or after it) becomes alert. `train` also needs every check in `training_guards` (the input checks) to have judged: when one of them
     reports insufficient_data or an error, the gate takes `error_branch` instead and says why first. A skip
     whose `train_checks` (the checks that could ask for train) could not judge says so first: "nothing calls
     for action" would hide that whether to retrain was never judged.
@@ -211,14 +212,14 @@ def decide(
     reasons = _error_reasons([f for f in deciding if f.status is Status.ERROR])
     reasons += [finding.message for finding in deciding if finding.status is not Status.ERROR]
     decided = branch  # before the cooldown: what the findings ask for, whose reasons are listed above
-    if branch is Branch.TRAIN and last_train_at is not None and cooldown_s is not None:
-        elapsed = (as_of - last_train_at).total_seconds()
+    if branch is Branch.TRAIN and nearest_train_at is not None and cooldown_s is not None:
+        elapsed = (as_of - nearest_train_at).total_seconds()
         if abs(elapsed) < cooldown_s:
             when = (
                 f"the last train decision was {format_duration(timedelta(seconds=elapsed))} ago"
                 if elapsed >= 0
                 else f"a train decision stands {format_duration(timedelta(seconds=-elapsed))} later "
-                f"(as of {last_train_at.isoformat()})"
+                f"(as of {nearest_train_at.isoformat()})"
             )
             reasons.insert(
                 0,

@@ -244,33 +244,35 @@ class DecisionLog:
         A reviewer's answer replaces the gate's branch (an override to skip does not count, one to train does).
         `excluding` leaves out the asking task instance's own row, so that a retry does not cool itself down.
         """
-        columns = self.table.c
-        query = sa.select(sa.func.max(columns.as_of)).where(
-            *self._trains(policy_name), columns.as_of <= before
-        )
-        if excluding is not None:
-            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
-        try:
-            with self.state.reading() as connection:
-                value = connection.execute(query).scalar()
-        except sa.exc.SQLAlchemyError as error:
-            raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
-        return None if value is None else to_utc(value)
+        return self._trains_around(policy_name, before, excluding)[0]
 
-    def next_train_after(
-        self, policy_name: str, after: datetime, *, excluding: RunKey | None = None
+    def nearest_train(
+        self, policy_name: str, at: datetime, *, excluding: RunKey | None = None
     ) -> datetime | None:
-        """as_of of the earliest `train` carried out under `policy_name` after `after` (a backfill's view)."""
+        """as_of of the `train` carried out under `policy_name` nearest to `at` on either side (a backfill of an
+        earlier interval meets the trains of later ones); `excluding` as in `last_train_before`."""
+        around = [
+            instant for instant in self._trains_around(policy_name, at, excluding) if instant is not None
+        ]
+        return min(around, key=lambda instant: abs(instant - at), default=None)
+
+    def _trains_around(
+        self, policy_name: str, at: datetime, excluding: RunKey | None
+    ) -> tuple[datetime | None, datetime | None]:
+        """as_of of the latest train at or before `at` and of the earliest one after it, in one query."""
         columns = self.table.c
-        query = sa.select(sa.func.min(columns.as_of)).where(*self._trains(policy_name), columns.as_of > after)
+        query = sa.select(
+            sa.func.max(sa.case((columns.as_of <= at, columns.as_of))),
+            sa.func.min(sa.case((columns.as_of > at, columns.as_of))),
+        ).where(*self._trains(policy_name))
         if excluding is not None:
-            query = query.where(sa.not_(sa.and_(*self._where(excluding))))
+            query = query.where(self._other_than(excluding))
         try:
             with self.state.reading() as connection:
-                value = connection.execute(query).scalar()
+                before, after = connection.execute(query).one()
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
-        return None if value is None else to_utc(value)
+        return (None if before is None else to_utc(before), None if after is None else to_utc(after))
 
     def other_train_within(
         self, connection: Connection, key: RunKey, policy_name: str, start: datetime, end: datetime
@@ -280,12 +282,16 @@ class DecisionLog:
         query = (
             sa.select(columns.dag_id, columns.run_id, columns.task_id, columns.map_index)
             .where(*self._trains(policy_name), columns.as_of > start, columns.as_of < end)
-            .where(sa.not_(sa.and_(*self._where(key))))
+            .where(self._other_than(key))
             .order_by(columns.created_at)
             .limit(1)
         )
         row = connection.execute(query).first()
         return None if row is None else RunKey(row.dag_id, row.run_id, row.task_id, row.map_index)
+
+    def _other_than(self, key: RunKey) -> sa.ColumnElement[bool]:
+        """Every row but that of `key`."""
+        return sa.not_(sa.and_(*self._where(key)))
 
     def _trains(self, policy_name: str) -> list[sa.ColumnElement[bool]]:
         """Rows of `policy_name` whose branch, after any review, is train."""

@@ -116,17 +116,6 @@ def finite_or_error(finding: Finding) -> Finding:
     )
 
 
-def nearest_train(
-    log: DecisionLog, policy_name: str, as_of: datetime, run_key: RunKey | None
-) -> datetime | None:
-    """as_of of the model's logged train nearest to `as_of` on either side (a backfill of an earlier interval
-    meets the trains of later ones), leaving out the asking task instance's own row."""
-    before = log.last_train_before(policy_name, as_of, excluding=run_key)
-    after = log.next_train_after(policy_name, as_of, excluding=run_key)
-    candidates = [instant for instant in (before, after) if instant is not None]
-    return min(candidates, key=lambda instant: abs(instant - as_of), default=None)
-
-
 def run_gate(
     policy: Policy,
     warehouse: Warehouse,
@@ -176,11 +165,11 @@ def run_gate(
     ).build(kinds)
     warehouse.release()  # the reads are done: an embedded file is free for other uses in this process
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
-    last_train = None
+    nearest_train = None
     if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
         try:
             # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
-            last_train = nearest_train(DecisionLog(state), policy.name, as_of_utc, run_key)
+            nearest_train = DecisionLog(state).nearest_train(policy.name, as_of_utc, excluding=run_key)
         except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
             findings.append(
                 outcome(
@@ -195,7 +184,7 @@ def run_gate(
         error_branch=policy.error_branch,
         action_overrides={name: Action(action) for name, action in policy.actions.items()},
         check_rank=CHECK_RANK,
-        last_train_at=last_train,
+        nearest_train_at=nearest_train,
         cooldown_s=parse_duration(policy.cooldown).total_seconds() if policy.cooldown else None,
         as_of=as_of_utc,
         training_guards=training_guards(enabled, profiles.unmapped),

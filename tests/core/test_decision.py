@@ -37,7 +37,7 @@ def choose(
         error_branch=error_branch,
         action_overrides=overrides or {},
         check_rank=CHECK_RANK,
-        last_train_at=None,
+        nearest_train_at=None,
         cooldown_s=None,
         as_of=DEMO_AS_OF,
     )

@@ -39,7 +39,7 @@ def choose(
         error_branch=error_branch,
         action_overrides={},
         check_rank=CHECK_RANK,
-        last_train_at=None,
+        nearest_train_at=None,
         cooldown_s=None,
         as_of=DEMO_AS_OF,
         training_guards=guards,
