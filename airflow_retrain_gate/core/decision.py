@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_retrain_gate.core.escaping import markdown_text
 from airflow_retrain_gate.core.findings import (
+    EXPLAINS_CHANGE,
     NOT_CONFIGURED,
     PRECEDENCE,
     Action,
@@ -293,8 +294,8 @@ def _error_reasons(errors: list[Finding]) -> list[str]:
 
 
 def _unjudged_train_reasons(findings: list[Finding], train_checks: Collection[str]) -> list[str]:
-    """One reason when checks that could ask for train judged nothing (insufficient data on every subject, for
-    a table the policy maps), quoting why the first of them could not."""
+    """One reason when checks that could ask for train judged nothing (insufficient data on every subject:
+    labels not mature, or no outcomes table mapped), quoting why the first of them could not."""
     judged = {
         finding.check for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)
     }
@@ -304,15 +305,19 @@ def _unjudged_train_reasons(findings: list[Finding], train_checks: Collection[st
         if finding.check in train_checks
         and finding.check not in judged
         and finding.status is Status.INSUFFICIENT_DATA
-        and NOT_CONFIGURED not in finding.evidence
     ]
     if not unjudged:
         return []
-    others = [
-        check for check in dict.fromkeys(finding.check for finding in unjudged) if check != unjudged[0].check
-    ]
-    either = f" Not judged either: {', '.join(others)}." if others else ""
-    return [f"Could not judge whether to retrain: {unjudged[0].message}{either}"]
+    first = unjudged[0]
+    checks = list(dict.fromkeys(finding.check for finding in unjudged))
+    if NOT_CONFIGURED in first.evidence:
+        why = f"map {first.evidence[NOT_CONFIGURED]} to run {', '.join(checks)}."
+    else:
+        others = [check for check in checks if check != first.check]
+        why = first.message + (f" Not judged either: {', '.join(others)}." if others else "")
+    if judged & set(train_checks):
+        return [f"Could not judge {', '.join(checks)}, which could ask for train: {why}"]
+    return [f"Could not judge whether to retrain: {why}"]
 
 
 def _unjudged_guards(findings: list[Finding], guards: Collection[str]) -> list[Finding]:
@@ -331,9 +336,16 @@ def _override(finding: Finding, overrides: dict[str, Action]) -> Finding:
 
 
 def _skip_reasons(findings: list[Finding], unjudged_train: bool) -> list[str]:
+    """Why nothing is done: first a change people will see and what explains it (an AUC that fell as the
+    population shift predicts), then that nothing (else) calls for action, then what was noted."""
     judged = [finding for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)]
     warnings = [finding for finding in findings if finding.status in (Status.WARN, Status.FAIL)]
-    nothing = "Nothing else calls for action" if unjudged_train else "Nothing calls for action"
+    explained = [
+        finding.message
+        for finding in findings
+        if finding.status is Status.PASS and finding.evidence.get(EXPLAINS_CHANGE)
+    ]
+    nothing = "Nothing else calls for action" if unjudged_train or explained else "Nothing calls for action"
     if not warnings:
-        return [f"{nothing}: all {len(judged)} judged findings passed."]
-    return [f"{nothing}."] + [f"Noted without action: {finding.message}" for finding in warnings]
+        return [*explained, f"{nothing}: all {len(judged)} judged findings passed."]
+    return [*explained, f"{nothing}."] + [f"Noted without action: {finding.message}" for finding in warnings]

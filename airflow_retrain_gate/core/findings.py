@@ -10,6 +10,9 @@ from typing import Any
 NOT_CONFIGURED = "not_configured"
 """Evidence key of an insufficient_data finding whose check needs a table or an optional column the policy
 does not map: the policy paths to map. Such findings share one closing reason instead of one line each."""
+EXPLAINS_CHANGE = "explains_change"
+"""Evidence key of a passing finding that explains a change people will see (an AUC that fell as the population
+shift predicts, while calibration holds): a `skip` leads with its message instead of "nothing calls for action"."""
 
 
 class Status(StrEnum):

@@ -33,6 +33,15 @@ def expected_mean(reference_by_group: np.ndarray, current_counts: np.ndarray, gr
     return float(np.sum(counts * reference_by_group) / counts.sum())
 
 
+def expected_auc(reference: OutcomeProfile, current_counts: np.ndarray) -> tuple[float, float]:
+    """(AUC, its standard error) that predictions with `current_counts` per fine score bin would show if each
+    score group kept the reference's outcome rate (NaN when those rates are all 0 or all 1)."""
+    groups = score_groups(reference)
+    rates = reference_means(reference, "label_sum", "matured", groups)
+    counts = stats.regroup(current_counts, groups)
+    return stats.auc_from_bins(counts * rates, counts * (1 - rates))
+
+
 def adjusted_change(
     reference: OutcomeProfile, current: OutcomeProfile, total: str, count: str, days: list[int] | None = None
 ) -> tuple[float, float, float]:

@@ -3,12 +3,19 @@ outcome checks to judge; below that they report insufficient data instead of dec
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_domain import domain_problem
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.timeframes import to_utc
+
+DAY_SECONDS = 86400.0
 
 
 class LabelMaturitySettings(CheckSettings):
@@ -24,7 +31,8 @@ class LabelMaturitySettings(CheckSettings):
 
 
 def maturity_problem(inputs: CheckInputs) -> str | None:
-    """Why outcome checks cannot judge yet (immature or too few labels), or None when they can."""
+    """Why outcome checks cannot judge yet (unusable scores, too few reference labels, or current labels that
+    have not matured), or None when they can."""
     settings: LabelMaturitySettings = inputs.policy.check_settings("label_maturity")
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     if reference is None or current is None:
@@ -38,18 +46,59 @@ def maturity_problem(inputs: CheckInputs) -> str | None:
             )
     if reference.matured < settings.min_labels:
         return f"only {reference.matured} matured labels in the reference window (need {settings.min_labels})"
+    return pending_labels(inputs)
+
+
+def pending_labels(inputs: CheckInputs) -> str | None:
+    """Why the current window's labels are not mature yet (too few, or too small a share of its predictions),
+    with when enough should be; None when they are mature."""
+    settings: LabelMaturitySettings = inputs.policy.check_settings("label_maturity")
+    current = inputs.profiles.outcomes_current
+    assert current is not None
     if current.matured < settings.min_labels:
-        return (
-            f"only {current.matured} matured labels in the current window (need {settings.min_labels})"
-            + _label_delay_hint(inputs)
-        )
-    if inputs.profiles.outcomes_have_predictions and current.predictions:
+        missing = f"only {current.matured} matured labels in the current window (need {settings.min_labels})"
+    elif inputs.profiles.outcomes_have_predictions and current.predictions:
         share = current.matured / current.predictions
-        if share < settings.min_share:
-            return (
-                f"only {share:.0%} of current predictions have a known outcome by as_of "
-                f"(need {settings.min_share:.0%}); labels are not mature yet" + _label_delay_hint(inputs)
-            )
+        if share >= settings.min_share:
+            return None
+        missing = (
+            f"only {share:.0%} of current predictions have a known outcome by as_of "
+            f"(need {settings.min_share:.0%}); labels are not mature yet"
+        )
+    else:
+        return None
+    when = expected_maturity(current, inputs.as_of, settings)
+    if when is None:
+        return missing + _label_delay_hint(inputs)
+    return f"{missing}; at the pace of the window's older days, enough should be known by {when:%Y-%m-%d}"
+
+
+def expected_maturity(
+    current: OutcomeProfile, as_of: datetime, settings: LabelMaturitySettings
+) -> datetime | None:
+    """When the window should reach `min_share` and `min_labels` matured labels, if each of its days matures as
+    its older days did: the matured share by age (days since the middle of the prediction's day) is read off
+    the window's own days. None when even its oldest day has not reached `min_share`: no day shows how long
+    labels take."""
+    predictions = current.by_day("n")
+    known = predictions > 0
+    if not known.any():
+        return None
+    middle = np.asarray(
+        [(as_of - to_utc(day)).total_seconds() / DAY_SECONDS - 0.5 for day in current.days], float
+    )[known]
+    shares = current.by_day("matured")[known] / predictions[known]
+    counts = predictions[known]
+    order = np.argsort(middle)
+    ages = np.concatenate([[0.0], np.maximum(middle[order], 0.0)])
+    # Labels only accumulate: an older day's share is at least a younger one's.
+    curve = np.maximum.accumulate(np.concatenate([[0.0], shares[order]]))
+    if curve[-1] < settings.min_share:
+        return None
+    for hours in range(int(ages[-1] * 24) + 1):
+        matured = counts * np.interp(middle + hours / 24, ages, curve)
+        if matured.sum() >= settings.min_labels and matured.sum() >= settings.min_share * counts.sum():
+            return as_of + timedelta(hours=hours)
     return None
 
 
@@ -103,6 +152,8 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
     }
     problem = maturity_problem(inputs)
     if problem:
+        when = expected_maturity(current, inputs.as_of, settings)
+        evidence["expected_mature_at"] = when.isoformat() if when else None
         return [
             outcome(
                 "label_maturity",
