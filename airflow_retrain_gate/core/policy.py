@@ -23,7 +23,7 @@ from pydantic import (
 from airflow_retrain_gate.core.checks import REGISTRY
 from airflow_retrain_gate.core.escaping import one_line
 from airflow_retrain_gate.core.findings import Action, Branch
-from airflow_retrain_gate.core.policy_types import Bound, Duration, Identifier
+from airflow_retrain_gate.core.policy_types import Bound, ClassValue, Duration, Identifier
 from airflow_retrain_gate.core.timeframes import TimeWindow, parse_duration, to_utc
 from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
 
@@ -142,6 +142,21 @@ class PredictionsTable(KeyedTable):
     entity: Identifier
     score: Identifier
     band: Identifier | None = Field(default=None, description="Predicted band (low/medium/high ...).")
+    class_scores: dict[ClassValue, Identifier] | None = Field(
+        default=None,
+        description="Multiclass: one score column (a probability) per class of tables.outcomes.classes.",
+    )
+    predicted_class: Identifier | None = Field(
+        default=None,
+        description="Multiclass: the column holding the predicted class; `score` is then its confidence.",
+    )
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Policy field name -> column name, class score columns included."""
+        columns = super().mapped_columns()
+        columns.update({f"class_scores.{name}": column for name, column in (self.class_scores or {}).items()})
+        return columns
+
 
 
 class OutcomesTable(TableMapping):
@@ -152,6 +167,22 @@ class OutcomesTable(TableMapping):
     label: Identifier
     proxy: Identifier | None = Field(default=None, description="A proxy the model is trained or judged on.")
     engagement: Identifier | None = Field(default=None, description="An engagement measure behind the proxy.")
+    classes: list[ClassValue] | None = Field(
+        default=None,
+        min_length=2,
+        description="Multiclass: the values the label takes (one class each); the predictions then map "
+        "class_scores or predicted_class.",
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, classes: list[ClassValue] | None) -> list[ClassValue] | None:
+        names = [str(value) for value in classes or ()]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"class {repeated[0]!r} is listed twice")
+        return classes
+
 
 
 class OverridesTable(TableMapping):
@@ -182,6 +213,35 @@ class TrainingSignalsTable(TableMapping):
     feedback_complete: Identifier | None = None
 
 
+def _multiclass_problem(predictions: PredictionsTable | None, outcomes: OutcomesTable | None) -> str | None:
+    """Why the multiclass fields of the predictions and outcomes do not fit together, or None."""
+    classes = outcomes.classes if outcomes else None
+    forms = [name for name in ("class_scores", "predicted_class") if getattr(predictions, name, None)]
+    if not classes:
+        return (
+            f"predictions.{forms[0]}: list the label's values in outcomes.classes for a multiclass model"
+            if forms
+            else None
+        )
+    if len(forms) != 1:
+        return (
+            "outcomes.classes: a multiclass label needs predictions mapping one of class_scores (a score column "
+            "per class) or predicted_class (with score as its confidence)"
+            + (", not both" if len(forms) == 2 else "")
+        )
+    if predictions is None or predictions.class_scores is None:
+        return None
+    expected = [str(value) for value in classes]
+    given = [str(value) for value in predictions.class_scores]
+    missing = [name for name in expected if name not in given]
+    unknown = [name for name in given if name not in expected]
+    if missing:
+        return f"predictions.class_scores: no score column for class {missing[0]!r} (classes: {', '.join(expected)})"
+    if unknown:
+        return f"predictions.class_scores.{unknown[0]}: not one of outcomes.classes ({', '.join(expected)})"
+    return None
+
+
 class Tables(BaseModel):
     """The tables a policy maps; only `features` is required."""
 
@@ -192,6 +252,14 @@ class Tables(BaseModel):
     overrides: OverridesTable | None = None
     events: EventsTable | None = None
     training_signals: TrainingSignalsTable | None = None
+
+    @model_validator(mode="after")
+    def _multiclass_pairing(self) -> Tables:
+        problem = _multiclass_problem(self.predictions, self.outcomes)
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 
 class WindowSpec(BaseModel):

@@ -67,3 +67,5 @@ Bound = Annotated[
 """A window bound: relative to as_of, or an absolute ISO date/timestamp."""
 Identifier = Annotated[str, AfterValidator(_identifier)]
 """A table or column name as the warehouse spells it."""
+ClassValue = Annotated[str | int, Field(examples=["fraud", 2])]
+"""One class of a multiclass label, as the label column holds it (text or a whole number)."""

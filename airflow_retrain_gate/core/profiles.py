@@ -182,6 +182,53 @@ OUTCOME_METRICS = (
 
 
 @dataclass(frozen=True)
+class MulticlassProfile:
+    """A multiclass model's predictions joined to labels known by as_of: per class, matured labels and those of
+    that class per day x bin of the class's score (one vs rest); per day, the aggregates of MULTICLASS_METRICS."""
+
+    window: TimeWindow
+    classes: tuple[str, ...]
+    score_edges: tuple[float, ...]
+    """Bins of a class's score over [0, 1]; slot 0 also holds rows predicted as another class (predicted_class form)."""
+    days: tuple[str, ...]
+    matured: tuple[tuple[tuple[float, ...], ...], ...]
+    """[class][day][score bin of that class]: matured labels within the classes."""
+    positives: tuple[tuple[tuple[float, ...], ...], ...]
+    """[class][day][score bin of that class]: matured labels of that class."""
+    daily: dict[str, tuple[float, ...]]
+    """Metric of MULTICLASS_METRICS -> value per day."""
+    has_log_loss: bool = False
+    """Whether the profile holds log loss (a score per class is mapped)."""
+    stray_labels: tuple[tuple[str, int], ...] = ()
+    """The most frequent matured labels outside the classes, with their counts (empty when none)."""
+
+    def total(self, metric: str) -> float:
+        """A metric of MULTICLASS_METRICS summed over the window."""
+        return float(sum(self.daily.get(metric, ())))
+
+    def one_vs_rest(self, class_index: int) -> OutcomeProfile:
+        """Class `class_index` against the others as a 0/1 outcome profile over that class's score."""
+        matured = self.matured[class_index]
+        positives = self.positives[class_index]
+        return OutcomeProfile(
+            window=self.window,
+            predictions=int(self.total("n")),
+            matured=int(np.asarray(matured, float).sum()),
+            label_kind="binary",
+            score_edges=self.score_edges,
+            days=self.days,
+            daily_bins={"n": matured, "matured": matured, "label_sum": positives, "label_sq": positives},
+            label_classes=(0.0, 1.0),
+            whole_labels=True,
+        )
+
+
+MULTICLASS_METRICS = ("n", "matured", "in_classes", "correct", "log_loss", "stray")
+"""Per day: predictions, matured labels, matured labels within the classes, those the predicted class got
+right, the sum of -ln(score of the true class) (clipped), and matured labels outside the classes."""
+
+
+@dataclass(frozen=True)
 class DailyCounts:
     """Per-day counters of a simple table (overrides, training signals) over one window."""
 
@@ -274,6 +321,7 @@ _PROFILE_TYPES = {
         CategoricalProfile,
         TableProfile,
         OutcomeProfile,
+        MulticlassProfile,
         DailyCounts,
         KeyCounts,
         EventRecord,

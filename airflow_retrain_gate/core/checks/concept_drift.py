@@ -18,6 +18,7 @@ from airflow_retrain_gate.core.checks.metric_range import (
     metric_error,
     out_of_range,
 )
+from airflow_retrain_gate.core.checks.multiclass import is_multiclass, judge_per_class
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiles import OutcomeProfile
@@ -114,7 +115,11 @@ def _metric_bounds(
     summary="Outcome per score bin (calibration) changed on matured labels while inputs are healthy: train.",
 )
 def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> list[Finding]:
-    """One finding for outcome-given-score."""
+    """One finding for outcome-given-score (a multiclass model: one per class, over that class's score)."""
+    if is_multiclass(inputs):
+        return judge_per_class(
+            inputs, "concept_drift", lambda one_class: check_concept_drift(one_class, settings)
+        )
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.subject if inputs.policy.tables.predictions else "predictions"

@@ -12,6 +12,7 @@ from airflow_retrain_gate.core.profiles import (
     DailyCounts,
     EventRecord,
     KeyCounts,
+    MulticlassProfile,
     OutcomeProfile,
     TableProfile,
 )
@@ -54,6 +55,9 @@ class ProfileSet:
     outcomes_reference: OutcomeProfile | None = None
     outcomes_current: OutcomeProfile | None = None
     outcomes_have_predictions: bool = False
+    multiclass_reference: MulticlassProfile | None = None
+    """Per class aggregates of a multiclass model (when the policy maps outcomes.classes)."""
+    multiclass_current: MulticlassProfile | None = None
     overrides_reference: DailyCounts | None = None
     overrides_current: DailyCounts | None = None
     signals_reference: DailyCounts | None = None

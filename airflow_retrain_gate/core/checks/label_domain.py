@@ -14,7 +14,7 @@ from airflow_retrain_gate.core.checks.metric_range import label_column
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.scale_shift import ScaleShiftSettings, scale_factor
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiles import MulticlassProfile, OutcomeProfile
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 
@@ -90,13 +90,36 @@ def domain_break(
     )
 
 
+def class_break(
+    current: MulticlassProfile | None, settings: LabelDomainSettings, column: str
+) -> DomainBreak | None:
+    """Why the current labels of a multiclass model lie outside its classes, or None (also for other models)."""
+    strays = current.total("stray") if current else 0.0
+    matured = current.total("matured") if current else 0.0
+    share = strays / matured if matured else 0.0
+    if current is None or not strays or share <= settings.max_stray_share:
+        return None
+    examples = ", ".join(f"{value!r} ({count})" for value, count in current.stray_labels)
+    return DomainBreak(
+        "stray_label_share",
+        share,
+        settings.max_stray_share,
+        f"{int(strays)} of {int(matured)} matured labels ({share:.1%}) in {column} for the "
+        f"{window_name(current.window)} are none of the classes ({', '.join(current.classes)}), e.g. {examples}: "
+        "the label pipeline changed its coding; fix it, no outcome check can judge these labels.",
+    )
+
+
 def domain_problem(inputs: CheckInputs) -> str | None:
     """Why outcome checks must not judge the labels (label_domain fails), or None; None when the check is off."""
     settings: LabelDomainSettings = inputs.policy.check_settings("label_domain")
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     if not settings.enabled or reference is None or current is None or not current.matured:
         return None
-    broken = domain_break(reference, current, settings, label_column(inputs))
+    column = label_column(inputs)
+    broken = class_break(inputs.profiles.multiclass_current, settings, column) or domain_break(
+        reference, current, settings, column
+    )
     return (
         None
         if broken is None
@@ -127,20 +150,27 @@ def check_label_domain(inputs: CheckInputs, settings: LabelDomainSettings) -> li
                 f"No matured labels in {column} for the {empty}: their domain cannot be compared.",
             )
         ]
+    classes = inputs.profiles.multiclass_current
+    domain = f"classes {', '.join(classes.classes)}" if classes else describe_domain(reference)
     evidence = {
-        "reference_domain": describe_domain(reference),
-        "label_kind": reference.label_kind,
-        "stray_labels": [list(pair) for pair in current.stray_labels],
-        "daily": {"days": list(current.days), "stray": current.by_day("label_stray").tolist()},
+        "reference_domain": domain,
+        "label_kind": "multiclass" if classes else reference.label_kind,
+        "stray_labels": [list(pair) for pair in (classes.stray_labels if classes else current.stray_labels)],
+        "daily": {
+            "days": list(current.days),
+            "stray": list(classes.daily["stray"]) if classes else current.by_day("label_stray").tolist(),
+        },
     }
-    broken = domain_break(reference, current, settings, column)
+    broken = class_break(inputs.profiles.multiclass_current, settings, column) or domain_break(
+        reference, current, settings, column
+    )
     if broken is None:
         return [
             outcome(
                 "label_domain",
                 column,
                 Status.PASS,
-                f"The labels in {column} keep the reference's domain ({describe_domain(reference)}).",
+                f"The labels in {column} keep the reference's domain ({domain}).",
                 statistic="stray_label_share",
                 value=current.totals("label_stray") / current.matured,
                 threshold=settings.max_stray_share,

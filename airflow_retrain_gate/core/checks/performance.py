@@ -24,6 +24,7 @@ from airflow_retrain_gate.core.checks.label_maturity import (
     unjudged,
 )
 from airflow_retrain_gate.core.checks.metric_range import binary_label_bounds, metric_error, out_of_range
+from airflow_retrain_gate.core.checks.multiclass import is_multiclass, judge_performance_per_class
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import EXPLAINS_CHANGE, Action, Finding, Status
 from airflow_retrain_gate.core.performance_estimate import estimate_performance
@@ -157,7 +158,9 @@ def rmse_loss(reference: OutcomeProfile, current: OutcomeProfile) -> Loss | None
     summary="A persistent drop in AUC (0/1 labels) or rise in RMSE (numeric labels) on matured labels: train.",
 )
 def check_performance(inputs: CheckInputs, settings: PerformanceSettings) -> list[Finding]:
-    """One finding for the model's score against matured labels."""
+    """One finding for the model's score against matured labels (a multiclass model: one per class)."""
+    if is_multiclass(inputs):
+        return judge_performance_per_class(inputs, lambda one_class: check_performance(one_class, settings))
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
     subject = inputs.policy.tables.predictions.subject if inputs.policy.tables.predictions else "predictions"
