@@ -32,6 +32,7 @@ from airflow_retrain_gate.core.dry_run import dry_run
 from airflow_retrain_gate.core.escaping import one_line, printable
 from airflow_retrain_gate.core.policy import load_base_policy, parse_policy, policy_json_schema
 from airflow_retrain_gate.core.retry import RetrySettings
+from airflow_retrain_gate.core.scans import describe_scans
 from airflow_retrain_gate.core.secrets import RedactingFilter
 from airflow_retrain_gate.core.termination import Terminated, run_until_terminated
 from airflow_retrain_gate.core.timeframes import to_utc
@@ -89,8 +90,10 @@ def render_table(decision: Decision) -> str:
     lines = [
         f"branch: {decision.branch.value}   policy: {printable(decision.policy_name)}   "
         f"as_of: {decision.as_of.isoformat()}",
-        "reasons:",
     ]
+    if decision.scans:
+        lines.append(f"scanned: {printable(describe_scans(decision.scans))}")
+    lines.append("reasons:")
     lines += [f"  - {printable(reason)}" for reason in decision.reasons]
     lines.append("findings (pass omitted):")
     for finding in decision.findings:

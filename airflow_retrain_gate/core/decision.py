@@ -19,6 +19,7 @@ from airflow_retrain_gate.core.findings import (
     Status,
     json_safe,
 )
+from airflow_retrain_gate.core.scans import TableScans, describe_scans
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
 
 STATUS_MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "insufficient_data": "n/a"}
@@ -42,6 +43,9 @@ class Decision:
     queries: int = 0
     rows_fetched: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+    scans: tuple[TableScans, ...] = ()
+    """How often the run read each table's windows (the cost on a warehouse billed per scan); empty in records
+    written before it was counted."""
 
     @property
     def deciding_findings(self) -> list[Finding]:
@@ -68,6 +72,7 @@ class Decision:
                 "duration_s": round(self.duration_s, 3),
                 "queries": self.queries,
                 "rows_fetched": self.rows_fetched,
+                "scans": [table.to_dict() for table in self.scans],
                 "notes": self.notes,
             }
         )
@@ -96,6 +101,7 @@ class Decision:
             queries=int(data.get("queries") or 0),
             rows_fetched=int(data.get("rows_fetched") or 0),
             notes=dict(data.get("notes") or {}),
+            scans=tuple(TableScans.from_dict(item) for item in data.get("scans") or ()),
         )
 
     def headline(self) -> str:
@@ -118,8 +124,10 @@ class Decision:
             )
             + f" · {self.queries} queries, {self.rows_fetched} aggregate rows, {format_duration_s(self.duration_s)}",
             "",
-            "### Why",
         ]
+        if self.scans:
+            lines += [f"Scanned: {markdown_text(describe_scans(self.scans))}", ""]
+        lines.append("### Why")
         lines += [f"- {markdown_text(reason)}" for reason in self.reasons] or ["- (no reasons recorded)"]
         lines += [
             "",

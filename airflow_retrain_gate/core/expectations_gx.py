@@ -15,6 +15,7 @@ from airflow_retrain_gate.core.checks.expectations import ExpectationResult
 from airflow_retrain_gate.core.engines import is_read_only
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD
 from airflow_retrain_gate.core.findings import json_safe
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.warehouse import QueryRecord, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 ASSET = "current_window"
 QUERY_CLOCK = "retrain_gate_query_started"
+COLUMN_PROBE = "AS column_probe WHERE 1 = 0"
 EXPECTATION_FIELDS = ("type", "kwargs", "meta", "notes", "description", "severity")
 """Fields of a suite's expectation that GX 1.x accepts (``id`` and ``rendered_content`` are GX's own)."""
 TYPE_EXPECTATIONS = frozenset(
@@ -90,8 +92,11 @@ def pandas_batch(context: AbstractDataContext, frame: Any) -> Iterator[Batch]:
 
 
 @contextmanager
-def sql_batch(context: AbstractDataContext, warehouse: Warehouse, query_sql: str) -> Iterator[Batch]:
-    """A GX batch over a query asset; GX wraps `query_sql` as a subquery, so the database applies it."""
+def sql_batch(
+    context: AbstractDataContext, warehouse: Warehouse, query_sql: str, scan: Scan
+) -> Iterator[Batch]:
+    """A GX batch over a query asset; GX wraps `query_sql` (a `scan` of the table) as a subquery, so the database
+    applies it."""
     sources = context.data_sources
     add = {"postgresql": sources.add_postgres, "sqlite": sources.add_sqlite}.get(
         warehouse.dialect, sources.add_sql
@@ -103,7 +108,7 @@ def sql_batch(context: AbstractDataContext, warehouse: Warehouse, query_sql: str
     )
     engine = datasource.get_execution_engine().engine
     sa.event.listen(engine, "before_cursor_execute", _probe_columns_without_rows(query_sql), retval=True)
-    _log_queries(engine, warehouse)
+    _log_queries(engine, warehouse, query_sql, scan)
     try:
         asset = datasource.add_query_asset(name=ASSET, query=query_sql)
         yield asset.add_batch_definition_whole_table(ASSET).get_batch()
@@ -121,22 +126,27 @@ def _probe_columns_without_rows(query_sql: str) -> Callable[..., tuple[str, Any]
 
     def rewrite(connection: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> tuple[str, Any]:
         if statement.strip() == query_sql.strip():
-            return f"SELECT * FROM ({statement.strip()}) AS column_probe WHERE 1 = 0", parameters
+            return f"SELECT * FROM ({statement.strip()}) {COLUMN_PROBE}", parameters
         return statement, parameters
 
     return rewrite
 
 
-def _log_queries(engine: sa.Engine, warehouse: Warehouse) -> None:
-    """Record GX's statements in the warehouse's query log, so the decision counts them with the gate's own."""
+def _log_queries(engine: sa.Engine, warehouse: Warehouse, query_sql: str, scan: Scan) -> None:
+    """Record GX's statements in the warehouse's query log, so the decision counts them with the gate's own: each
+    copy of `query_sql` in a statement reads the table once (the column probe, WHERE 1 = 0, reads nothing)."""
 
     def started(connection: sa.Connection, *args: Any) -> None:
         connection.info.setdefault(QUERY_CLOCK, []).append(time.perf_counter())
 
-    def finished(connection: sa.Connection, cursor: Any, *args: Any) -> None:
+    def finished(connection: sa.Connection, cursor: Any, statement: str, *args: Any) -> None:
         seconds = time.perf_counter() - connection.info[QUERY_CLOCK].pop()
+        reads = 0 if COLUMN_PROBE in statement else statement.count(query_sql.strip())
+        scans = ((scan, reads),) if reads else ()
         # sqlite3 reports -1 rows for a SELECT; GX reads aggregates and at most 20 examples per query there too.
-        warehouse.query_log.add(QueryRecord("expectations: GX query", max(cursor.rowcount, 0), seconds))
+        warehouse.query_log.add(
+            QueryRecord("expectations: GX query", max(cursor.rowcount, 0), seconds, scans)
+        )
 
     sa.event.listen(engine, "before_cursor_execute", started)
     sa.event.listen(engine, "after_cursor_execute", finished)

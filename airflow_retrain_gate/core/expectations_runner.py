@@ -27,6 +27,7 @@ from airflow_retrain_gate.core.expectations_gx import (
 )
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD, SuiteError, read_suite, suite_sha256
 from airflow_retrain_gate.core.policy import Policy
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError, short_error
@@ -46,6 +47,7 @@ def run_expectations(
     except SuiteError as error:
         raise WarehouseError(str(error)) from None
     query = window_query(warehouse, policy, window)
+    scan = TableSource.bind(warehouse, policy.tables.features, "tables.features").scan(window)
     in_pandas = uses_pandas(warehouse)
     if in_pandas:
         query = query.limit(settings.max_rows + 1)
@@ -68,11 +70,11 @@ def run_expectations(
         started = time.perf_counter()
         try:
             if in_pandas:
-                frame = read_window(warehouse, query, settings.max_rows)
+                frame = read_window(warehouse, query, settings.max_rows, scan)
                 validated_with.update(rows=len(frame), max_rows=settings.max_rows)
                 window_batch = pandas_batch(context, frame)
             else:
-                window_batch = sql_batch(context, warehouse, validated_with["query"])
+                window_batch = sql_batch(context, warehouse, validated_with["query"], scan)
             with window_batch as batch:
                 validation = batch.validate(gx_suite, result_format=RESULT_FORMAT)
         except WarehouseError:
@@ -116,11 +118,12 @@ def literal_sql(query: sa.Select[Any], warehouse: Warehouse) -> str:
     return str(query.compile(dialect=warehouse.engine.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def read_window(warehouse: Warehouse, query: sa.Select[Any], max_rows: int) -> Any:
-    """The window's rows as a pandas DataFrame; more than `max_rows` is an error, never a silent sample."""
+def read_window(warehouse: Warehouse, query: sa.Select[Any], max_rows: int, scan: Scan) -> Any:
+    """The window's rows as a pandas DataFrame (a `scan` of the table); more than `max_rows` is an error, never a
+    silent sample."""
     import pandas as pd
 
-    rows = warehouse.fetch(query, "expectations: current window rows for pandas")
+    rows = warehouse.fetch(query, "expectations: current window rows for pandas", (scan,))
     if len(rows) > max_rows:
         raise WarehouseError(
             f"checks.expectations.max_rows: the current window has more than {max_rows:,} rows; on "

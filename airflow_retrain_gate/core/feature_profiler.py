@@ -108,6 +108,8 @@ def profile_features(
     days = [day.isoformat() for day in window.days()]
     day_index = {day: index for index, day in enumerate(days)}
     purpose = f"profile {mapping.table} {window.name}"
+    whole_window = (source.scan(window),)
+    part_scans = [(source.scan(window, len(part.days()) / len(days)),) for part in parts]
 
     def numeric_of(rows: Any) -> list[Any]:
         return [rows.c[f"v{i}"] for i in range(len(numeric_names))]
@@ -125,15 +127,17 @@ def profile_features(
                 list(zip(numeric_of(rows), safe_of(rows), strict=True)),
                 categorical_of(rows),
                 warehouse.supports_approx_distinct,
+                warehouse.bills_by_bytes and warehouse.supports_grouping_sets,
             ),
             f"{purpose}: summary{_part_label(part, parts)}",
+            scans,
         )
-        for rows, part in zip(part_rows, parts, strict=True)
+        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
     ]
     ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
     if ranked_columns:
         top_query = top_values_query(whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets)
-        queries.append((top_query, f"{purpose}: top values"))
+        queries.append((top_query, f"{purpose}: top values", whole_window))
     results = warehouse.fetch_all(queries)
     summary = _Summary.decode(
         [row for rows in results[: len(parts)] for row in rows], numeric_names, categorical_names, day_index
@@ -181,8 +185,8 @@ def profile_features(
         return grouped(rows, [], keys, sets, count, warehouse.supports_grouping_sets) if sets else None
 
     histograms = [
-        (query, f"{purpose}: histograms{_part_label(part, parts)}")
-        for rows, part in zip(part_rows, parts, strict=True)
+        (query, f"{purpose}: histograms{_part_label(part, parts)}", scans)
+        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
         if (query := histogram_query(rows)) is not None
     ]
     bins_rows = [row for rows in warehouse.fetch_all(histograms) for row in rows]

@@ -18,6 +18,7 @@ from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, 
 from airflow_retrain_gate.core.policy import Policy, PolicyError
 from airflow_retrain_gate.core.profile_builder import ProfileBuilder
 from airflow_retrain_gate.core.profile_cache import ProfileCache
+from airflow_retrain_gate.core.scans import tally_records
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow, parse_duration, resolve_instant, to_utc
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
@@ -191,6 +192,7 @@ def run_gate(
         train_checks=[name for name in enabled if policy.action_for(name) is Action.TRAIN],
     )
     records = warehouse.query_log.records[queries_before:]
+    queries = [record for record in records if record.catalog is None]
     notes: dict[str, object] = {}
     if cache is not None:
         notes["profile_cache"] = {"hits": cache.hits, "misses": cache.misses}
@@ -207,9 +209,10 @@ def run_gate(
         started_at=started_at,
         duration_s=time.perf_counter() - clock,
         deciding_checks=tuple(deciding),
-        queries=len(records),
-        rows_fetched=sum(record.rows for record in records),
+        queries=len(queries),
+        rows_fetched=sum(record.rows for record in queries),
         notes=notes,
+        scans=tally_records(records, cache.answered if cache is not None else ()),
     )
     log.info("retrain gate %r decided %s: %s", policy.name, branch.value, reasons[0] if reasons else "")
     return decision

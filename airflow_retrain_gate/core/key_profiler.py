@@ -42,7 +42,9 @@ def count_keys(
         sa.func.count().label("keys"),
         sa.func.coalesce(conflicting, 0).label("conflicting"),
     ).select_from(groups)
-    row = source.warehouse.fetch(query, f"profile {source.mapping.table} {window.name}: keys")[0]
+    row = source.warehouse.fetch(
+        query, f"profile {source.mapping.table} {window.name}: keys", (source.scan(window),)
+    )[0]
     return KeyCounts(
         table=source.info.qualified_name,
         window=window,

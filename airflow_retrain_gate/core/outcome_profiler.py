@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.multiclass_columns import ClassColumns
 from airflow_retrain_gate.core.profile_queries import (
     NULL_BUCKET,
     NumericEdges,
@@ -20,11 +19,14 @@ from airflow_retrain_gate.core.profile_queries import (
     window_rows,
 )
 from airflow_retrain_gate.core.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE, day_of, population_variance, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 MAX_BANDS = 20
+LABELS_SPAN = "labels by as_of"
+"""What the join reads of the outcomes table: every label known by as_of (label times are not windowed)."""
 MAX_LABEL_CLASSES = 2
 """A reference label with at most this many values is a class set (0/1, -1/1, 1/2); more values are numeric."""
 MAX_STRAY_LABELS = 5
@@ -85,6 +87,8 @@ class JoinedOutcomes:
     engagement: ColumnElement[Any] | None
     early: ColumnElement[bool] | None = None
     """A known label whose timestamp is earlier than its prediction's (None without predictions)."""
+    scans: tuple[Scan, ...] = ()
+    """The table windows a query over these rows reads."""
 
 
 def join_outcomes(
@@ -92,13 +96,7 @@ def join_outcomes(
 ) -> JoinedOutcomes:
     """Predictions in the window LEFT JOIN outcomes known by as_of; without predictions, outcomes by label time."""
     mapping = outcomes.mapping
-    # A multiclass model is judged here on whether its predicted class was right, at its confidence.
-    multiclass = ClassColumns.bind(predictions, outcomes) if predictions and mapping.classes else None  # type: ignore[attr-defined]
-    label = (
-        multiclass.correct(outcomes.column("entity").is_not(None))
-        if multiclass
-        else outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
-    )
+    label = outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
     proxy = outcomes.number("proxy", mapping.proxy) if mapping.proxy else None  # type: ignore[attr-defined]
     engagement = (
         outcomes.number("engagement", mapping.engagement) if mapping.engagement else None  # type: ignore[attr-defined]
@@ -110,7 +108,16 @@ def join_outcomes(
             label_time <= outcomes.instant("label_timestamp", as_of),
         ]
         return JoinedOutcomes(
-            outcomes.clause, where, label_time, None, None, label, label.is_not(None), proxy, engagement
+            outcomes.clause,
+            where,
+            label_time,
+            None,
+            None,
+            label,
+            label.is_not(None),
+            proxy,
+            engagement,
+            scans=outcome_scans(predictions, outcomes, window),
         )
     join_on = sa.and_(
         predictions.column("entity") == outcomes.column("entity"),
@@ -118,14 +125,35 @@ def join_outcomes(
         *outcomes.filters(),
     )
     source = predictions.clause.outerjoin(outcomes.clause, join_on)
-    score = multiclass.confidence if multiclass else predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
+    score = predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
     early = known & (outcomes.column("label_timestamp") < _prediction_time(predictions, outcomes))
     where = predictions.in_window("timestamp", window)
+    scans = outcome_scans(predictions, outcomes, window)
     return JoinedOutcomes(
-        source, where, predictions.column("timestamp"), score, band, label, known, proxy, engagement, early
+        source,
+        where,
+        predictions.column("timestamp"),
+        score,
+        band,
+        label,
+        known,
+        proxy,
+        engagement,
+        early,
+        scans,
     )
+
+
+def outcome_scans(
+    predictions: TableSource | None, outcomes: TableSource, window: TimeWindow
+) -> tuple[Scan, ...]:
+    """What a query over the outcomes of `window` reads: the window's predictions and every label known by as_of,
+    or without predictions, the labels timed in the window."""
+    if predictions is None:
+        return (outcomes.scan(window),)
+    return predictions.scan(window), outcomes.scan(LABELS_SPAN)
 
 
 def _prediction_time(predictions: TableSource, outcomes: TableSource) -> ColumnElement[Any]:
@@ -163,6 +191,7 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
         proxy=rows.c.proxy if "proxy" in columns else None,
         engagement=rows.c.engagement if "engagement" in columns else None,
         early=rows.c.early == 1 if "early" in columns else None,
+        scans=joined.scans,
     )
 
 
@@ -182,7 +211,9 @@ def _reference_binning(
             sa.func.avg(joined.score).label("mean"),
             population_variance(joined.score).label("var"),
         ]
-    row = warehouse.fetch(sa.select(*measures).select_from(joined.source).where(*joined.where), purpose)[0]
+    row = warehouse.fetch(
+        sa.select(*measures).select_from(joined.source).where(*joined.where), purpose, joined.scans
+    )[0]
     label_kind = "binary" if (row.non_binary or 0) == 0 else "numeric"
     whole = (row.fractional or 0) == 0
     classes = (0.0, 1.0) if label_kind == "binary" else ()
@@ -208,6 +239,7 @@ def _reference_binning(
             .order_by(sa.func.count().desc())
             .limit(MAX_BANDS),
             purpose + " (bands)",
+            joined.scans,
         )
         bands = tuple(str(band_row.band) for band_row in band_rows)
     return OutcomeBinning(edges, bands, label_kind, classes, whole)
@@ -226,6 +258,7 @@ def _label_values(
         .order_by(sa.func.count().desc(), label)
         .limit(limit),
         purpose,
+        joined.scans,
     )
     return [(float(row.value), int(row.n)) for row in rows]
 
@@ -301,6 +334,7 @@ def profile_outcomes(
             warehouse.supports_grouping_sets,
         ),
         purpose + ": score bins",
+        joined.scans,
     )
     slots = binning.score.slots if joined.score is not None else 1
     daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}

@@ -13,11 +13,11 @@ from airflow_retrain_gate.core.checks.context import ProfileSet
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
 from airflow_retrain_gate.core.feature_roles import has_misfits
 from airflow_retrain_gate.core.key_profiler import count_keys
-from airflow_retrain_gate.core.multiclass_profiler import profile_classes
-from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
+from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiles import KeyCounts
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.simple_profilers import (
     latest_timestamp,
     load_events,
@@ -85,11 +85,13 @@ class ProfileBuilder:
         window: TimeWindow,
         table: str,
         compute: Callable[[], Profile],
+        reads: tuple[Scan, ...],
     ) -> Profile:
+        """The cached profile of `window`, or `compute` it and cache it; `reads` are what computing reads."""
         if self.cache is None:
             return compute()
         key = cache_key(kind, identity, window)
-        cached = self.cache.get(key)
+        cached = self.cache.get(key, reads)
         if cached is not None:
             log.info("reference profile of %s %s: from cache", table, kind)
             return cached  # type: ignore[no-any-return]
@@ -123,6 +125,7 @@ class ProfileBuilder:
             self.reference,
             mapping.table,
             lambda: profile_features(source, self.reference, None, self.settings),
+            (source.scan(self.reference),),
         )
         current = profile_features(source, self.current, FeatureBinning.of(reference), self.settings)
         latest = None if current.max_timestamp is None else source.end_of("timestamp", current.max_timestamp)
@@ -152,6 +155,7 @@ class ProfileBuilder:
             self.reference,
             mapping.table,
             lambda: profile_features(scores, self.reference, None, self.settings),
+            (source.scan(self.reference),),
         )
         current = profile_features(scores, self.current, FeatureBinning.of(reference), self.settings)
         return {"scores_reference": reference, "scores_current": current}
@@ -178,6 +182,7 @@ class ProfileBuilder:
             self.reference,
             mapping.table,
             lambda: count_keys(source, self.reference, key, value),
+            (source.scan(self.reference),),
         )
         return reference, count_keys(source, self.current, key, value)
 
@@ -202,29 +207,15 @@ class ProfileBuilder:
             judged_reference,
             tables.outcomes.table,
             lambda: profile_outcomes(predictions, outcomes, judged_reference, self.as_of, None, fine_bins),
+            outcome_scans(predictions, outcomes, judged_reference),
         )
         current = profile_outcomes(
             predictions, outcomes, judged_current, self.as_of, OutcomeBinning.of(reference), fine_bins
         )
-        classes = {}
-        if predictions is not None and tables.outcomes.classes:
-            classes = {
-                "multiclass_reference": self._cached(
-                    "classes",
-                    identity,
-                    judged_reference,
-                    tables.outcomes.table,
-                    lambda: profile_classes(predictions, outcomes, judged_reference, self.as_of, fine_bins),
-                ),
-                "multiclass_current": profile_classes(
-                    predictions, outcomes, judged_current, self.as_of, fine_bins
-                ),
-            }
         return {
             "outcomes_reference": reference,
             "outcomes_current": current,
             "outcomes_have_predictions": predictions is not None,
-            **classes,
         }
 
     def _daily(
@@ -238,6 +229,7 @@ class ProfileBuilder:
             self.reference,
             mapping.table,
             lambda: profiler(source, self.reference),
+            (source.scan(self.reference),),
         )
         return reference, profiler(source, self.current)
 

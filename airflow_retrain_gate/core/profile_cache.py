@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import short_error
@@ -39,9 +40,12 @@ class ProfileCache:
         self.state = state
         self.hits = 0
         self.misses = 0
+        self.answered: list[Scan] = []
+        """The table windows whose reads cached profiles spared, one entry per profile."""
 
-    def get(self, key: str) -> Any | None:
-        """The cached profile, or None (also when the cache cannot be read: it only saves work)."""
+    def get(self, key: str, answers: tuple[Scan, ...] = ()) -> Any | None:
+        """The cached profile, or None (also when the cache cannot be read: it only saves work); on a hit, the
+        reads the profile `answers` for are noted in `answered`."""
         table = self.state.tables["cache"]
         try:
             with self.state.reading() as connection:
@@ -57,6 +61,7 @@ class ProfileCache:
             self.misses += 1
             return None
         self.hits += 1
+        self.answered.extend(answers)
         return from_jsonable(json.loads(text))
 
     def put(self, key: str, kind: str, table_name: str, window: TimeWindow, profile: Any) -> None:

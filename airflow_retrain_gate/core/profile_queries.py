@@ -132,9 +132,11 @@ def summary_query(
     numeric: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
     categorical: list[ColumnElement[Any]],
     with_distinct: bool,
+    one_read: bool = False,
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Per day: rows, first and last timestamp, moments and non-null counts; with approximate distinct counts,
-    one more row (day NULL) holding each column's distinct count over the whole window.
+    one more row (day NULL) holding each column's distinct count over the whole window. With `one_read` (a
+    dialect with GROUPING SETS) that row comes from the same read of the window as the days.
 
     Each numeric column comes as (value, value within the safe magnitude): counts and ranges read the value,
     means and spreads the safe one, so that no sum of squares overflows."""
@@ -160,6 +162,13 @@ def summary_query(
     per_day = sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day)
     if not with_distinct:
         return per_day
+    if one_read:
+        # Billed by bytes read, a second read of the window costs more than feeding each sketch twice.
+        return (
+            sa.select(rows.c.day, *daily, *distinct)
+            .select_from(rows)
+            .group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_()))
+        )
     # Two selects rather than GROUPING SETS ((day), ()): each row feeds the distinct sketches once, not once
     # per set, and no engine has to materialise the window to serve two sets.
     return sa.union_all(

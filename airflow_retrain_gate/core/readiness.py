@@ -148,7 +148,7 @@ class LabelMaturityProbe:
             .select_from(joined.source)
             .where(*joined.where)
         )
-        row = warehouse.fetch(query, f"label maturity {self.predictions.table}")[0]
+        row = warehouse.fetch(query, f"label maturity {self.predictions.table}", joined.scans)[0]
         total, matured = int(row.predictions or 0), int(row.matured or 0)
         span = f"{self.window.start.isoformat()} to {self.window.end.isoformat()}"
         if total == 0:

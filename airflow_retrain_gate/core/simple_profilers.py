@@ -17,6 +17,8 @@ from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
 MAX_EVENTS = 200
+FRESHNESS_SPAN = "freshness lookback"
+"""What the latest-timestamp query reads: the table from the earliest window's start to as_of."""
 
 
 def _count_when(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -39,7 +41,9 @@ def _daily_counts(
         .where(*source.in_window("timestamp", window))
         .group_by(day)
     )
-    rows = source.warehouse.fetch(query, f"profile {source.mapping.table} {window.name}: daily counts")
+    rows = source.warehouse.fetch(
+        query, f"profile {source.mapping.table} {window.name}: daily counts", (source.scan(window),)
+    )
     days = [day.isoformat() for day in window.days()]
     index = {day: position for position, day in enumerate(days)}
     totals = {name: np.zeros(len(days), dtype=np.int64) for name in ("rows", *counters)}
@@ -100,7 +104,7 @@ def load_events(source: TableSource, window: TimeWindow) -> tuple[EventRecord, .
         if getattr(mapping, field):
             columns.append(sa.cast(source.column(field), sa.String).label(field))
     query = sa.select(*columns).select_from(source.clause).where(*where).order_by(starts).limit(MAX_EVENTS)
-    rows = source.warehouse.fetch(query, f"events {mapping.table} {window.name}")
+    rows = source.warehouse.fetch(query, f"events {mapping.table} {window.name}", (source.scan(window),))
     events = []
     for row in rows:
         values = row._mapping
@@ -130,6 +134,7 @@ def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) 
     rows = source.warehouse.fetch(
         sa.select(sa.func.max(timestamp).label("latest")).select_from(source.clause).where(*where),
         f"freshness {source.mapping.table}",
+        (source.scan(FRESHNESS_SPAN),),
     )
     latest = rows[0].latest if rows else None
     return None if latest is None else source.end_of("timestamp", latest)

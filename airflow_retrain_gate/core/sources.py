@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.policy import TableMapping
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sql import as_number
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 from airflow_retrain_gate.core.warehouse import (
@@ -42,6 +43,11 @@ class TableSource:
             info.column(section, column).name for column in dict.fromkeys(mapping.mapped_columns().values())
         ]
         return cls(warehouse, info, mapping, section, info.clause(names))
+
+    def scan(self, window: TimeWindow | str, share: float = 1.0) -> Scan:
+        """What a query over `window` (or a span named so) of this table reads, for the warehouse's tally."""
+        name = window if isinstance(window, str) else window.name
+        return Scan(self.info.qualified_name, name, share)
 
     def column(self, field: str) -> ColumnElement[Any]:
         """The SQL column a mapping field names (``timestamp``, ``score`` ...)."""

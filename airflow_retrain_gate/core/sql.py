@@ -17,6 +17,7 @@ dialect's AVG or VAR_POP overflows (PostgreSQL raises, DuckDB returns inf). No r
 # DuckDB has GROUPING SETS, but materialises the window's rows to feed them (gigabytes at 100M rows);
 # a UNION ALL of plain GROUP BYs streams instead, and its columnar scans cost little more.
 GROUPING_SETS_DIALECTS = {
+    "awsathena",
     "postgresql",
     "snowflake",
     "bigquery",
@@ -25,6 +26,10 @@ GROUPING_SETS_DIALECTS = {
     "databricks",
     "mssql",
 }
+
+BYTES_BILLED_DIALECTS = {"bigquery", "awsathena"}
+"""Warehouses that bill each query by the bytes it reads (on demand): there a second read of a window costs more
+than the aggregation work it would save, so a profile query reads its window once."""
 
 
 class day_of(FunctionElement[Any]):

@@ -25,8 +25,13 @@ from airflow_retrain_gate.core.engines import (
     limit_connect_time,
 )
 from airflow_retrain_gate.core.retry import RetrySettings
+from airflow_retrain_gate.core.scans import Scan, references
 from airflow_retrain_gate.core.secrets import RedactingFilter, scrub
-from airflow_retrain_gate.core.sql import APPROX_DISTINCT_DIALECTS, GROUPING_SETS_DIALECTS
+from airflow_retrain_gate.core.sql import (
+    APPROX_DISTINCT_DIALECTS,
+    BYTES_BILLED_DIALECTS,
+    GROUPING_SETS_DIALECTS,
+)
 from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
 
 log = logging.getLogger("airflow_retrain_gate")
@@ -149,6 +154,10 @@ class QueryRecord:
     purpose: str
     rows: int
     seconds: float
+    scans: tuple[tuple[Scan, int], ...] = ()
+    """The table windows the query read, each with how many times the statement reads it."""
+    catalog: str | None = None
+    """The table whose columns a catalog read reflected (it reads none of the table's rows)."""
 
 
 @dataclass
@@ -211,6 +220,8 @@ class Warehouse:
         self.query_log = QueryLog()
         self.observers: list[Callable[[QueryRecord], None]] = []
         self._tables: dict[str, TableInfo] = {}
+        self._reflecting: dict[str, threading.Lock] = {}
+        """One lock per table name: profiles running side by side reflect a table they share once."""
         self._running: set[Any] = set()
         self._running_lock = threading.Lock()
         self._cancelled = False
@@ -246,20 +257,33 @@ class Warehouse:
         return self.dialect in GROUPING_SETS_DIALECTS
 
     @property
+    def bills_by_bytes(self) -> bool:
+        """Whether the warehouse bills each query by the bytes it reads: a window is then best read once."""
+        return self.dialect in BYTES_BILLED_DIALECTS
+
+    @property
     def supports_approx_distinct(self) -> bool:
         """Whether the dialect has an approximate distinct-count aggregate."""
         return self.dialect in APPROX_DISTINCT_DIALECTS
 
     def describe(self, qualified_name: str, field_path: str) -> TableInfo:
         """Reflect a table named in the policy; a MappingError lists the tables that do exist."""
-        if qualified_name in self._tables:
-            return self._tables[qualified_name]
-        info = self._read(
-            lambda: self._reflect(qualified_name, field_path),
-            f"{field_path}: reflection",
-            f"{field_path}: cannot reflect {qualified_name!r}",
+        with self._running_lock:
+            reflecting = self._reflecting.setdefault(qualified_name, threading.Lock())
+        with reflecting:
+            if qualified_name in self._tables:
+                return self._tables[qualified_name]
+            started = time.perf_counter()
+            info = self._read(
+                lambda: self._reflect(qualified_name, field_path),
+                f"{field_path}: reflection",
+                f"{field_path}: cannot reflect {qualified_name!r}",
+            )
+            self._tables[qualified_name] = info
+            seconds = time.perf_counter() - started
+        self.query_log.add(
+            QueryRecord(f"{field_path}: reflection", len(info.columns), seconds, catalog=info.qualified_name)
         )
-        self._tables[qualified_name] = info
         return info
 
     def _reflect(self, qualified_name: str, field_path: str) -> TableInfo:
@@ -328,8 +352,9 @@ class Warehouse:
             except Exception as error:  # noqa: BLE001 - the read may have finished meanwhile
                 log.warning("could not cancel a running warehouse read: %s", short_error(error))
 
-    def fetch(self, query: sa.Executable, purpose: str) -> list[sa.Row[Any]]:
-        """Run one aggregate query and return its (bounded) rows, recording them in the query log."""
+    def fetch(self, query: sa.Executable, purpose: str, scans: tuple[Scan, ...] = ()) -> list[sa.Row[Any]]:
+        """Run one aggregate query and return its (bounded) rows, recording them in the query log with the table
+        windows it `scans` (as the caller declares them) and how many times the statement reads each."""
         started = time.perf_counter()
 
         def read() -> list[sa.Row[Any]]:
@@ -337,7 +362,8 @@ class Warehouse:
                 return list(connection.execute(query).all())
 
         rows = self._read(read, purpose, f"{purpose}: query failed")
-        record = QueryRecord(purpose, len(rows), time.perf_counter() - started)
+        read = tuple((scan, references(query, scan.table)) for scan in scans)
+        record = QueryRecord(purpose, len(rows), time.perf_counter() - started, read)
         log.info("%s: %d aggregate rows in %.2f s", purpose, record.rows, record.seconds)
         self.query_log.add(record)
         for observer in self.observers:
@@ -363,10 +389,13 @@ class Warehouse:
                 self._unreachable = (time.monotonic(), reason)
             raise WarehouseError(f"{failure}: {reason}") from None
 
-    def fetch_all(self, queries: list[tuple[sa.Executable, str]]) -> list[list[sa.Row[Any]]]:
-        """Run independent queries, up to `concurrency` at once; results in the order given."""
+    def fetch_all(
+        self, queries: list[tuple[sa.Executable, str, tuple[Scan, ...]]]
+    ) -> list[list[sa.Row[Any]]]:
+        """Run independent queries (with their purposes and scans, as `fetch` takes them), up to `concurrency` at
+        once; results in the order given."""
         if self.concurrency <= 1 or len(queries) <= 1:
-            return [self.fetch(query, purpose) for query, purpose in queries]
+            return [self.fetch(*item) for item in queries]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(queries))) as pool:
             return list(pool.map(lambda item: self.fetch(*item), queries))
 

@@ -152,6 +152,9 @@ def test_a_decision_page_shows_branch_reasons_deciding_evidence_and_coloured_fin
         in page.text
     )
     assert f'id="grid" href="/dags/fraud_scorer/runs/{run}" target="_top"' in page.text
+    scans = page.text[page.text.index('id="scans"') :]  # what the decision read, per table and window
+    features = decision.scans[0]
+    assert f'<td class="mono">{escape(features.table)}</td><td>{features.windows[0].window}</td>' in scans
 
 
 def test_an_unmapped_task_instance_view_leaves_the_map_index_placeholder_unfilled(
