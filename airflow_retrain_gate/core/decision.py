@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_retrain_gate.core.escaping import markdown_text
 from airflow_retrain_gate.core.findings import (
+    ATTRIBUTED_CHANGE,
     EXPLAINS_CHANGE,
     NOT_CONFIGURED,
     PRECEDENCE,
@@ -245,8 +246,14 @@ def decide(
         if PRECEDENCE.index(candidate) > PRECEDENCE.index(decided) and candidate is not Branch.SKIP
         for finding in wanted[candidate]
     ]
+    attributed = next(
+        (f.evidence[ATTRIBUTED_CHANGE] for f in adjusted if f.decides and ATTRIBUTED_CHANGE in f.evidence), None
+    )
     reasons += [
-        f"Also seen ({finding.action.value}, lower precedence): {finding.message}" for finding in lower
+        f"Also seen (train, not taken: the shift is attributed to {attributed}): {finding.message}"
+        if attributed and finding.action is Action.TRAIN
+        else f"Also seen ({finding.action.value}, lower precedence): {finding.message}"
+        for finding in lower
     ]
     undecided = [finding for finding in adjusted if finding.status is Status.INSUFFICIENT_DATA]
     reasons += [

@@ -15,6 +15,11 @@ EXPLAINS_CHANGE = "explains_change"
 shift predicts, while calibration holds): a `skip` leads with its message instead of "nothing calls for action"."""
 
 
+ATTRIBUTED_CHANGE = "attributed_change"
+"""Evidence key of a failing finding that attributes a shift to a change (a release, a deploy): the change and its
+day. A decision that has one says that the shifts train findings saw are attributed, not retrained on."""
+
+
 class Status(StrEnum):
     """How a check came out for one subject."""
 

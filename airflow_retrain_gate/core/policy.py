@@ -106,7 +106,42 @@ class KeyedTable(TableMapping):
         return {"entity": entity, "timestamp": timestamp} if entity and timestamp else None
 
 
-class FeaturesTable(KeyedTable):
+class VersionedTable(TableMapping):
+    """A table that may name version or config columns, whose changes the gate attributes shifts to."""
+
+    versions: list[Identifier] = Field(
+        default_factory=list,
+        description="Version or config columns (prompt_version, app_version, ui_variant): a shift in outcomes, "
+        "the proxy or the scores that starts when a new value takes over is attributed to it (change_attribution).",
+    )
+
+    @field_validator("versions")
+    @classmethod
+    def _distinct_versions(cls, versions: list[str]) -> list[str]:
+        for index, column in enumerate(versions):
+            if column in versions[:index]:
+                raise ValueError(f"column {column!r} is listed twice")
+        return versions
+
+    @model_validator(mode="after")
+    def _versions_apart(self) -> VersionedTable:
+        roles = {column: field for field, column in TableMapping.mapped_columns(self).items() if "." not in field}
+        for index, column in enumerate(self.versions):
+            if column in roles:
+                raise ValueError(
+                    f"versions[{index}]: column {column!r} is already mapped as {roles[column]}; a version column "
+                    "holds the release or config a row was served with (prompt_version, app_version)"
+                )
+        return self
+
+    def mapped_columns(self) -> dict[str, str]:
+        """Policy field name -> column name, version columns included."""
+        columns = super().mapped_columns()
+        columns.update({f"versions[{i}]": column for i, column in enumerate(self.versions)})
+        return columns
+
+
+class FeaturesTable(KeyedTable, VersionedTable):
     """The model's input features."""
 
     timestamp: Identifier
@@ -135,7 +170,7 @@ class FeaturesTable(KeyedTable):
         return columns
 
 
-class PredictionsTable(KeyedTable):
+class PredictionsTable(KeyedTable, VersionedTable):
     """What the model predicted, one row per scored entity."""
 
     timestamp: Identifier
@@ -159,7 +194,7 @@ class PredictionsTable(KeyedTable):
 
 
 
-class OutcomesTable(TableMapping):
+class OutcomesTable(VersionedTable):
     """Ground truth, joined to predictions on the entity key."""
 
     entity: Identifier
@@ -392,6 +427,12 @@ class Policy(BaseModel):
                 raise ValueError(
                     f"actions.{check}: {check} finds broken inputs; it cannot ask for train (training on broken "
                     "inputs is what the gate prevents): use fix_features, alert or none"
+                )
+            if action in ("train", "none") and check in REGISTRY and REGISTRY[check].explains_shift:
+                raise ValueError(
+                    f"actions.{check}: {check} attributes a shift to a release or config change; retraining on "
+                    f"(or ignoring) an attributed shift is what it prevents: use alert or fix_features, or "
+                    f"checks.{check}.enabled: false to drop it"
                 )
         unknown = [
             f"{section}.{name}: unknown check {name!r}"

@@ -26,6 +26,7 @@ from airflow_retrain_gate.core.simple_profilers import (
 )
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.version_profiler import profile_versions, versioned_tables
 from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, Warehouse, WarehouseError
 
 log = logging.getLogger("airflow_retrain_gate")
@@ -55,12 +56,15 @@ class ProfileBuilder:
             for kind in ("predictions", "outcomes", "overrides", "training_signals", "events")
             if getattr(tables, kind) is None
         }
+        if tables.outcomes is None or not (tables.events or versioned_tables(tables)):
+            unmapped.add("versions")  # nothing to attribute a shift to
         steps: dict[str, Callable[[], dict[str, Any]]] = {
             "schema": self._schema,
             "features": self._features,
             "predictions": self._predictions,
             "keys": self._keys,
             "outcomes": self._outcomes,
+            "versions": self._versions,
             "overrides": self._overrides,
             "training_signals": self._signals,
             "events": self._events,
@@ -217,6 +221,37 @@ class ProfileBuilder:
             "outcomes_current": current,
             "outcomes_have_predictions": predictions is not None,
         }
+
+    def _versions(self) -> dict[str, Any]:
+        """Outcome sums per day of both judged windows, overall and by value of each version column."""
+        tables = self.policy.tables
+        assert tables.outcomes is not None
+        outcomes = TableSource.bind(self.warehouse, tables.outcomes, "tables.outcomes")
+        predictions = (
+            TableSource.bind(self.warehouse, tables.predictions, "tables.predictions")
+            if tables.predictions
+            else None
+        )
+        features = (
+            TableSource.bind(self.warehouse, tables.features, "tables.features")
+            if tables.features.versions
+            else None
+        )
+        judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
+        identity = {
+            **self._identity(tables.features, tables.predictions, tables.outcomes),
+            "labels_known_by": self.as_of.date().isoformat(),
+        }
+        reference = self._cached(
+            "versions",
+            identity,
+            judged_reference,
+            tables.outcomes.table,
+            lambda: profile_versions(features, predictions, outcomes, judged_reference, self.as_of),
+            outcome_scans(predictions, outcomes, judged_reference),
+        )
+        current = profile_versions(features, predictions, outcomes, judged_current, self.as_of)
+        return {"versions_reference": reference, "versions_current": current}
 
     def _daily(
         self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]

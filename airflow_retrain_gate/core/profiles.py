@@ -228,6 +228,47 @@ MULTICLASS_METRICS = ("n", "matured", "in_classes", "correct", "log_loss", "stra
 right, the sum of -ln(score of the true class) (clipped), and matured labels outside the classes."""
 
 
+VERSION_METRICS = (
+    "n",
+    "label_n",
+    "label_sum",
+    "label_sq",
+    "proxy_n",
+    "proxy_sum",
+    "proxy_sq",
+    "score_n",
+    "score_sum",
+    "score_sq",
+)
+"""Sums per day (and version value) behind change attribution: rows, then count, sum and sum of squares of the
+matured labels, the proxy and the score."""
+
+
+@dataclass(frozen=True)
+class VersionCounts:
+    """One version column over one window: per day and value, the sums of VERSION_METRICS (only ``n`` for a
+    column of the features table, which is not joined to outcomes)."""
+
+    field: str
+    """The policy path naming the column, e.g. ``tables.predictions.versions[0]``."""
+    column: str
+    values: tuple[str, ...]
+    """This window's most frequent values, then OTHER and MISSING; the inner axis of `sums`."""
+    sums: dict[str, tuple[tuple[float, ...], ...]]
+    """Metric -> [day][value]."""
+
+
+@dataclass(frozen=True)
+class VersionProfile:
+    """Label, proxy and score sums per day of one window: over all rows, and by value of each version column."""
+
+    window: TimeWindow
+    days: tuple[str, ...]
+    overall: dict[str, tuple[float, ...]]
+    """Metric of VERSION_METRICS -> value per day."""
+    columns: tuple[VersionCounts, ...] = ()
+
+
 @dataclass(frozen=True)
 class DailyCounts:
     """Per-day counters of a simple table (overrides, training signals) over one window."""
@@ -322,6 +363,8 @@ _PROFILE_TYPES = {
         TableProfile,
         OutcomeProfile,
         MulticlassProfile,
+        VersionCounts,
+        VersionProfile,
         DailyCounts,
         KeyCounts,
         EventRecord,

@@ -122,6 +122,7 @@ def _append_rows(world: World, template_rows: np.ndarray) -> None:
         "feedback_complete",
         "override_rate",
         "features_present",
+        "prompt_version",
     ):
         values = getattr(world, name)
         setattr(world, name, np.concatenate([values, values[template_rows]]))
@@ -169,6 +170,18 @@ def _concept_drift(world: World, magnitude: float) -> None:
         world.label_logit_shift = np.where(current, 0.5 + 0.4 * magnitude, 0.0)
     else:
         world.label_slope = np.where(current, max(0.1, 1.0 - 0.8 * magnitude), 1.0)
+
+
+def _prompt_release(world: World, magnitude: float) -> None:
+    """Prompt v12 ships during the current window (seed 1: on its first day; seed 2: to a third of the traffic
+    for two days first) and its answers get less positive feedback: the outcome rate of its rows falls."""
+    variant = world.config.seed % 3
+    shipped = world.current_days_from((2, 0, 1)[variant])
+    if variant == 2:
+        held_back = ~world.current_days_from(3) & (world.rng.uniform(0, 1, len(shipped)) < 2 / 3)
+        shipped &= ~held_back
+    world.prompt_version[shipped] = "v12"
+    world.label_logit_shift = np.where(shipped, -(0.5 + 0.4 * magnitude), 0.0)
 
 
 def _stable_harmless_drift(world: World, magnitude: float) -> None:
@@ -220,6 +233,13 @@ STORIES: dict[str, Story] = {
         Story("segment_mix_shift", "Segment shares moved", "alert", "segment_mix", _segment_mix_shift),
         Story("concept_drift", "Outcome given score changed", "train", "concept_drift", _concept_drift),
         Story(
+            "prompt_release",
+            "Feedback fell when prompt v12 shipped",
+            "alert",
+            "change_attribution",
+            _prompt_release,
+        ),
+        Story(
             "stable_harmless_drift",
             "Persistent drift that does not hurt",
             "skip",
@@ -265,6 +285,7 @@ def story_policy(name: str, prefix: str = "", schema: str | None = None) -> dict
                 "score": "score",
                 "band": "risk_band",
                 "filters": {"model_name": "fraud-scorer"},
+                "versions": ["prompt_version"],
             },
             "outcomes": {
                 "table": table("outcomes"),

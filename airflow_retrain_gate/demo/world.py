@@ -69,6 +69,8 @@ class World:
     override_rate: np.ndarray
     in_overrides: np.ndarray
     features_present: np.ndarray
+    prompt_version: np.ndarray
+    """The prompt (or app) version each row was served with; one version unless a story ships another."""
     extra_events: list[dict[str, object]] = field(default_factory=list)
     label_logit_shift: np.ndarray | None = None
     label_slope: np.ndarray | None = None
@@ -143,6 +145,7 @@ def generate(config: WorldConfig) -> World:
         override_rate=np.full(size, 0.03),
         in_overrides=rng.uniform(0, 1, size) < 0.4,
         features_present=np.ones(size, dtype=bool),
+        prompt_version=np.full(size, "v11", dtype=object),
     )
     return world
 
@@ -194,7 +197,14 @@ def tables(world: World) -> dict[str, pd.DataFrame]:
         }
     )
     predictions = pd.DataFrame(
-        {"event_ts": ts, "entity_id": entity, "model_name": "fraud-scorer", "score": score, "risk_band": band}
+        {
+            "event_ts": ts,
+            "entity_id": entity,
+            "model_name": "fraud-scorer",
+            "score": score,
+            "risk_band": band,
+            "prompt_version": world.prompt_version,
+        }
     )
     label_ts = ts + (world.label_delay_days * 86400 * 1_000_000).astype("timedelta64[us]")
     outcomes = pd.DataFrame(

@@ -172,3 +172,17 @@ def test_decision_shows_in_rendered_templates_extra_link_and_decision_log(
 
 def test_every_example_dag_run_succeeds(example_runs: dict[str, DagRunSummary]) -> None:
     assert {dag_id: run.state for dag_id, run in example_runs.items() if run.state != "success"} == {}
+
+
+def test_feedback_fine_tune_reviews_the_prompt_release_instead_of_fine_tuning(
+    example_runs: dict[str, DagRunSummary],
+) -> None:
+    run = example_runs["retrain_gate_feedback_fine_tune"]
+
+    decision = run.decisions["retrain_gate"]
+    assert decision["branch"] == "alert"
+    assert decision["deciding_checks"][0] == "change_attribution"
+    assert "prompt_version 'v12' took over on 2024-05-27" in decision["reasons"][0]
+    assert run.task_states["review_prompt_release"] == "success"
+    assert run.task_states["fine_tune"] == "skipped"
+    assert run.task_states["fix_feedback_pipeline"] == "skipped"

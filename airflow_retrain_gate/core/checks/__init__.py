@@ -6,6 +6,7 @@ DECISION_ORDER is the order reasons are listed in a decision: an explanation tha
 
 from airflow_retrain_gate.core.checks import (  # noqa: F401  (imported to register)
     category_coverage,
+    change_attribution,
     concept_drift,
     dead_signal,
     drift,
@@ -49,6 +50,7 @@ DECISION_ORDER = (
     "volume",
     "training_signal_hygiene",
     "expectations",
+    "change_attribution",
     "known_events",
     "segment_mix",
     "proxy_alignment",

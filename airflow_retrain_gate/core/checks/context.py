@@ -15,6 +15,7 @@ from airflow_retrain_gate.core.profiles import (
     MulticlassProfile,
     OutcomeProfile,
     TableProfile,
+    VersionProfile,
 )
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
@@ -28,6 +29,7 @@ PROFILE_KINDS = (
     "predictions",
     "keys",
     "outcomes",
+    "versions",
     "overrides",
     "training_signals",
     "events",
@@ -62,6 +64,9 @@ class ProfileSet:
     overrides_current: DailyCounts | None = None
     signals_reference: DailyCounts | None = None
     signals_current: DailyCounts | None = None
+    versions_reference: VersionProfile | None = None
+    """Outcome sums per day, overall and by value of each version column (change attribution)."""
+    versions_current: VersionProfile | None = None
     events: tuple[EventRecord, ...] = ()
     expectation_results: tuple[dict[str, Any], ...] = ()
     errors: dict[str, str] = field(default_factory=dict)

@@ -35,6 +35,9 @@ class CheckSpec:
     evaluate: Callable[[CheckInputs, Any], list[Finding]]
     guards_training: bool = False
     """An input check that can veto `train`: the gate trains only when every such check could judge."""
+    explains_shift: bool = False
+    """A check naming the cause of a shift (a release, a config change): a policy may set its action to alert
+    or fix_features, never to train or none, so that an attributed shift is never retrained on."""
 
 
 REGISTRY: dict[str, CheckSpec] = {}
@@ -48,16 +51,20 @@ def register(
     action: Action,
     summary: str,
     guards_training: bool = False,
+    explains_shift: bool = False,
 ) -> Callable[[Callable[[CheckInputs, Any], list[Finding]]], Callable[[CheckInputs, Any], list[Finding]]]:
     """Register an evaluator under the name policies use for it; `guards_training` marks an input check
-    that must have judged (not insufficient_data, not error) before the gate may decide `train`."""
+    that must have judged (not insufficient_data, not error) before the gate may decide `train`; `explains_shift`
+    marks a check whose failing finding attributes a shift to its cause and so must never allow `train`."""
 
     def decorate(
         evaluate: Callable[[CheckInputs, Any], list[Finding]],
     ) -> Callable[[CheckInputs, Any], list[Finding]]:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = CheckSpec(name, settings, reads, action, summary, evaluate, guards_training)
+        REGISTRY[name] = CheckSpec(
+            name, settings, reads, action, summary, evaluate, guards_training, explains_shift
+        )
         return evaluate
 
     return decorate
