@@ -51,17 +51,18 @@ def _index_of(source: TableSource, field: str, column: str, classes: list[ClassV
     )
 
 
-def _argmax(scores: list[ColumnElement[Any]]) -> ColumnElement[Any]:
-    """SQL: the index of the highest score (the first on ties); NULL when a score is NULL. Each WHEN is
-    reached only when the maximum lies among the classes not yet tried, so beating the later ones suffices."""
+def _at_max(scores: list[ColumnElement[Any]], values: list[Any]) -> ColumnElement[Any]:
+    """SQL: the value of the class with the highest score (the first on ties); NULL when a score is NULL. Each
+    WHEN is reached only when the maximum lies among the classes not yet tried, so beating the later ones
+    suffices."""
     last = len(scores) - 1
     return sa.case(
         (sa.or_(*[score.is_(None) for score in scores]), sa.null()),
         *[
-            (sa.and_(*[scores[index] >= later for later in scores[index + 1 :]]), index)
+            (sa.and_(*[scores[index] >= later for later in scores[index + 1 :]]), values[index])
             for index in range(last)
         ],
-        else_=last,
+        else_=values[last],
     )
 
 
@@ -89,8 +90,8 @@ class ClassColumns:
         if class_scores_columns:
             by_name = {str(name): column for name, column in class_scores_columns.items()}
             scores = [predictions.number(f"class_scores.{name}", by_name[str(name)]) for name in classes]
-            predicted = _argmax(scores)
-            confidence = sa.case(*[(predicted == index, score) for index, score in enumerate(scores)])
+            predicted = _at_max(scores, list(range(len(scores))))
+            confidence = _at_max(scores, scores)
             true_score = sa.case(*[(label_class == index, score) for index, score in enumerate(scores)])
             return cls(
                 tuple(map(str, classes)), label_class, predicted, confidence, tuple(scores), true_score

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
+from airflow_retrain_gate.core.multiclass_columns import ClassColumns
 from airflow_retrain_gate.core.profile_queries import (
     NULL_BUCKET,
     NumericEdges,
@@ -96,7 +97,13 @@ def join_outcomes(
 ) -> JoinedOutcomes:
     """Predictions in the window LEFT JOIN outcomes known by as_of; without predictions, outcomes by label time."""
     mapping = outcomes.mapping
-    label = outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
+    # A multiclass model is judged here on whether its predicted class was right, at its confidence.
+    multiclass = ClassColumns.bind(predictions, outcomes) if predictions and mapping.classes else None  # type: ignore[attr-defined]
+    label = (
+        multiclass.correct(outcomes.column("entity").is_not(None))
+        if multiclass
+        else outcomes.number("label", mapping.label)  # type: ignore[attr-defined]
+    )
     proxy = outcomes.number("proxy", mapping.proxy) if mapping.proxy else None  # type: ignore[attr-defined]
     engagement = (
         outcomes.number("engagement", mapping.engagement) if mapping.engagement else None  # type: ignore[attr-defined]
@@ -125,7 +132,7 @@ def join_outcomes(
         *outcomes.filters(),
     )
     source = predictions.clause.outerjoin(outcomes.clause, join_on)
-    score = predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
+    score = multiclass.confidence if multiclass else predictions.number("score", predictions.mapping.score)  # type: ignore[attr-defined]
     band = predictions.column("band") if predictions.mapping.band else None  # type: ignore[attr-defined]
     known = outcomes.column("entity").is_not(None) & label.is_not(None)
     early = known & (outcomes.column("label_timestamp") < _prediction_time(predictions, outcomes))

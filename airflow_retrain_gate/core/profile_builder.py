@@ -13,6 +13,7 @@ from airflow_retrain_gate.core.checks.context import ProfileSet
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
 from airflow_retrain_gate.core.feature_roles import has_misfits
 from airflow_retrain_gate.core.key_profiler import count_keys
+from airflow_retrain_gate.core.multiclass_profiler import profile_classes
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
@@ -216,10 +217,26 @@ class ProfileBuilder:
         current = profile_outcomes(
             predictions, outcomes, judged_current, self.as_of, OutcomeBinning.of(reference), fine_bins
         )
+        classes = {}
+        if predictions is not None and tables.outcomes.classes:
+            classes = {
+                "multiclass_reference": self._cached(
+                    "classes",
+                    identity,
+                    judged_reference,
+                    tables.outcomes.table,
+                    lambda: profile_classes(predictions, outcomes, judged_reference, self.as_of, fine_bins),
+                    outcome_scans(predictions, outcomes, judged_reference),
+                ),
+                "multiclass_current": profile_classes(
+                    predictions, outcomes, judged_current, self.as_of, fine_bins
+                ),
+            }
         return {
             "outcomes_reference": reference,
             "outcomes_current": current,
             "outcomes_have_predictions": predictions is not None,
+            **classes,
         }
 
     def _versions(self) -> dict[str, Any]:
