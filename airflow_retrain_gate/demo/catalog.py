@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_retrain_gate.demo.loading import load_tables
+from airflow_retrain_gate.demo.multiclass_world import (
+    MULTICLASS_STORIES,
+    build_multiclass_tables,
+    multiclass_policy,
+)
 from airflow_retrain_gate.demo.stories import STORIES, build_story, story_policy
 
 DEMO_AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
@@ -23,9 +28,13 @@ def build_demo_warehouse(
 ) -> dict[str, dict[str, Any]]:
     """Write each story's tables into schema `<story>` of `url`; returns story -> policy (as a dict)."""
     policies = {}
-    for name in stories or STORIES:
+    for name in stories or [*STORIES, *MULTICLASS_STORIES]:
         if progress:
             progress(name)
+        if name in MULTICLASS_STORIES:
+            load_tables(url, build_multiclass_tables(name, seed=seed, magnitude=magnitude), schema=name)
+            policies[name] = multiclass_policy(name, schema=name)
+            continue
         load_tables(
             url, build_story(name, seed=seed, magnitude=magnitude, rows_per_day=rows_per_day), schema=name
         )

@@ -174,6 +174,17 @@ def test_every_example_dag_run_succeeds(example_runs: dict[str, DagRunSummary]) 
     assert {dag_id: run.state for dag_id, run in example_runs.items() if run.state != "success"} == {}
 
 
+def test_a_multiclass_model_trains_when_one_class_changes(example_runs: dict[str, DagRunSummary]) -> None:
+    run = example_runs["retrain_gate_multiclass"]
+
+    decision = run.decisions["retrain_gate"]
+    assert decision["branch"] == "train"
+    assert decision["deciding_checks"][0] in {"concept_drift", "performance"}
+    assert any("Class 'legit' (against the other classes)" in reason for reason in decision["reasons"])
+    for task in BRANCH_TASKS:
+        assert run.task_states[task] == ("success" if task == "train" else "skipped")
+
+
 def test_feedback_fine_tune_reviews_the_prompt_release_instead_of_fine_tuning(
     example_runs: dict[str, DagRunSummary],
 ) -> None:
