@@ -61,6 +61,7 @@ def main() -> None:
             "query_log": [
                 (record.purpose, record.rows, round(record.seconds, 3))
                 for record in warehouse.query_log.records
+                if record.catalog is None  # reflections read the catalog, not the tables
             ],
             "reasons": list(decision.reasons)[:3],
         }
