@@ -2,17 +2,22 @@
 
 Numeric histograms are regrouped into bins of equal reference mass before PSI/JS; each current day is
 compared with the reference days of the same weekday (when the reference spans two weeks or more), so
-a weekly rhythm is not mistaken for drift.
+a weekly rhythm is not mistaken for drift. A window or day drifts when its change is material (PSI counted
+as the Jensen-Shannon divergence counts it, so a rare value the reference never had cannot make it drift,
+less the divergence sampling noise alone gives) and significant; the per-day tests of all columns are
+adjusted together (Benjamini-Hochberg).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.multiple_testing import adjust_family
 from airflow_retrain_gate.core.profiles import CategoricalProfile, NumericProfile, TableProfile
 
 DEFAULT_THRESHOLDS = {"psi": (0.1, 0.25), "js": (0.1, 0.18), "ks": (0.1, 0.2), "wasserstein": (0.2, 0.5)}
@@ -40,18 +45,22 @@ class ColumnDrift:
     kind: str
     statistic: str
     value: float
+    material_value: float
+    """The window's value as a bounded divergence counts it (see `HistogramComparison.material_value`); flags use it."""
     p_value: float
     sample_size: float
     reference_rows: int
     current_rows: int
     warn: bool
-    """Window-level effect at or above the warn threshold, and significant."""
+    """Window-level material value at or above the warn threshold, and significant."""
     fail: bool
     days: tuple[str, ...]
     daily_values: tuple[float | None, ...]
     """Per current day: the statistic against the matching reference days (None: too few rows)."""
+    daily_q_values: tuple[float | None, ...]
+    """Per current day: the test's p-value adjusted over every column's days (Benjamini-Hochberg)."""
     daily_drifting: tuple[bool | None, ...]
-    """Per current day: drifts at the warn level (None: not judged)."""
+    """Per current day: a material change at the warn level, significant after adjustment (None: not judged)."""
     daily_strong: tuple[bool | None, ...]
     """Per current day: drifts at the fail level."""
     chart: dict[str, list[float] | list[str]]
@@ -91,6 +100,37 @@ def weekday_reference(
     return by_weekday
 
 
+JS_TO_PSI = 8.0
+"""PSI and the Jensen-Shannon divergence both reduce to the chi-square divergence near no change, PSI = 8 x JSD
+there; everywhere else 8 x JSD <= PSI (JSD's log ratio is bounded, PSI's is not)."""
+
+
+def material_divergence(reference: np.ndarray, current: np.ndarray) -> float:
+    """8 x JSD, less what sampling alone gives two samples of these sizes: (bins - 1) / effective size.
+
+    With no change, effective size x PSI (and x 8 x JSD) follows a chi-square with bins - 1 degrees of freedom,
+    so a 60-row day shows about 0.15 over 10 bins from noise alone; what exceeds it estimates the change itself.
+    """
+    _, _, dof = stats.chi_square(reference, current)
+    size = stats.effective_size(reference.sum(), current.sum())
+    noise = dof / size if size > 0 else 0.0
+    return JS_TO_PSI * stats.jensen_shannon(reference, current) ** 2 - noise
+
+
+@dataclass(frozen=True)
+class HistogramComparison:
+    """One histogram against another: the statistic, the part of it a material change must carry, the test."""
+
+    value: float
+    material_value: float
+    """The change a material drift must carry, in the statistic's units: for PSI and JS, the divergence as JSD
+    counts it, less what sampling noise gives (`material_divergence`); KS and Wasserstein as they are. A value
+    the reference never had, on a small share s of rows, adds about 2.8 x s to it, while PSI's log ratio adds
+    s x ln(s / pseudo-count share), which grows with the reference's size."""
+    p_value: float
+    sample_size: float
+
+
 def _compare(
     spec: DriftSpec,
     kind: str,
@@ -99,29 +139,47 @@ def _compare(
     groups: np.ndarray | None,
     centres: np.ndarray | None,
     scale: float,
-) -> tuple[float, float]:
+) -> HistogramComparison:
     statistic = spec.statistic if kind == "numeric" or spec.statistic == "js" else "psi"
+    size = stats.effective_size(reference.sum(), current.sum())
     if statistic in ("psi", "js"):
         ref = stats.regroup(reference, groups) if groups is not None else reference
         cur = stats.regroup(current, groups) if groups is not None else current
-        value = stats.psi(ref, cur) if statistic == "psi" else stats.jensen_shannon(ref, cur)
         _, p_value, _ = stats.chi_square(ref, cur)
-        return value, p_value
+        material = material_divergence(ref, cur)
+        if statistic == "js":
+            distance = math.sqrt(max(material, 0.0) / JS_TO_PSI)
+            return HistogramComparison(stats.jensen_shannon(ref, cur), distance, p_value, size)
+        return HistogramComparison(stats.psi(ref, cur), material, p_value, size)
     distance, p_value = stats.ks_binned(reference, current)
     if statistic == "ks":
-        return distance, p_value
+        return HistogramComparison(distance, distance, p_value, size)
     assert centres is not None
-    return stats.wasserstein_binned(centres, reference, current) / scale if scale > 0 else 0.0, p_value
+    moved = stats.wasserstein_binned(centres, reference, current) / scale if scale > 0 else 0.0
+    return HistogramComparison(moved, moved, p_value, size)
 
 
-def _column(
+@dataclass(frozen=True)
+class _Measured:
+    """A column's comparisons before the per-day tests of all columns are judged together."""
+
+    kind: str
+    reference_profile: NumericProfile | CategoricalProfile
+    current_profile: NumericProfile | CategoricalProfile
+    groups: np.ndarray | None
+    window: HistogramComparison
+    daily: tuple[HistogramComparison | None, ...]
+    """Per current day, against the reference days of the same weekday (None: too few rows)."""
+
+
+def _measure(
     spec: DriftSpec,
     kind: str,
     reference_profile: NumericProfile | CategoricalProfile,
     current_profile: NumericProfile | CategoricalProfile,
     reference: TableProfile,
     current: TableProfile,
-) -> ColumnDrift:
+) -> _Measured:
     reference_counts = np.asarray(reference_profile.counts, float)
     current_counts = np.asarray(current_profile.counts, float)
     groups = centres = None
@@ -131,48 +189,62 @@ def _column(
         moments = reference_profile.moments.combine(current_profile.moments)
         centres = stats.bin_centres(reference_profile.edges, moments.minimum or 0.0, moments.maximum or 0.0)
         scale = reference_profile.moments.std
-    statistic = spec.statistic if kind == "numeric" or spec.statistic == "js" else "psi"
-    warn_at, fail_at = (spec.warn, spec.fail) if statistic == spec.statistic else DEFAULT_THRESHOLDS["psi"]
-    value, p_value = _compare(spec, kind, reference_counts, current_counts, groups, centres, scale)
-    size = stats.effective_size(reference_counts.sum(), current_counts.sum())
     by_weekday = weekday_reference(reference, reference_profile.daily_counts)
-    daily_values: list[float | None] = []
-    daily_drifting: list[bool | None] = []
-    daily_strong: list[bool | None] = []
+    daily: list[HistogramComparison | None] = []
     for day, counts in zip(current.days, current_profile.daily_counts, strict=True):
         day_counts = np.asarray(counts, float)
         # A day less than half inside the window (as_of mid-day) shows an intraday slice, not the day.
         if day_counts.sum() < spec.min_day_rows or current.window.day_coverage(date.fromisoformat(day)) < 0.5:
-            daily_values.append(None)
-            daily_drifting.append(None)
-            daily_strong.append(None)
+            daily.append(None)
             continue
         matched = by_weekday.get(date.fromisoformat(day).weekday(), reference_counts)
-        day_value, day_p = _compare(spec, kind, matched, day_counts, groups, centres, scale)
-        day_size = stats.effective_size(matched.sum(), day_counts.sum())
-        daily_values.append(day_value)
-        daily_drifting.append(
-            stats.is_material(day_value, warn_at, day_p, day_size, spec.alpha, spec.large_sample)
+        daily.append(_compare(spec, kind, matched, day_counts, groups, centres, scale))
+    window = _compare(spec, kind, reference_counts, current_counts, groups, centres, scale)
+    return _Measured(kind, reference_profile, current_profile, groups, window, tuple(daily))
+
+
+def _judge(
+    spec: DriftSpec, measured: _Measured, days: tuple[str, ...], daily_q_values: list[float | None]
+) -> ColumnDrift:
+    """Flag the window and each day whose material value reaches a threshold, days by their adjusted p-values."""
+    statistic = spec.statistic if measured.kind == "numeric" or spec.statistic == "js" else "psi"
+    warn_at, fail_at = (spec.warn, spec.fail) if statistic == spec.statistic else DEFAULT_THRESHOLDS["psi"]
+    window = measured.window
+
+    def material(comparison: HistogramComparison, threshold: float, p_value: float) -> bool:
+        return stats.is_material(
+            comparison.material_value,
+            threshold,
+            p_value,
+            comparison.sample_size,
+            spec.alpha,
+            spec.large_sample,
         )
-        daily_strong.append(
-            stats.is_material(day_value, fail_at, day_p, day_size, spec.alpha, spec.large_sample)
+
+    def daily_flags(threshold: float) -> tuple[bool | None, ...]:
+        return tuple(
+            None if day is None or q_value is None else material(day, threshold, q_value)
+            for day, q_value in zip(measured.daily, daily_q_values, strict=True)
         )
+
     return ColumnDrift(
-        column=reference_profile.column,
-        kind=kind,
+        column=measured.reference_profile.column,
+        kind=measured.kind,
         statistic=statistic,
-        value=value,
-        p_value=p_value,
-        sample_size=size,
-        reference_rows=int(reference_counts.sum()),
-        current_rows=int(current_counts.sum()),
-        warn=stats.is_material(value, warn_at, p_value, size, spec.alpha, spec.large_sample),
-        fail=stats.is_material(value, fail_at, p_value, size, spec.alpha, spec.large_sample),
-        days=current.days,
-        daily_values=tuple(daily_values),
-        daily_drifting=tuple(daily_drifting),
-        daily_strong=tuple(daily_strong),
-        chart=histogram_chart(reference_profile, current_profile, groups),
+        value=window.value,
+        material_value=window.material_value,
+        p_value=window.p_value,
+        sample_size=window.sample_size,
+        reference_rows=int(sum(measured.reference_profile.counts)),
+        current_rows=int(sum(measured.current_profile.counts)),
+        warn=material(window, warn_at, window.p_value),
+        fail=material(window, fail_at, window.p_value),
+        days=days,
+        daily_values=tuple(None if day is None else day.value for day in measured.daily),
+        daily_q_values=tuple(daily_q_values),
+        daily_drifting=daily_flags(warn_at),
+        daily_strong=daily_flags(fail_at),
+        chart=histogram_chart(measured.reference_profile, measured.current_profile, measured.groups),
     )
 
 
@@ -217,14 +289,22 @@ def _short(value: float) -> str:
 
 
 def analyse_drift(reference: TableProfile, current: TableProfile, spec: DriftSpec) -> list[ColumnDrift]:
-    """Drift of every feature column present in both profiles."""
-    drifts = []
-    for name, profile in reference.numeric.items():
-        if name in current.numeric:
-            drifts.append(_column(spec, "numeric", profile, current.numeric[name], reference, current))
-    for name, profile in reference.categorical.items():
-        if name in current.categorical:
-            drifts.append(
-                _column(spec, "categorical", profile, current.categorical[name], reference, current)
-            )
-    return drifts
+    """Drift of every feature column present in both profiles; the per-day tests of all columns are one family."""
+    measured = [
+        _measure(spec, "numeric", profile, current.numeric[name], reference, current)
+        for name, profile in reference.numeric.items()
+        if name in current.numeric
+    ] + [
+        _measure(spec, "categorical", profile, current.categorical[name], reference, current)
+        for name, profile in reference.categorical.items()
+        if name in current.categorical
+    ]
+    q_values = adjust_family(
+        {
+            column.reference_profile.column: [None if day is None else day.p_value for day in column.daily]
+            for column in measured
+        }
+    )
+    return [
+        _judge(spec, column, current.days, q_values[column.reference_profile.column]) for column in measured
+    ]

@@ -65,12 +65,14 @@ def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
     """Evidence (numbers and chart data) of one column's drift."""
     return {
         "p_value": drift.p_value,
+        "material_value": drift.material_value,
         "reference_rows": drift.reference_rows,
         "current_rows": drift.current_rows,
         "histogram": drift.chart,
         "daily": {
             "days": list(drift.days),
             "value": list(drift.daily_values),
+            "q_value": list(drift.daily_q_values),
             "drifting": list(drift.daily_drifting),
         },
         "drifting_days": drift.drifting_days,
@@ -116,6 +118,13 @@ def check_drift(inputs: CheckInputs, settings: DriftSettings) -> list[Finding]:
             status, message = (
                 Status.WARN,
                 f"Column {subject} drifted moderately: {name} {drift.value:.3f} (warn at {warn_at}); {days}.",
+            )
+        elif drift.value >= warn_at and drift.material_value < warn_at:
+            status, message = (
+                Status.PASS,
+                f"Column {subject} is stable: {name} {drift.value:.3f}, but only {drift.material_value:.3f} of it "
+                "is a material change (values the reference rarely or never had, and sampling noise, make up "
+                "the rest; category_coverage judges new values).",
             )
         else:
             status, message = Status.PASS, f"Column {subject} is stable: {name} {drift.value:.3f}."

@@ -1,5 +1,7 @@
 """drift_persistence: drift seen on only a few days of the current window is transient (a campaign, an
-incident): retraining would learn the anomaly, so a person should look. Reads per-day drift."""
+incident): retraining would learn the anomaly, so a person should look. Reads per-day drift, where a day
+drifts only when it carries a material change (not a rare new value, not sampling noise) that stays
+significant once every column's days are adjusted together (see drift_analysis)."""
 
 from __future__ import annotations
 

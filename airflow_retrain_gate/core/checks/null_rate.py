@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
@@ -9,6 +12,7 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.multiple_testing import adjust_family
 from airflow_retrain_gate.core.profiles import TableProfile
 
 
@@ -23,6 +27,36 @@ class NullRateSettings(CheckSettings):
     )
 
 
+@dataclass(frozen=True)
+class DailyNullRise:
+    """One current day's rise of a column's NULL share over the reference's, and its test."""
+
+    day: str
+    increase: float
+    p_value: float
+    sample_size: float
+
+
+def daily_null_rises(
+    reference: TableProfile, current: TableProfile, column: str
+) -> list[DailyNullRise | None]:
+    """Per current day, the NULL share's rise against the whole reference window (None: a day without rows)."""
+    ref_nulls = (reference.numeric.get(column) or reference.categorical[column]).nulls
+    current_column = current.numeric.get(column) or current.categorical[column]
+    rises: list[DailyNullRise | None] = []
+    for day, nulls, rows in zip(current.days, current_column.daily_nulls, current.daily_rows, strict=True):
+        if not rows or not reference.rows:
+            rises.append(None)
+            continue
+        increase, p_value = stats.two_proportions(ref_nulls, reference.rows, nulls, rows)
+        rises.append(DailyNullRise(day, increase, p_value, stats.effective_size(reference.rows, rows)))
+    return rises
+
+
+def _p_values(rises: list[DailyNullRise | None]) -> list[float | None]:
+    return [None if rise is None else rise.p_value for rise in rises]
+
+
 def null_share_finding(
     inputs: CheckInputs,
     subject: str,
@@ -30,8 +64,13 @@ def null_share_finding(
     current: TableProfile,
     column: str,
     settings: NullRateSettings,
+    daily_q_values: Sequence[float | None] | None = None,
 ) -> Finding:
-    """Whether the NULL share of `column` (a feature or the score) rose over the window, spiked, or is 100%."""
+    """Whether the NULL share of `column` (a feature or the score) rose over the window, spiked, or is 100%.
+
+    A day spikes on its p-value adjusted with the other tested days: `daily_q_values` when the caller adjusted
+    several columns' days together, else Benjamini-Hochberg over this column's days.
+    """
     current_column = current.numeric.get(column) or current.categorical[column]
     ref_nulls = (reference.numeric.get(column) or reference.categorical[column]).nulls
     cur_nulls, daily_nulls = current_column.nulls, current_column.daily_nulls
@@ -45,15 +84,17 @@ def null_share_finding(
     increase, p_value = stats.two_proportions(ref_nulls, reference.rows, cur_nulls, current.rows)
     size = stats.effective_size(reference.rows, current.rows)
     ref_share, cur_share = ref_nulls / reference.rows, cur_nulls / current.rows
+    rises = daily_null_rises(reference, current, column)
+    if daily_q_values is None:
+        daily_q_values = adjust_family({column: _p_values(rises)})[column]
     spikes, elevated = [], []
-    for day, nulls, rows in zip(current.days, daily_nulls, current.daily_rows, strict=True):
-        if rows:
-            day_increase, day_p = stats.two_proportions(ref_nulls, reference.rows, nulls, rows)
-            day_size = stats.effective_size(reference.rows, rows)
-            if inputs.material(day_increase, settings.max_increase, day_p, day_size):
-                elevated.append(day)
-            if inputs.material(day_increase, settings.daily_spike, day_p, day_size):
-                spikes.append(day)
+    for rise, q_value in zip(rises, daily_q_values, strict=True):
+        if rise is None or q_value is None:
+            continue
+        if inputs.material(rise.increase, settings.max_increase, q_value, rise.sample_size):
+            elevated.append(rise.day)
+        if inputs.material(rise.increase, settings.daily_spike, q_value, rise.sample_size):
+            spikes.append(rise.day)
     evidence = {
         "reference_share": ref_share,
         "current_share": cur_share,
@@ -117,7 +158,12 @@ def check_null_rate(inputs: CheckInputs, settings: NullRateSettings) -> list[Fin
     reference, current = inputs.profiles.features_reference, inputs.profiles.features_current
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.subject
+    columns = [*reference.numeric, *reference.categorical]
+    # Every column's days form one family: 7 days x 20 columns are 140 chances of a chance spike.
+    q_values = adjust_family(
+        {name: _p_values(daily_null_rises(reference, current, name)) for name in columns}
+    )
     return [
-        null_share_finding(inputs, f"{table}.{name}", reference, current, name, settings)
-        for name in [*reference.numeric, *reference.categorical]
+        null_share_finding(inputs, f"{table}.{name}", reference, current, name, settings, q_values[name])
+        for name in columns
     ]

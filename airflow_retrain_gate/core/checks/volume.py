@@ -13,6 +13,7 @@ from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.table_rows import empty_windows_message
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.multiple_testing import benjamini_hochberg
 from airflow_retrain_gate.core.profiles import TableProfile
 
 MIN_EXPECTED_ROWS = 20
@@ -122,13 +123,20 @@ def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]
         "ratio": ratio,
     }
     coverage = [current.window.day_coverage(date.fromisoformat(day)) for day in current.days]
+    # A partial day (as_of mid-day) is freshness's business: intraday rhythm varies. The days tested are one
+    # family: each day's Poisson p-value is adjusted with the others' (Benjamini-Hochberg).
+    shortfall_p_values = [
+        float(scipy_stats.poisson.cdf(rows, wanted))
+        if covered >= 0.999 and wanted >= MIN_EXPECTED_ROWS
+        else None
+        for rows, wanted, covered in zip(observed, expected, coverage, strict=True)
+    ]
     partial_days = [
         day
-        for day, rows, wanted, covered in zip(current.days, observed, expected, coverage, strict=True)
-        if covered >= 0.999  # a partial day (as_of mid-day) is freshness's business: intraday rhythm varies
-        and wanted >= MIN_EXPECTED_ROWS
-        and rows < settings.min_day_ratio * wanted
-        and scipy_stats.poisson.cdf(rows, wanted) < inputs.alpha
+        for day, rows, wanted, q_value in zip(
+            current.days, observed, expected, benjamini_hochberg(shortfall_p_values), strict=True
+        )
+        if q_value is not None and rows < settings.min_day_ratio * wanted and q_value < inputs.alpha
     ]
     if ratio < settings.min_ratio or partial_days:
         if current.rows == 0:
