@@ -31,6 +31,7 @@ MAPPED_BY = {
     "predictions": "tables.predictions",
     "keys": "tables.features",
     "outcomes": "tables.outcomes",
+    "residuals": "tables.features.entity",
     "versions": "tables.predictions.versions",
     "overrides": "tables.overrides",
     "training_signals": "tables.training_signals",

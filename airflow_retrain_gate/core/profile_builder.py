@@ -17,7 +17,8 @@ from airflow_retrain_gate.core.multiclass_profiler import profile_classes
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.profiles import KeyCounts
+from airflow_retrain_gate.core.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
+from airflow_retrain_gate.core.residual_profiler import profile_residuals
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.simple_profilers import (
     latest_timestamp,
@@ -81,6 +82,14 @@ class ProfileBuilder:
                 values.update(produced)
             else:
                 errors[kind] = error
+        if "residuals" in kinds and "outcomes" not in unmapped and "features_reference" in values:
+            # Residuals are counted on the features' reference bins, so they wait for the features profile.
+            features_reference = values["features_reference"]
+            _, produced, error = _attempt("residuals", lambda: self._residuals(features_reference))
+            if error is None:
+                values.update(produced)
+            else:
+                errors["residuals"] = error
         return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
 
     def _cached(
@@ -269,6 +278,38 @@ class ProfileBuilder:
         )
         current = profile_versions(features, predictions, outcomes, judged_current, self.as_of)
         return {"versions_reference": reference, "versions_current": current}
+
+    def _residuals(self, features_reference: TableProfile) -> dict[str, Any]:
+        """Residuals of matured predictions by reference bin of each feature, both windows (none without
+        predictions, a features entity, or with a score per class)."""
+        tables = self.policy.tables
+        if tables.predictions is None or tables.outcomes is None or tables.features.entity is None:
+            return {}
+        if getattr(tables.outcomes, "classes", None):
+            return {}
+        predictions = TableSource.bind(self.warehouse, tables.predictions, "tables.predictions")
+        outcomes = TableSource.bind(self.warehouse, tables.outcomes, "tables.outcomes")
+        features = TableSource.bind(self.warehouse, tables.features, "tables.features")
+        binning = FeatureBinning.of(features_reference)
+        judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
+        identity = {
+            **self._identity(tables.features, tables.predictions, tables.outcomes),
+            "labels_known_by": self.as_of.date().isoformat(),
+            "feature_bins": to_jsonable(binning),
+        }
+
+        def profile(window: TimeWindow) -> ResidualProfile:
+            return profile_residuals(predictions, outcomes, features, window, self.as_of, binning)
+
+        reference = self._cached(
+            "residuals",
+            identity,
+            judged_reference,
+            tables.features.table,
+            lambda: profile(judged_reference),
+            (*outcome_scans(predictions, outcomes, judged_reference), features.scan(judged_reference)),
+        )
+        return {"residuals_reference": reference, "residuals_current": profile(judged_current)}
 
     def _daily(
         self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]

@@ -228,6 +228,53 @@ MULTICLASS_METRICS = ("n", "matured", "in_classes", "correct", "log_loss", "stra
 right, the sum of -ln(score of the true class) (clipped), and matured labels outside the classes."""
 
 
+RESIDUAL_METRICS = ("n", "residual_sum", "residual_sq")
+"""Aggregates per day x feature bin: matured predictions, and sums of their residuals (label - score) and squares."""
+
+
+@dataclass(frozen=True)
+class FeatureResiduals:
+    """The residuals (label - score) of matured predictions per day x reference bin of one feature.
+
+    A numeric feature's slots are its reference histogram's (underflow, fine bins, overflow); a categorical
+    feature's are its tracked categories, then OTHER and MISSING."""
+
+    column: str
+    edges: tuple[float, ...]
+    """The reference's bin edges of a numeric feature; empty for a categorical one."""
+    categories: tuple[str, ...]
+    """The slots of a categorical feature; empty for a numeric one."""
+    daily: dict[str, tuple[tuple[float, ...], ...]]
+    """Metric of RESIDUAL_METRICS -> [day][slot]."""
+
+    def by_slot(self, metric: str, days: list[int] | None = None) -> np.ndarray:
+        """A metric per slot, summed over all days or over the given day indexes."""
+        array = np.asarray(self.daily[metric], float)
+        return (array if days is None else array[days]).sum(axis=0)
+
+
+@dataclass(frozen=True)
+class ResidualProfile:
+    """Matured predictions joined to the features they were scored on, their residuals by bin of each feature."""
+
+    window: TimeWindow
+    days: tuple[str, ...]
+    features: dict[str, FeatureResiduals]
+    daily_rows: tuple[int, ...]
+    """Matured predictions with a score that joined a features row, per day."""
+
+    @property
+    def rows(self) -> int:
+        """Matured predictions with a score that joined a features row."""
+        return sum(self.daily_rows)
+
+    def halves(self) -> tuple[list[int], list[int]]:
+        """Day indexes of the first and second half of the window's days that have joined matured predictions."""
+        with_rows = [index for index, count in enumerate(self.daily_rows) if count > 0]
+        middle = len(with_rows) // 2
+        return with_rows[:middle], with_rows[middle:]
+
+
 VERSION_METRICS = (
     "n",
     "label_n",
@@ -363,6 +410,8 @@ _PROFILE_TYPES = {
         TableProfile,
         OutcomeProfile,
         MulticlassProfile,
+        FeatureResiduals,
+        ResidualProfile,
         VersionCounts,
         VersionProfile,
         DailyCounts,

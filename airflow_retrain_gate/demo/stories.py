@@ -184,6 +184,27 @@ def _prompt_release(world: World, magnitude: float) -> None:
     world.label_logit_shift = np.where(shipped, -(0.5 + 0.4 * magnitude), 0.0)
 
 
+def _hidden_concept_change(world: World, magnitude: float) -> None:
+    """Class regions move in feature space: at an equal score, long-tenure customers now carry more risk and
+    short-tenure ones less, so each score bin keeps its outcome rate. Baskets and engagement also narrow, so the
+    scores bunch in the middle deciles and AUC drops as the score mix predicts; a refit on tenure recovers it."""
+    current = world.current
+    narrowing = 1.0 / (1.0 + 0.5 * magnitude)
+    engagement_centre = 2.0 / 7.0  # the mean of the Beta(2, 5) engagement rates
+    world.engagement_rate[current] = engagement_centre + narrowing * (
+        world.engagement_rate[current] - engagement_centre
+    )
+    world.basket_value[current] = np.exp(3.5 + narrowing * (np.log(world.basket_value[current]) - 3.5))
+    # Tenure within each narrow score bin, centred there: the risk it adds or removes averages out per score bin.
+    score_bin = pd.qcut(world.model_logit()[current], 40, labels=False, duplicates="drop")
+    tenure = pd.Series(world.tenure_score[current])
+    by_bin = tenure.groupby(score_bin)
+    standing = ((tenure - by_bin.transform("mean")) / by_bin.transform("std")).clip(-1.5, 1.5) / 1.5
+    standing -= standing.groupby(score_bin).transform("mean")
+    world.risk_factor = np.ones(len(world.day))
+    world.risk_factor[current] = 1.0 + min(0.3 + 0.3 * magnitude, 0.9) * standing.to_numpy()
+
+
 def _stable_harmless_drift(world: World, magnitude: float) -> None:
     """Customers' tenure scores rise for good; outcome given the inputs is unchanged."""
     world.tenure_score[world.current] += 6.0 + 4.0 * magnitude
@@ -232,6 +253,13 @@ STORIES: dict[str, Story] = {
         Story("trust_decay", "Manual overrides rise", "alert", "trust", _trust_decay),
         Story("segment_mix_shift", "Segment shares moved", "alert", "segment_mix", _segment_mix_shift),
         Story("concept_drift", "Outcome given score changed", "train", "concept_drift", _concept_drift),
+        Story(
+            "hidden_concept_change",
+            "Outcome given the inputs changed, score bins stay calibrated",
+            "train",
+            "residual_drift",
+            _hidden_concept_change,
+        ),
         Story(
             "prompt_release",
             "Feedback fell when prompt v12 shipped",

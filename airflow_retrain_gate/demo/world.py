@@ -75,6 +75,8 @@ class World:
     label_logit_shift: np.ndarray | None = None
     label_slope: np.ndarray | None = None
     extra_positive_rate: np.ndarray | None = None
+    risk_factor: np.ndarray | None = None
+    """Per row, multiplies the probability of a positive outcome (clipped to 1): risk that moves at equal score."""
     accidental_click_rate: np.ndarray | None = None
 
     @property
@@ -171,6 +173,8 @@ def tables(world: World) -> dict[str, pd.DataFrame]:
         centre = np.median(true_logit)
         true_logit = centre + world.label_slope * (true_logit - centre)
     probability = sigmoid(true_logit)
+    if world.risk_factor is not None:
+        probability = np.clip(probability * world.risk_factor, 0.0, 1.0)
     if world.extra_positive_rate is not None:
         probability = probability + (1 - probability) * world.extra_positive_rate
     outcome = (rng_state.uniform(0, 1, len(score)) < probability).astype(int)

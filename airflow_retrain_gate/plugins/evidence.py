@@ -1,4 +1,5 @@
-"""Charts of a finding's evidence: reference vs current histograms, outcome by score bin, daily series."""
+"""Charts of a finding's evidence: reference vs current histograms, outcome by score bin, mean residual by feature
+bin, daily series."""
 
 from __future__ import annotations
 
@@ -33,11 +34,17 @@ def finding_charts(finding: Finding) -> list[Chart]:
     """Every chart the finding's evidence supports; malformed evidence yields no chart rather than an error."""
     evidence = finding.evidence
     charts = []
-    for key, what in (("histogram", ""), ("outcome_by_score_bin", " outcome rate by score bin,")):
+    for key, what in (
+        ("histogram", ""),
+        ("outcome_by_score_bin", " outcome rate by score bin,"),
+        ("residual_by_feature_bin", " mean residual (label - score) by bin,"),
+    ):
         if compared := _comparison(evidence.get(key)):
             labels, reference, current = compared
             title = f"{finding.subject}:{what} reference vs current"
-            charts.append(Chart(title, bar_chart(labels, reference, current)))
+            # Outcomes and residuals of numeric labels are in the label's units, not shares.
+            percent = evidence.get("label_kind") != "numeric"
+            charts.append(Chart(title, bar_chart(labels, reference, current, percent=percent)))
     daily = evidence.get("daily")
     if isinstance(daily, dict):
         charts += _daily_charts(finding.subject, daily)

@@ -92,7 +92,7 @@ def test_history_lists_newest_first_with_filters_and_pages(
     newest = log.history(limit=4)
     assert [entry.key.run_id for entry in newest] == ["run_5", "run_4", "run_3", "run_2"]
     assert [entry.key.run_id for entry in log.history(limit=4, offset=4)] == ["run_1", "run_0"]
-    assert newest[0].deciding_checks == ("concept_drift",)
+    assert newest[0].deciding_checks == ("concept_drift", "residual_drift")
     assert newest[0].headline == decisions["concept_drift"].reasons[0]
 
     assert [entry.key.run_id for entry in log.history(LogQuery(dag_ids=["dag_1"]))] == [

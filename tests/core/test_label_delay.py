@@ -50,7 +50,10 @@ def test_without_a_label_delay_the_first_reason_says_no_outcome_was_judged(churn
     assert first.startswith(
         "Could not judge whether to retrain: concept_drift not judged: only 0 matured labels"
     ), first
-    assert "set windows.label_delay (e.g. 28d)" in first and "Not judged either: performance." in first
+    assert (
+        "set windows.label_delay (e.g. 28d)" in first
+        and "Not judged either: performance, residual_drift." in first
+    )
     assert decision.headline() == f"skip: {first}"
     assert decision.reasons[1].startswith("Nothing else calls for action: all ")
     assert decision.reasons[-1] == (

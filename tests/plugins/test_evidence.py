@@ -36,6 +36,7 @@ def test_every_deciding_finding_of_the_demo_stories_gets_a_chart(demo_decisions:
         "dead_signal": "per day",
         "segment_mix_shift": "reference vs current",
         "concept_drift": "score bin",
+        "hidden_concept_change": "mean residual (label - score) by bin",
     }
     for story, words in expected.items():
         deciding = demo_decisions[story].deciding_findings

@@ -47,7 +47,7 @@ def test_history_lists_the_decisions_of_readable_dags_newest_first(
         ("churn_model", "fix_features"),
         ("fraud_scorer", "train"),
     ]
-    assert listed["decisions"][1]["deciding_checks"] == ["concept_drift"]
+    assert listed["decisions"][1]["deciding_checks"] == ["concept_drift", "residual_drift"]
     assert listed["decisions"][1]["url"].startswith("/retrain-gate/decision/fraud_scorer/")
     page = get(client, tokens, "alice", "/")
     table = page.text[page.text.index("<tbody>") :]

@@ -22,6 +22,7 @@ from airflow_retrain_gate.core.checks import (  # noqa: F401  (imported to regis
     null_rate,
     performance,
     proxy_alignment,
+    residual_drift,
     scale_shift,
     schema,
     score_health,
@@ -60,6 +61,7 @@ DECISION_ORDER = (
     "label_maturity",
     "concept_drift",
     "performance",
+    "residual_drift",
     "drift",
 )
 """Checks from the most specific explanation to the most generic; reasons are listed in this order."""

@@ -14,6 +14,7 @@ from airflow_retrain_gate.core.profiles import (
     KeyCounts,
     MulticlassProfile,
     OutcomeProfile,
+    ResidualProfile,
     TableProfile,
     VersionProfile,
 )
@@ -29,6 +30,7 @@ PROFILE_KINDS = (
     "predictions",
     "keys",
     "outcomes",
+    "residuals",
     "versions",
     "overrides",
     "training_signals",
@@ -57,6 +59,9 @@ class ProfileSet:
     outcomes_reference: OutcomeProfile | None = None
     outcomes_current: OutcomeProfile | None = None
     outcomes_have_predictions: bool = False
+    residuals_reference: ResidualProfile | None = None
+    """Residuals of matured predictions by bin of each feature (predictions joined to features on the entity)."""
+    residuals_current: ResidualProfile | None = None
     multiclass_reference: MulticlassProfile | None = None
     """Per class aggregates of a multiclass model (when the policy maps outcomes.classes)."""
     multiclass_current: MulticlassProfile | None = None
