@@ -136,7 +136,9 @@ def classify_type(sql_type: sa.types.TypeEngine[Any] | str) -> str:
     if upper.startswith("BOOL"):
         return "boolean"
     if "TIMESTAMP" in upper or "DATETIME" in upper:
-        return "timestamptz" if ("WITH TIME ZONE" in upper or upper.endswith("TZ")) else "timestamp"
+        # Snowflake's TIMESTAMP_NTZ is naive ("no time zone"); its TIMESTAMP_LTZ and TIMESTAMP_TZ are instants.
+        zoned = "WITH TIME ZONE" in upper or (upper.endswith("TZ") and not upper.endswith("NTZ"))
+        return "timestamptz" if zoned else "timestamp"
     if upper == "DATE":
         return "date"
     numeric_words = ("INT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "NUMBER")
