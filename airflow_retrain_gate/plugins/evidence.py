@@ -58,6 +58,8 @@ def _performance_charts(finding: Finding) -> list[Chart]:
     given score; the threshold is a drop of AUC (a relative growth of RMSE) from it.
     """
     evidence, threshold = finding.evidence, finding.threshold
+    if "estimated_auc" in evidence:
+        return _estimate_chart(finding)
     metric = next((name for name in ("auc", "rmse") if f"expected_{name}" in evidence), None)
     expected, current = _numbers([evidence.get(f"expected_{metric}"), evidence.get(f"current_{metric}")])
     if metric is None or expected is None or current is None or threshold is None:
@@ -93,6 +95,28 @@ def _performance_charts(finding: Finding) -> list[Chart]:
             )
         )
     return charts
+
+
+def _estimate_chart(finding: Finding) -> list[Chart]:
+    """Before labels mature: the AUC the reference's and the current scores promise at the reference's outcome
+    given score, against the level that alerts (a drop of the threshold)."""
+    reference, estimated = _numbers(
+        [finding.evidence.get("reference_estimated_auc"), finding.evidence.get("estimated_auc")]
+    )
+    if reference is None or estimated is None or finding.threshold is None:
+        return []
+    return [
+        Chart(
+            f"{finding.subject}: AUC the scores promise at the reference's outcome given score (labels pending)",
+            level_bars(
+                ["reference's scores", "current scores"],
+                [reference, estimated],
+                level=reference - finding.threshold,
+                level_name="alerts below",
+                colours=(REFERENCE_COLOUR, PALETTE[0]),
+            ),
+        )
+    ]
 
 
 def _comparison(histogram: Any) -> tuple[list[str], list[Value], list[Value]] | None:

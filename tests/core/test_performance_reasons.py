@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from airflow_retrain_gate.core import Branch, Decision, Status, Warehouse, parse_policy, run_gate
-from airflow_retrain_gate.core.findings import Finding
+from airflow_retrain_gate.core.decision import decide
+from airflow_retrain_gate.core.findings import Action, Finding
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 
@@ -43,7 +44,10 @@ def world(
     follows the true x)."""
     rng = np.random.default_rng(seed)
     day = np.concatenate(
-        [np.repeat(np.asarray(days), rows) for days, rows in zip((REFERENCE_DAYS, CURRENT_DAYS), rows_per_day)]
+        [
+            np.repeat(np.asarray(days), rows)
+            for days, rows in zip((REFERENCE_DAYS, CURRENT_DAYS), rows_per_day, strict=True)
+        ]
     )
     size = len(day)
     current = day >= CURRENT_DAYS.start
@@ -73,9 +77,24 @@ POLICY: dict[str, Any] = {
     "name": "narrowing-population",
     "windows": {"reference": {"start": "-63d", "end": "-35d"}, "current": {"start": "-7d", "end": "0d"}},
     "tables": {
-        "features": {"table": "features", "timestamp": "event_ts", "entity": "entity_id", "numeric": ["x", "noise"]},
-        "predictions": {"table": "predictions", "timestamp": "event_ts", "entity": "entity_id", "score": "score"},
-        "outcomes": {"table": "outcomes", "entity": "entity_id", "label_timestamp": "label_ts", "label": "outcome"},
+        "features": {
+            "table": "features",
+            "timestamp": "event_ts",
+            "entity": "entity_id",
+            "numeric": ["x", "noise"],
+        },
+        "predictions": {
+            "table": "predictions",
+            "timestamp": "event_ts",
+            "entity": "entity_id",
+            "score": "score",
+        },
+        "outcomes": {
+            "table": "outcomes",
+            "entity": "entity_id",
+            "label_timestamp": "label_ts",
+            "label": "outcome",
+        },
     },
 }
 
@@ -115,8 +134,9 @@ def test_a_material_loss_the_shift_explains_alerts_instead_of_retraining(duckdb_
     assert decision.branch is Branch.ALERT, decision.reasons
     assert decision.deciding_checks == ("performance",)
     assert decision.reasons[0].startswith("AUC fell ")
-    assert "as the shift in x predicts; the model's calibration holds, so retraining would not recover" in (
-        decision.reasons[0]
+    assert (
+        "as the shift in x predicts; the model's calibration holds, so retraining would not recover"
+        in (decision.reasons[0])
     )
 
 
@@ -145,7 +165,9 @@ def test_pending_labels_are_said_first_with_an_estimate_and_the_day_they_mature(
     assert abs(finding.evidence["estimated_outcome_rate"] - finding.evidence["reference_outcome_rate"]) < 0.03
     # When half the current window's labels are in, from the rows themselves: within a day of the estimate.
     predictions, outcomes = frames["predictions"], frames["outcomes"]
-    in_window = predictions["event_ts"] >= pd.Timestamp(DEMO_AS_OF.replace(tzinfo=None)) - pd.Timedelta(days=7)
+    in_window = predictions["event_ts"] >= pd.Timestamp(DEMO_AS_OF.replace(tzinfo=None)) - pd.Timedelta(
+        days=7
+    )
     label_times = outcomes.loc[in_window.to_numpy(), "label_ts"].sort_values()
     half_known = label_times.iloc[len(label_times) // 2]
     estimated = pd.Timestamp(finding.evidence["expected_mature_at"]).tz_localize(None)
@@ -196,3 +218,34 @@ def test_scores_that_collapse_on_a_broken_input_leave_performance_unjudged(
     assert finding.status is Status.INSUFFICIENT_DATA, finding.message
     assert "the current scores promise an AUC of only 0.5" in finding.message
     assert "look at the features the model reads" in finding.message
+
+
+def test_one_train_check_that_could_not_judge_is_named_first_even_when_the_other_passed() -> None:
+    findings = [
+        Finding(
+            "concept_drift",
+            "predictions",
+            Status.PASS,
+            Action.NONE,
+            "The outcome rate per score bin is stable.",
+        ),
+        Finding(
+            "performance", "predictions", Status.INSUFFICIENT_DATA, Action.NONE, "AUC needs both outcomes."
+        ),
+        Finding("drift", "features.x", Status.PASS, Action.NONE, "Column features.x is stable."),
+    ]
+
+    branch, reasons, _, _ = decide(
+        findings,
+        error_branch=Branch.ALERT,
+        action_overrides={},
+        check_rank={},
+        nearest_train_at=None,
+        cooldown_s=None,
+        as_of=DEMO_AS_OF,
+        train_checks=("concept_drift", "performance"),
+    )
+
+    assert branch is Branch.SKIP
+    assert reasons[0] == "Could not judge performance, which could ask for train: AUC needs both outcomes."
+    assert reasons[1] == "Nothing else calls for action: all 2 judged findings passed."

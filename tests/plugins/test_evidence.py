@@ -159,3 +159,27 @@ def test_the_performance_finding_charts_expected_vs_realized_auc_against_the_fai
     assert "AUC drop per half of the window" in halves.title
     bars = svg_root(halves.svg).iter("{http://www.w3.org/2000/svg}rect")
     assert len(list(bars)) == len(performance.evidence["half_worsening"]) == 2
+
+
+def test_an_estimate_before_labels_charts_what_the_scores_promise_against_the_level_that_alerts() -> None:
+    pending = Finding(
+        "performance",
+        "predictions",
+        Status.INSUFFICIENT_DATA,
+        Action.NONE,
+        "performance not judged: labels are not mature yet. Estimated before labels: ...",
+        "estimated_auc_drop",
+        0.01,
+        0.05,
+        {
+            "estimated_auc": 0.79,
+            "reference_estimated_auc": 0.80,
+            "expected_mature_at": "2024-06-04T00:00:00+00:00",
+        },
+    )
+
+    (chart,) = finding_charts(pending)
+
+    assert "labels pending" in chart.title
+    titles = [title.text for title in svg_root(chart.svg).iter("{http://www.w3.org/2000/svg}title")]
+    assert titles == ["reference's scores: 0.8", "current scores: 0.79", "alerts below 0.75"]

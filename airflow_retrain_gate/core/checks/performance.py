@@ -257,7 +257,11 @@ def degenerate_expectation(
         statistic="expected_auc",
         value=loss.expected,
         threshold=0.5 + threshold,
-        evidence={"expected_auc": loss.expected, "current_auc": loss.actual, "crowded_share": crowded},
+        evidence={
+            "current_scores_promise_auc": loss.expected,
+            "reference_scores_promise_auc": promised,
+            "crowded_share": crowded,
+        },
     )
 
 
