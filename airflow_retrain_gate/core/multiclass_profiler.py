@@ -12,6 +12,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.multiclass_columns import STRAY_CLASS, ClassColumns
+from airflow_retrain_gate.core.outcome_profiler import outcome_scans
 from airflow_retrain_gate.core.profile_queries import NumericEdges, grouped, window_rows
 from airflow_retrain_gate.core.profiles import MULTICLASS_METRICS, MulticlassProfile
 from airflow_retrain_gate.core.sources import TableSource
@@ -107,7 +108,9 @@ def _stray_labels(
         .order_by(sa.func.count().desc(), sa.cast(raw, sa.String))
         .limit(MAX_STRAY_LABELS)
     )
-    rows = outcomes.warehouse.fetch(query, f"profile classes {window.name}: stray labels")
+    rows = outcomes.warehouse.fetch(
+        query, f"profile classes {window.name}: stray labels", outcome_scans(predictions, outcomes, window)
+    )
     return tuple((str(row.value), int(row.n)) for row in rows)
 
 
@@ -130,7 +133,8 @@ def profile_classes(
     matured = np.zeros((classes, len(days), edges.slots))
     positives = np.zeros((classes, len(days), edges.slots))
     daily = {name: np.zeros(len(days)) for name in MULTICLASS_METRICS}
-    for row in warehouse.fetch(query, f"profile classes {window.name}: score bins"):
+    scans = outcome_scans(predictions, outcomes, window)
+    for row in warehouse.fetch(query, f"profile classes {window.name}: score bins", scans):
         values = row._mapping
         position = day_index.get(day_key(values["day"])) if values["day"] is not None else None
         grouping = next((index for index in range(classes) if values[f"b{index}"] is not None), None)
