@@ -18,8 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Decision, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.core.dry_run import dry_run
+from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe, LabelMaturityProbe, Reading
 from airflow_retrain_gate.core.warehouse import classify_type
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
+from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import STORIES, build_story, story_policy
 from tests.scenarios.test_stories import assert_story, diagnose
 
@@ -91,8 +94,8 @@ def snowflake_emulator() -> Iterator[None]:
         yield
 
 
-def diagnose_on_snowflake(story: str) -> Decision:
-    """Load the story's tables through snowflake-sqlalchemy and run the gate on them at the demo's as_of."""
+def load_on_snowflake(story: str) -> str:
+    """Load the story's tables through snowflake-sqlalchemy into a database of their own; its URL."""
     url = f"snowflake://gate:secret@emulated/{story}/public"
     engine = sa.create_engine(url)
     try:
@@ -100,10 +103,27 @@ def diagnose_on_snowflake(story: str) -> Decision:
             frame.to_sql(name, engine, if_exists="replace", index=False, method=BULK_WRITE)
     finally:
         engine.dispose()
-    warehouse = Warehouse(url)
+    return url
+
+
+def diagnose_on_snowflake(story: str) -> Decision:
+    """Load the story's tables through snowflake-sqlalchemy and run the gate on them at the demo's as_of."""
+    warehouse = Warehouse(load_on_snowflake(story))
     try:
         assert warehouse.dialect == "snowflake"
         return run_gate(parse_policy(story_policy(story)), warehouse, DEMO_AS_OF)
+    finally:
+        warehouse.dispose()
+
+
+def preflight(url: str, story: str) -> tuple[str, list[Reading]]:
+    """The dry run's report and both readiness probes' readings of the story's tables at `url`."""
+    policy = parse_policy(story_policy(story))
+    warehouse = Warehouse(url)
+    try:
+        probes = [FeatureFreshnessProbe, LabelMaturityProbe]
+        readings = [probe.for_policy(policy, DEMO_AS_OF).measure(warehouse) for probe in probes]
+        return dry_run(policy, warehouse, DEMO_AS_OF).render(), readings
     finally:
         warehouse.dispose()
 
@@ -118,6 +138,17 @@ def test_story_on_snowflake_decides_as_on_duckdb(
     assert on_snowflake.deciding_checks == on_duckdb.deciding_checks, on_snowflake.reasons
     statuses = {(finding.check, finding.subject, finding.status) for finding in on_duckdb.findings}
     assert {(finding.check, finding.subject, finding.status) for finding in on_snowflake.findings} == statuses
+
+
+def test_dry_run_and_readiness_on_snowflake_read_as_on_duckdb(
+    snowflake_emulator: None, duckdb_url: str
+) -> None:
+    """Row counts per table and window, the newest feature row's lag and the matured share of labels."""
+    on_snowflake = preflight(load_on_snowflake("pipeline_lag"), "pipeline_lag")
+    load_tables(duckdb_url, build_story("pipeline_lag", rows_per_day=ROWS_PER_DAY))
+    assert on_snowflake == preflight(duckdb_url, "pipeline_lag")
+    assert "the mapping is usable" in on_snowflake[0]
+    assert not on_snowflake[1][0].ready, on_snowflake[1][0].message
 
 
 def test_snowflake_timestamp_types_keep_their_kind(snowflake_emulator: None) -> None:
