@@ -142,10 +142,9 @@ def _log_queries(engine: sa.Engine, warehouse: Warehouse, query_sql: str, scan: 
     def finished(connection: sa.Connection, cursor: Any, statement: str, *args: Any) -> None:
         seconds = time.perf_counter() - connection.info[QUERY_CLOCK].pop()
         reads = 0 if COLUMN_PROBE in statement else statement.count(query_sql.strip())
-        scans = ((scan, reads),) if reads else ()
         # sqlite3 reports -1 rows for a SELECT; GX reads aggregates and at most 20 examples per query there too.
         warehouse.query_log.add(
-            QueryRecord("expectations: GX query", max(cursor.rowcount, 0), seconds, scans)
+            QueryRecord("expectations: GX query", max(cursor.rowcount, 0), seconds, ((scan, reads),))
         )
 
     sa.event.listen(engine, "before_cursor_execute", started)

@@ -153,10 +153,19 @@ def tally(
     )
 
 
+UNDECLARED = Scan("(undeclared)", "unknown span")
+"""Where a query that did not say what it reads is counted: visible, so that it gets declared."""
+
+
 def tally_records(records: Sequence[QueryRecord], cached: Iterable[Scan]) -> tuple[TableScans, ...]:
     """The tally of a gate run's query log records and the reads its cached profiles spared."""
     return tally(
-        (read for record in records for read in record.scans),
+        (
+            read
+            for record in records
+            if record.catalog is None
+            for read in (record.scans or ((UNDECLARED, 1),))
+        ),
         cached,
         (record.catalog for record in records if record.catalog is not None),
     )

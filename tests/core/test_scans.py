@@ -14,8 +14,9 @@ from airflow_retrain_gate.core import Decision, StateStore, Warehouse, parse_pol
 from airflow_retrain_gate.core.feature_profiler import ProfileSettings, profile_features
 from airflow_retrain_gate.core.gate import resolve_windows
 from airflow_retrain_gate.core.outcome_profiler import LABELS_SPAN
-from airflow_retrain_gate.core.scans import TableScans, WindowScans, describe_scans, references
+from airflow_retrain_gate.core.scans import TableScans, WindowScans, describe_scans, references, tally_records
 from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.warehouse import QueryRecord
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 DAYS = 14
@@ -214,3 +215,6 @@ def test_tallies_read_as_one_line() -> None:
     assert describe_scans(tables) == (
         "features 3x current in 4 queries, 0x reference (cached); outcomes 1x labels by as_of (1 cached)"
     )
+    # A query that does not say what it reads still shows, so that it gets declared.
+    undeclared = tally_records([QueryRecord("new profile", 3, 0.1)], ())
+    assert describe_scans(undeclared) == "(undeclared) 1x unknown span"
