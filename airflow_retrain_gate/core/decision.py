@@ -356,7 +356,7 @@ def _skip_reasons(findings: list[Finding], unjudged_train: bool) -> list[str]:
     judged = [finding for finding in findings if finding.status in (Status.PASS, Status.WARN, Status.FAIL)]
     warnings = [finding for finding in findings if finding.status in (Status.WARN, Status.FAIL)]
     explained = [
-        finding.message
+        f"{finding.message.removesuffix('.')}: no retrain."
         for finding in findings
         if finding.status is Status.PASS and finding.evidence.get(EXPLAINS_CHANGE)
     ]

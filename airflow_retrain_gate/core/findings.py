@@ -12,7 +12,8 @@ NOT_CONFIGURED = "not_configured"
 does not map: the policy paths to map. Such findings share one closing reason instead of one line each."""
 EXPLAINS_CHANGE = "explains_change"
 """Evidence key of a passing finding that explains a change people will see (an AUC that fell as the population
-shift predicts, while calibration holds): a `skip` leads with its message instead of "nothing calls for action"."""
+shift predicts, while calibration holds): a `skip` leads with its message and "no retrain", instead of "nothing
+calls for action"."""
 
 
 ATTRIBUTED_CHANGE = "attributed_change"
