@@ -30,6 +30,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check airflow_retrain_gate tests dags_examples benchmarks
 	$(BIN)/ruff format --check airflow_retrain_gate tests dags_examples benchmarks
 
+# The stories on a real Spark SQL engine: starts Spark's Thrift server from the pyspark package (local-cluster,
+# 2 executors; needs Java 17), loads every story as Parquet tables, runs `retrain-gate diagnose` on each, stops it.
+.PHONY: spark-demo
+spark-demo: $(STAMP)
+	$(BIN)/python -m airflow_retrain_gate.demo.spark_demo
+
 # Runs every example DAG once (the branch each gate took is printed), then serves the runs in the Airflow UI
 # (`airflow standalone` on ./demo_home/airflow, http://localhost:8080; it prints the admin login).
 .PHONY: airflow-ui screenshots

@@ -26,6 +26,8 @@ DUCKDB_MEMORY_LIMIT = os.environ.get("RETRAIN_GATE_DUCKDB_MEMORY_LIMIT", "128MB"
 """DuckDB's buffer pool in the gate's process: aggregates are small, scans stream, so memory stays flat
 (DuckDB's own default is 80% of the machine). Set the environment variable to change it."""
 _READ_ONLY_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+# `spark://host:10000/database`: Spark SQL's Thrift server (airflow_retrain_gate/core/spark_dialect.py).
+sa.dialects.registry.register("spark", "airflow_retrain_gate.core.spark_dialect", "SparkDialect")
 
 
 class WarehouseError(RuntimeError):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks"}
+APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks", "spark"}
 MAX_DOUBLE = 1.7976931348623157e308
 """The largest finite double: NaN and infinities lie outside [-MAX_DOUBLE, MAX_DOUBLE] on every dialect."""
 SAFE_MAGNITUDE = 1e120
@@ -25,6 +25,7 @@ GROUPING_SETS_DIALECTS = {
     "redshift",
     "databricks",
     "mssql",
+    "spark",
 }
 
 BYTES_BILLED_DIALECTS = {"bigquery", "awsathena"}

@@ -432,6 +432,10 @@ def _prepare_read(connection: Connection, timeout_s: float) -> None:
             connection.exec_driver_sql("SET LOCAL hash_mem_multiplier = 64")
         # Enforced by the server: the statement ends on time even when this process is gone.
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+    elif dialect == "spark":
+        from airflow_retrain_gate.core.spark_dialect import limit_statement_time
+
+        limit_statement_time(connection, timeout_s)
 
 
 class _EmbeddedTimeout(threading.Timer):

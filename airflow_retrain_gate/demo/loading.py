@@ -1,4 +1,5 @@
-"""Writes story tables into a warehouse with bulk loads: DuckDB from DataFrames, PostgreSQL by COPY."""
+"""Writes story tables into a warehouse with bulk loads: DuckDB from DataFrames, PostgreSQL by COPY, Spark SQL
+from Parquet files."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from airflow_retrain_gate.core.warehouse import create_engine
+from airflow_retrain_gate.demo.spark_loading import load_spark
 
 _PG_TYPES = {"i": "BIGINT", "f": "DOUBLE PRECISION", "M": "TIMESTAMP", "b": "BOOLEAN"}
 
@@ -30,6 +32,8 @@ def load_tables(
                 _load_duckdb(engine, table, schema, frame)
             elif dialect == "postgresql":
                 _load_postgres(engine, table, schema, frame)
+            elif dialect == "spark":
+                load_spark(engine, table, schema, frame)
             else:
                 frame.to_sql(table, engine, schema=schema, if_exists="replace", index=False, chunksize=20_000)
     finally:
