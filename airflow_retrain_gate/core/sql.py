@@ -55,6 +55,13 @@ def _day_bigquery(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"DATE({compiler.process(element.clauses, **kw)})"
 
 
+@compiles(sa.DateTime, "bigquery")
+def _datetime_bigquery(element: sa.DateTime, compiler: Any, **kw: Any) -> str:
+    # BigQuery's TIMESTAMP is an instant and its DATETIME a civil time; neither compares with the other, and
+    # sqlalchemy-bigquery types every DateTime parameter DATETIME, so a TIMESTAMP column's bounds failed.
+    return "TIMESTAMP" if element.timezone else "DATETIME"
+
+
 class equal_width_bucket(FunctionElement[Any]):
     """The bin of a double among `bins` equal-width bins over [low, high): -2 for NULL, -1 below, `bins` above."""
 

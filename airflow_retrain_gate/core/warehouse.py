@@ -493,9 +493,19 @@ def _reflect_columns(
         return {name: ColumnInfo(name, data_type, classify_type(data_type)) for name, data_type in rows}
     reflected = inspector.get_columns(table, schema=schema)
     return {
-        column["name"]: ColumnInfo(column["name"], str(column["type"]), classify_type(column["type"]))
+        column["name"]: ColumnInfo(
+            column["name"], str(column["type"]), reflected_kind(connection.dialect.name, column["type"])
+        )
         for column in reflected
     }
+
+
+def reflected_kind(dialect: str, sql_type: sa.types.TypeEngine[Any]) -> str:
+    """The kind of a column `dialect` reflected: BigQuery's TIMESTAMP, an instant, reflects without a time zone."""
+    kind = classify_type(sql_type)
+    if dialect == "bigquery" and kind == "timestamp" and isinstance(sql_type, sa.TIMESTAMP):
+        return "timestamptz"
+    return kind
 
 
 def short_error(error: BaseException) -> str:

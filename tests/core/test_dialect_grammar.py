@@ -9,6 +9,7 @@ this proves and what it does not.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from sqlglot import exp
 from airflow_retrain_gate.core import Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.core.dry_run import dry_run
 from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe, LabelMaturityProbe
+from airflow_retrain_gate.core.warehouse import ColumnInfo, TableInfo, reflected_kind
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
@@ -113,3 +115,24 @@ def test_the_grammar_check_rejects_another_engines_sql() -> None:
     assert "`" in compiled_text(statement, "bigquery")
     with pytest.raises(sqlglot.errors.ParseError):
         sqlglot.parse_one(compiled_text(statement, "bigquery"), read="trino")
+
+
+def test_bigquery_bounds_are_typed_like_their_column() -> None:
+    """A TIMESTAMP column (an instant) is compared with a TIMESTAMP parameter, a DATETIME column with a DATETIME.
+
+    sqlalchemy-bigquery reflects them as sa.TIMESTAMP and sa.DATETIME, neither with a time zone flag."""
+    reflected = {"event_ts": sa.TIMESTAMP(), "local_ts": sa.DATETIME()}
+    columns = {
+        name: ColumnInfo(name, str(sql_type), reflected_kind("bigquery", sql_type))
+        for name, sql_type in reflected.items()
+    }
+    table = TableInfo("analytics", "events", columns).clause(list(columns))
+    instant = datetime(2024, 6, 1, tzinfo=UTC)
+    query = sa.select(sa.func.count()).where(
+        table.c.event_ts >= sa.literal(instant, table.c.event_ts.type),
+        table.c.local_ts >= sa.literal(instant.replace(tzinfo=None), table.c.local_ts.type),
+    )
+    text = str(query.compile(dialect=sa.engine.make_url("bigquery://").get_dialect()(paramstyle="pyformat")))
+    assert "`event_ts` >= %(param_1:TIMESTAMP)s" in text
+    assert "`local_ts` >= %(param_2:DATETIME)s" in text
+    assert reflected_kind("postgresql", sa.TIMESTAMP()) == "timestamp"
