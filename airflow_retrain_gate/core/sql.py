@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import BindParameter, ColumnElement, FunctionElement
 
 APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks", "spark"}
 MAX_DOUBLE = 1.7976931348623157e308
@@ -53,6 +54,22 @@ def _day_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
 @compiles(day_of, "bigquery")
 def _day_bigquery(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"DATE({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(BindParameter, "trino")
+@compiles(BindParameter, "bigquery")
+def _temporal_literal(element: BindParameter[Any], compiler: Any, **kw: Any) -> str:
+    """Inlined (literal_binds) dates and times as typed literals: Trino compares no timestamp with a string,
+    BigQuery no TIMESTAMP with the DATETIME literal its dialect writes for every DateTime."""
+    value = element.effective_value
+    if not kw.get("literal_binds") or not isinstance(value, date):
+        return compiler.visit_bindparam(element, **kw)
+    if not isinstance(value, datetime):
+        return f"DATE '{value.isoformat()}'"
+    if value.tzinfo is None:
+        kind = "TIMESTAMP" if compiler.dialect.name == "trino" else "DATETIME"
+        return f"{kind} '{value.isoformat(sep=' ')}'"
+    return f"TIMESTAMP '{value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=' ')} UTC'"
 
 
 @compiles(sa.DateTime, "bigquery")

@@ -9,7 +9,7 @@ this proves and what it does not.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -136,3 +136,32 @@ def test_bigquery_bounds_are_typed_like_their_column() -> None:
     assert "`event_ts` >= %(param_1:TIMESTAMP)s" in text
     assert "`local_ts` >= %(param_2:DATETIME)s" in text
     assert reflected_kind("postgresql", sa.TIMESTAMP()) == "timestamp"
+
+
+@pytest.mark.parametrize(
+    ("engine", "naive", "zoned"),
+    [
+        ("trino", "TIMESTAMP '2024-06-01 12:30:00'", "TIMESTAMP '2024-06-01 10:30:00 UTC'"),
+        ("bigquery", "DATETIME '2024-06-01 12:30:00'", "TIMESTAMP '2024-06-01 10:30:00 UTC'"),
+    ],
+)
+def test_inlined_bounds_are_typed_literals(engine: str, naive: str, zoned: str) -> None:
+    """SQL with its parameters inlined (an expectation suite's window query) compares a timestamp column with a
+    timestamp literal: Trino compares no timestamp with a string, BigQuery no TIMESTAMP with a DATETIME."""
+    columns = {
+        "local_ts": ColumnInfo("local_ts", "TIMESTAMP", "timestamp"),
+        "event_ts": ColumnInfo("event_ts", "TIMESTAMP WITH TIME ZONE", "timestamptz"),
+        "day": ColumnInfo("day", "DATE", "date"),
+    }
+    table = TableInfo("analytics", "events", columns).clause(list(columns))
+    instant = datetime(2024, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    query = sa.select(table).where(
+        table.c.local_ts >= sa.literal(instant.replace(tzinfo=None), table.c.local_ts.type),
+        table.c.event_ts >= sa.literal(instant, table.c.event_ts.type),
+        table.c.day < sa.literal(instant.date(), table.c.day.type),
+    )
+    text = compiled_text(query, engine)
+    assert f">= {naive} AND" in text
+    assert f">= {zoned} AND" in text
+    assert "< DATE '2024-06-01'" in text
+    sqlglot.parse_one(text, read=engine)
