@@ -247,7 +247,8 @@ def decide(
         for finding in wanted[candidate]
     ]
     attributed = next(
-        (f.evidence[ATTRIBUTED_CHANGE] for f in adjusted if f.decides and ATTRIBUTED_CHANGE in f.evidence), None
+        (f.evidence[ATTRIBUTED_CHANGE] for f in adjusted if f.decides and ATTRIBUTED_CHANGE in f.evidence),
+        None,
     )
     reasons += [
         f"Also seen (train, not taken: the shift is attributed to {attributed}): {finding.message}"

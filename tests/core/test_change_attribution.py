@@ -224,7 +224,7 @@ def release(world: World, day: int = 3) -> np.ndarray:
     return shipped
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_a_release_that_changes_nothing_is_silent(duckdb_url: str, seed: int) -> None:
     decision = gate(duckdb_url, release, seed=seed)
 
