@@ -32,6 +32,14 @@ EMULATED_STORIES = list({story.branch: name for name, story in reversed(STORIES.
 data) and fakesnow translates each one anew, about a second for a profile query: one story per branch keeps
 this module near 20 s of CPU. tests/core/test_dialect_grammar.py parses every query in Snowflake's grammar."""
 
+pytestmark = [
+    # fakesnow 0.12.1 and connector 5's pd_writer under duckdb 2, SQLAlchemy 2.1 and pandas 3: theirs, not ours
+    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The _ConnectionFairy.connection attribute is deprecated"),
+    pytest.mark.filterwarnings(
+        "ignore:For backward compatibility, 'str' dtypes are included by select_dtypes"
+    ),
+]
 snowflake_connector = pytest.importorskip("snowflake.connector")
 pytest.importorskip("snowflake.sqlalchemy")
 
