@@ -26,6 +26,9 @@ class Story:
     deciding_check: str | None
     """The check whose finding should decide (None: every check passes or only notes)."""
     apply: Callable[[World, float], None]
+    versions: tuple[str, ...] = ()
+    """Version columns of the predictions its policy maps (change_attribution); other stories map none, so
+    tables built by hand for them need no version column."""
 
 
 def _healthy(world: World, magnitude: float) -> None:
@@ -266,6 +269,7 @@ STORIES: dict[str, Story] = {
             "alert",
             "change_attribution",
             _prompt_release,
+            versions=("prompt_version",),
         ),
         Story(
             "stable_harmless_drift",
@@ -294,6 +298,9 @@ def story_policy(name: str, prefix: str = "", schema: str | None = None) -> dict
     def table(base: str) -> str:
         return f"{schema}.{prefix}{base}" if schema else f"{prefix}{base}"
 
+    story = STORIES.get(name)
+    versions = {"versions": list(story.versions)} if story and story.versions else {}
+
     return {
         "name": f"demo-{name}",
         "windows": {"reference": {"start": "-63d", "end": "-35d"}, "current": {"start": "-7d", "end": "0d"}},
@@ -313,7 +320,7 @@ def story_policy(name: str, prefix: str = "", schema: str | None = None) -> dict
                 "score": "score",
                 "band": "risk_band",
                 "filters": {"model_name": "fraud-scorer"},
-                "versions": ["prompt_version"],
+                **versions,
             },
             "outcomes": {
                 "table": table("outcomes"),
