@@ -3,7 +3,8 @@
 Testing 7 days x 20 columns at a level alpha each gives 140 chances of a false alarm. A check that runs such a
 family compares each test's adjusted p-value (its q-value) with alpha instead: when nothing changed, the chance
 of any false discovery in the family stays at most alpha; when some days did change, at most a share alpha of
-the days flagged are false.
+the days flagged are false. Holm's adjustment keeps the chance of any false alarm at most alpha even when some
+tests of the family did change: for a family where one flagged test decides on its own.
 """
 
 from __future__ import annotations
@@ -38,3 +39,14 @@ def adjust_family(
         result[member] = adjusted[start : start + len(p_values)]
         start += len(p_values)
     return result
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values: a test is rejected when its adjusted p is below alpha, and the chance of
+    any false rejection among all the tests stays at most alpha, whichever of them are true (family-wise)."""
+    raw = np.clip(np.asarray(p_values, float), 0.0, 1.0)
+    order = np.argsort(raw, kind="stable")
+    scaled = raw[order] * (len(raw) - np.arange(len(raw)))
+    adjusted = np.empty(len(raw))
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted.tolist()

@@ -17,7 +17,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, day_key
 from airflow_retrain_gate.core.outcome_profiler import join_outcomes, outcome_scans
 from airflow_retrain_gate.core.policy import FeaturesTable
-from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, category_key, grouped, window_rows
+from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, window_rows
 from airflow_retrain_gate.core.profiles import (
     MISSING,
     OTHER,
@@ -68,63 +68,81 @@ def profile_residuals(
     rows = window_rows(
         joined.source.join(side, scored_on), [*joined.where, joined.known], columns, warehouse.dialect
     )
-    keys: dict[str, ColumnElement[Any]] = {"day": rows.c.day}
-    keys.update({f"b{i}": binning.numeric[name].bucket(rows.c[f"v{i}"]) for i, name in enumerate(numeric)})
-    keys.update(
-        {
-            f"c{i}": category_key(rows.c[f"c{i}"], binning.categories[name])
+    # Each joined row is counted once per feature by pairing it with the list of feature indexes (one more index
+    # counts the day's rows): the join is computed once, not once per feature as GROUPING SETS or UNION ALL would.
+    names = [*numeric, *categorical]
+    indexes = sa.union_all(
+        *[sa.select(sa.literal(index, sa.Integer).label("feature")) for index in range(len(names) + 1)]
+    ).subquery("feature_indexes")
+    feature = indexes.c.feature
+    keys = {
+        "bucket": [
+            (feature == i, binning.numeric[name].bucket(rows.c[f"v{i}"])) for i, name in enumerate(numeric)
+        ],
+        "category": [
+            (feature == len(numeric) + i, category_key(rows.c[f"c{i}"], binning.categories[name]))
             for i, name in enumerate(categorical)
-        }
-    )
-    residual = rows.c.residual
-    measures = [
-        sa.func.count(residual).label("n"),
-        sa.func.sum(residual).label("residual_sum"),
-        sa.func.sum(residual * residual).label("residual_sq"),
+        ],
+    }
+    # A feature's key: its bucket (numeric) or category (categorical) on its own index, NULL on the others.
+    key_columns = [
+        sa.case(*branches, else_=sa.null()).label(key) for key, branches in keys.items() if branches
     ]
-    sets = [("day",), *[("day", key) for key in keys if key != "day"]]
-    scans = (*outcome_scans(predictions, outcomes, window), features.scan(window))
-    result = warehouse.fetch(
-        grouped(rows, [], keys, sets, measures, warehouse.supports_grouping_sets),
-        f"profile residuals by feature bin {window.name}",
-        scans,
+    residual = rows.c.residual
+    query = (
+        sa.select(
+            rows.c.day,
+            feature,
+            *key_columns,
+            sa.func.count(residual).label("n"),
+            sa.func.sum(residual).label("residual_sum"),
+            sa.func.sum(residual * residual).label("residual_sq"),
+        )
+        .select_from(rows.join(indexes, sa.true()))
+        .group_by(rows.c.day, feature, *[column.element for column in key_columns])
     )
+    scans = (*outcome_scans(predictions, outcomes, window), features.scan(window))
+    result = warehouse.fetch(query, f"profile residuals by feature bin {window.name}", scans)
     days = [day.isoformat() for day in window.days()]
-    return _assemble(window, days, binning, numeric, categorical, result)
+    return _assemble(window, days, binning, names, len(numeric), result)
 
 
 def _assemble(
     window: TimeWindow,
     days: list[str],
     binning: FeatureBinning,
-    numeric: list[str],
-    categorical: list[str],
+    names: list[str],
+    numeric: int,
     result: list[Any],
 ) -> ResidualProfile:
-    """Decode the grouped rows (day + one feature's bin each) into per-feature [metric][day][slot] arrays."""
+    """Decode the grouped rows (day, feature index, its bucket or category) into per-feature [metric][day][slot]
+    arrays; the index past the last feature holds the day's joined rows."""
     day_index = {day: index for index, day in enumerate(days)}
-    slots = {name: [*binning.categories[name], OTHER, MISSING] for name in categorical}
+    slots = {name: [*binning.categories[name], OTHER, MISSING] for name in names[numeric:]}
     arrays = {
-        name: np.zeros((len(RESIDUAL_METRICS), len(days), binning.numeric[name].slots)) for name in numeric
+        name: np.zeros(
+            (
+                len(RESIDUAL_METRICS),
+                len(days),
+                binning.numeric[name].slots if index < numeric else len(slots[name]),
+            )
+        )
+        for index, name in enumerate(names)
     }
-    arrays.update(
-        {name: np.zeros((len(RESIDUAL_METRICS), len(days), len(slots[name]))) for name in categorical}
-    )
     rows_per_day = np.zeros(len(days), dtype=np.int64)
     for row in result:
-        values = row._mapping
-        position = day_index.get(day_key(values["day"])) if values["day"] is not None else None
+        position = day_index.get(day_key(row.day)) if row.day is not None else None
         if position is None:
             continue
-        located = _slot_of(values, binning, numeric, categorical, slots)
-        if located is None:
-            rows_per_day[position] += int(values["n"] or 0)
+        if row.feature == len(names):
+            rows_per_day[position] += int(row.n or 0)
             continue
-        name, slot = located
+        name = names[row.feature]
+        slot = _slot_of(row, binning.numeric.get(name), slots.get(name))
         if slot is None:
             continue
         for index, metric in enumerate(RESIDUAL_METRICS):
-            arrays[name][index, position, slot] += float(values[metric] or 0.0)
+            arrays[name][index, position, slot] += float(getattr(row, metric) or 0.0)
     profiles = {
         name: FeatureResiduals(
             column=name,
@@ -140,23 +158,10 @@ def _assemble(
     return ResidualProfile(window, tuple(days), profiles, tuple(int(count) for count in rows_per_day))
 
 
-def _slot_of(
-    values: Any,
-    binning: FeatureBinning,
-    numeric: list[str],
-    categorical: list[str],
-    slots: dict[str, list[str]],
-) -> tuple[str, int | None] | None:
-    """The feature a grouped row belongs to and its slot (None for a NULL numeric value, which has no bin); None
-    for a row of the (day) grouping set, which counts every joined row."""
-    for index, name in enumerate(numeric):
-        bucket = values.get(f"b{index}")
-        if bucket is not None:
-            if int(bucket) == NULL_BUCKET:
-                return name, None
-            return name, min(max(int(bucket) + 1, 0), binning.numeric[name].slots - 1)
-    for index, name in enumerate(categorical):
-        key = values.get(f"c{index}")
-        if key is not None:
-            return name, slots[name].index(key) if key in slots[name] else slots[name].index(OTHER)
-    return None
+def _slot_of(row: Any, edges: NumericEdges | None, categories: list[str] | None) -> int | None:
+    """The slot of a numeric feature's bucket or a categorical feature's key; None for a NULL numeric value."""
+    if edges is not None:
+        bucket = int(row.bucket)
+        return None if bucket == NULL_BUCKET else min(max(bucket + 1, 0), edges.slots - 1)
+    assert categories is not None
+    return categories.index(row.category) if row.category in categories else categories.index(OTHER)

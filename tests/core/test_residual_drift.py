@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from airflow_retrain_gate.core import Action, Branch, Decision, Status, Warehouse, parse_policy, run_gate
-from airflow_retrain_gate.core.checks.residual_drift import holm
 from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Finding
+from airflow_retrain_gate.core.multiple_testing import holm
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 

@@ -22,6 +22,7 @@ from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.metric_range import metric_error, out_of_range
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.multiple_testing import holm
 from airflow_retrain_gate.core.profiles import FeatureResiduals, OutcomeProfile, display_label
 
 
@@ -102,18 +103,6 @@ def compare_bins(
         sizes=np.array([stats.effective_size(r, c) for r, c in zip(ref_n, cur_n, strict=True)]),
         usable=usable,
     )
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values: comparing each with alpha keeps the chance of any false alarm among
-    all the tests at most alpha."""
-    order = np.argsort(p_values, kind="stable")
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
 
 
 def outcome_scale(reference: OutcomeProfile) -> float:
