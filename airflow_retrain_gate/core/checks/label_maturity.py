@@ -67,7 +67,9 @@ def pending_labels(inputs: CheckInputs) -> str | None:
         )
     else:
         return None
-    when = expected_maturity(current, inputs.as_of, settings)
+    # Without predictions, labels are counted by label time: there is no prediction whose label is pending.
+    with_predictions = inputs.profiles.outcomes_have_predictions
+    when = expected_maturity(current, inputs.as_of, settings) if with_predictions else None
     if when is None:
         return missing + _label_delay_hint(inputs)
     return f"{missing}; at the pace of the window's older days, enough should be known by {when:%Y-%m-%d}"
@@ -151,9 +153,10 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
         },
     }
     problem = maturity_problem(inputs)
-    if problem:
+    if problem and inputs.profiles.outcomes_have_predictions:
         when = expected_maturity(current, inputs.as_of, settings)
         evidence["expected_mature_at"] = when.isoformat() if when else None
+    if problem:
         return [
             outcome(
                 "label_maturity",

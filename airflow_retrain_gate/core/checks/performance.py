@@ -324,8 +324,10 @@ def before_labels(inputs: CheckInputs, blocked: Finding, settings: PerformanceSe
     labels are pending (0/1 labels). A material expected AUC drop alerts; an estimate never asks for train."""
     reference, current = inputs.profiles.outcomes_reference, inputs.profiles.outcomes_current
     assert reference is not None and current is not None
+    if not inputs.profiles.outcomes_have_predictions or reference.label_kind != "binary":
+        return blocked
     pending = pending_labels(inputs)
-    if pending is None or maturity_problem(inputs) != pending or reference.label_kind != "binary":
+    if pending is None or maturity_problem(inputs) != pending:
         return blocked
     estimate = estimate_performance(reference, current)
     if estimate is None or estimate.predictions < inputs.min_rows:
