@@ -36,7 +36,6 @@ def test_every_deciding_finding_of_the_demo_stories_gets_a_chart(demo_decisions:
         "dead_signal": "per day",
         "segment_mix_shift": "reference vs current",
         "concept_drift": "score bin",
-        "hidden_concept_change": "mean residual (label - score) by bin",
     }
     for story, words in expected.items():
         deciding = demo_decisions[story].deciding_findings
@@ -138,6 +137,20 @@ def test_the_calibration_chart_labels_its_bins_with_adjacent_score_ranges(
     bounds = [tuple(float(edge) for edge in label.split("–")) for label in labels]
     assert len(bounds) == 10 and all(low < high for low, high in bounds)
     assert all(bounds[i][1] == bounds[i + 1][0] for i in range(len(bounds) - 1))
+    texts = list(svg_root(chart.svg).itertext())
+    assert labels[0] in texts and labels[-1] in texts
+
+
+def test_the_residual_chart_compares_the_mean_residual_per_bin_of_the_feature_that_moved_most(
+    demo_decisions: dict[str, Decision],
+) -> None:
+    (residuals,) = [f for f in demo_decisions["concept_drift"].findings if f.check == "residual_drift"]
+
+    (chart,) = finding_charts(residuals)
+
+    assert residuals.subject.endswith("." + residuals.evidence["feature"])
+    assert chart.title == f"{residuals.subject}: mean residual (label - score) by bin, reference vs current"
+    labels = residuals.evidence["residual_by_feature_bin"]["labels"]
     texts = list(svg_root(chart.svg).itertext())
     assert labels[0] in texts and labels[-1] in texts
 
