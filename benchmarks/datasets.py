@@ -7,6 +7,7 @@ current window carries a deliberate shift (num_3 mean, cat_4 shares) so the gate
 from __future__ import annotations
 
 import argparse
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,34 @@ def ensure_postgres(url: str, rows: int) -> str:
     return schema
 
 
+def ensure_spark(url: str, rows: int) -> str:
+    """Expose the DuckDB table of `rows` rows to Spark SQL as a Parquet table (copied once from the DuckDB file,
+    in timestamp order, so Parquet's row-group statistics let Spark skip what lies outside the windows)."""
+    import duckdb
+
+    from airflow_retrain_gate.core.engines import create_engine
+
+    path = ensure_duckdb(rows)
+    folder = scenario.parquet_dir(rows)
+    marker = folder / "_complete"  # Spark ignores files whose names start with '_'
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        with duckdb.connect(str(path), read_only=True) as connection:
+            connection.execute(f"COPY {scenario.TABLE} TO '{folder / 'part-0.parquet'}' (FORMAT parquet)")
+        marker.touch()
+    schema = scenario.postgres_schema(rows)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{scenario.TABLE}")
+        connection.exec_driver_sql(
+            f"CREATE TABLE {schema}.{scenario.TABLE} USING parquet LOCATION '{folder}'"
+        )
+    engine.dispose()
+    return schema
+
+
 def drop_postgres(url: str, rows: int) -> None:
     """Drop the PostgreSQL schemas of one size, table and gate state (to free disk after a run)."""
     import psycopg2
@@ -181,12 +210,15 @@ def _complete(cursor: Any, meta_table: str, rows: int) -> bool:
 def main() -> None:
     """Generate one engine's table of one size (a subprocess of the runner, so its memory stays the generator's)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engine", choices=["duckdb", "postgresql"], required=True)
+    parser.add_argument("--engine", choices=["duckdb", "postgresql", "spark"], required=True)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--spark-url", help="the spark:// URL of a running Thrift server")
     args = parser.parse_args()
     if args.engine == "duckdb":
         ensure_duckdb(args.rows)
+    elif args.engine == "spark":
+        ensure_spark(args.spark_url, args.rows)
     else:
         ensure_postgres(args.postgres_url, args.rows)
 

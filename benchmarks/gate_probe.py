@@ -28,7 +28,7 @@ def capture_statements(warehouse: Warehouse, path: Path) -> None:
 def main() -> None:
     """Parse the arguments, run the gate, report."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engine", choices=["duckdb", "postgresql"], required=True)
+    parser.add_argument("--engine", choices=["duckdb", "postgresql", "spark"], required=True)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--url", required=True, help="warehouse SQLAlchemy URL")
     parser.add_argument("--state-url", help="state database URL (reference-profile cache); none: no cache")

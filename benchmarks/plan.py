@@ -15,6 +15,9 @@ PRIOR_SECONDS_PER_ROW = {
     ("floor", "postgresql"): 4.0e-7,
     ("gate", "duckdb"): 1.5e-6,
     ("gate", "postgresql"): 5.0e-6,
+    ("generate", "spark"): 1.5e-6,
+    ("floor", "spark"): 1.0e-6,
+    ("gate", "spark"): 2.0e-5,
     ("evidently", "duckdb"): 3.0e-5,
     ("evidently", "postgresql"): 3.0e-5,
 }

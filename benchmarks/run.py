@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from airflow_retrain_gate.demo.spark_server import SparkThriftServer, java_missing
 from benchmarks import datasets, evidently_env, report, scenario
 from benchmarks.measure import ProbeOutcome, run_probe
 from benchmarks.plan import Plan, Step
@@ -24,8 +25,9 @@ from benchmarks.results import Measurement, save
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"quick": [100_000], "full": [1_000_000, 10_000_000, 100_000_000]}
-BYTES_PER_ROW = {"duckdb": 60, "postgresql": 145}
-"""Measured table sizes (DuckDB file 55, PostgreSQL heap + BRIN index 140), to skip sizes the disk cannot hold."""
+BYTES_PER_ROW = {"duckdb": 60, "postgresql": 145, "spark": 100}
+"""Measured table sizes (DuckDB file 55, PostgreSQL heap + BRIN index 140, Spark: the DuckDB file and its
+Parquet copy), to skip sizes the disk cannot hold."""
 DISK_MARGIN_BYTES = 5 * 2**30
 PROBE_MEMORY_CAP_MB = 4096
 PROBE_TIME_LIMIT_S = 3 * 3600
@@ -53,23 +55,37 @@ class Bench:
         self.postgres_libpq = args.postgres_url
         self.postgres_sqlalchemy = args.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
         self.evidently_python = None if args.no_evidently else evidently_env.ensure()
-        self.evidently_failed: dict[str, str] = {}
+        self.evidently_failed: dict[str, str] = {"spark": "Spark is measured against the floor only"}
         steps = [
             Step(kind, engine, rows)
             for rows in args.sizes
             for engine in args.engines
-            for kind in ("generate", "floor", "gate") + (() if args.no_evidently else ("evidently",))
+            for kind in ("generate", "floor", "gate")
+            + (() if args.no_evidently or engine == "spark" else ("evidently",))
         ]
         self.plan = Plan(steps)
+        self.spark: SparkThriftServer | None = None
+        """Spark's Thrift server (two executors), started when a Spark step first needs it."""
 
     def run(self) -> None:
         """Every size (smallest first), every engine."""
-        for rows in self.args.sizes:
-            for engine in self.args.engines:
-                measurement = self.measure(engine, rows)
-                save(self.args.results, measurement, {"postgresql": self._postgres_version()})
-                if rows > self.args.keep_up_to and not measurement.skipped:
-                    self._drop_data(engine, rows)
+        try:
+            for rows in self.args.sizes:
+                for engine in self.args.engines:
+                    measurement = self.measure(engine, rows)
+                    save(self.args.results, measurement, {"postgresql": self._postgres_version()})
+                    if rows > self.args.keep_up_to and not measurement.skipped:
+                        self._drop_data(engine, rows)
+        finally:
+            if self.spark is not None:
+                self.spark.stop()
+
+    def _spark_url(self) -> str:
+        if self.spark is None:
+            say("  spark: starting the Thrift server (local-cluster, 2 executors of 1 core, 2 GB each)")
+            self.spark = SparkThriftServer(scenario.DATA_DIR / "spark-server", executor_memory_mb=2048)
+            self.spark.start()
+        return self.spark.url
 
     def measure(self, engine: str, rows: int) -> Measurement:
         """Generate (or reuse) one table and measure floor, gate, cached gate and Evidently on it."""
@@ -85,7 +101,7 @@ class Bench:
         target = self._timed(Step("generate", engine, rows), lambda: self._generate(engine, rows))
         self._timed(Step("floor", engine, rows), lambda: self._floor(measurement, target))
         self._timed(Step("gate", engine, rows), lambda: self._gate(measurement))
-        if self.evidently_python is not None:
+        if self.evidently_python is not None and engine != "spark":
             self._timed(Step("evidently", engine, rows), lambda: self._evidently(measurement, target))
         measurement.load_average = (load_before, os.getloadavg()[0])
         say(f"  {engine} {scenario.size_label(rows)}: {report.summary_line(measurement)}")
@@ -106,6 +122,8 @@ class Bench:
     def _skip_reason(self, engine: str, rows: int) -> str | None:
         if engine == "postgresql" and self._postgres_version() is None:
             return f"PostgreSQL does not answer at {self.postgres_libpq}"
+        if engine == "spark" and java_missing():
+            return java_missing()
         needed = BYTES_PER_ROW[engine] * rows
         already = scenario.duckdb_path(rows).exists() if engine == "duckdb" else False
         free = shutil.disk_usage(scenario.DATA_DIR.parent).free
@@ -116,6 +134,9 @@ class Bench:
     def _generate(self, engine: str, rows: int) -> str:
         # In a subprocess: DuckDB generates in-process and its memory would otherwise stay with this runner.
         command = [sys.executable, "-m", "benchmarks.datasets", "--engine", engine, "--rows", str(rows)]
+        if engine == "spark":
+            subprocess.run([*command, "--spark-url", self._spark_url()], check=True, cwd=HERE.parent)
+            return self._spark_url()
         subprocess.run([*command, "--postgres-url", self.postgres_libpq], check=True, cwd=HERE.parent)
         return str(scenario.duckdb_path(rows)) if engine == "duckdb" else self.postgres_libpq
 
@@ -158,7 +179,10 @@ class Bench:
         step = Step("gate", measurement.engine, measurement.rows)
         if measurement.engine == "duckdb":
             url = f"duckdb:///{scenario.duckdb_path(measurement.rows)}"
-            state = ["--state-url", f"sqlite:///{self._state_file(measurement.rows)}"]
+            state = ["--state-url", f"sqlite:///{self._state_file(measurement.engine, measurement.rows)}"]
+        elif measurement.engine == "spark":
+            url = self._spark_url()
+            state = ["--state-url", f"sqlite:///{self._state_file(measurement.engine, measurement.rows)}"]
         else:
             url = self.postgres_sqlalchemy
             state = [
@@ -196,13 +220,13 @@ class Bench:
             measurement.limited_peak_rss_mb = limited["peak_rss_mb"]
 
     @staticmethod
-    def _state_file(rows: int) -> Path:
-        """The DuckDB runs' state database (SQLite: the warehouse file stays read-only)."""
-        return scenario.DATA_DIR / f"state-duckdb-{scenario.size_label(rows)}.sqlite"
+    def _state_file(engine: str, rows: int) -> Path:
+        """The DuckDB and Spark runs' state database (SQLite: the warehouse stays read-only)."""
+        return scenario.DATA_DIR / f"state-{engine}-{scenario.size_label(rows)}.sqlite"
 
     def _reset_state(self, engine: str, rows: int) -> None:
-        if engine == "duckdb":
-            self._state_file(rows).unlink(missing_ok=True)
+        if engine in ("duckdb", "spark"):
+            self._state_file(engine, rows).unlink(missing_ok=True)
             return
         import psycopg2
 
@@ -245,7 +269,10 @@ class Bench:
         )
         if engine == "duckdb":
             scenario.duckdb_path(rows).unlink(missing_ok=True)
-            self._state_file(rows).unlink(missing_ok=True)
+            self._state_file(engine, rows).unlink(missing_ok=True)
+        elif engine == "spark":
+            shutil.rmtree(scenario.parquet_dir(rows), ignore_errors=True)
+            self._state_file(engine, rows).unlink(missing_ok=True)
         else:
             datasets.drop_postgres(self.postgres_libpq, rows)
 
@@ -271,7 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", default="quick", help="quick (100k), full (1M,10M,100M) or a list like 1M,10M"
     )
-    parser.add_argument("--engines", default="duckdb,postgresql", help="comma-separated: duckdb, postgresql")
+    parser.add_argument(
+        "--engines", default="duckdb,postgresql", help="comma-separated: duckdb, postgresql, spark"
+    )
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument(
         "--repeats", type=int, default=3, help="timed runs of the floor and the gate's first run (best kept)"

@@ -67,13 +67,18 @@ def state_schema(rows: int) -> str:
     return f"{NAMESPACE}_state_{size_label(rows).lower()}"
 
 
+def parquet_dir(rows: int) -> Path:
+    """The Parquet copy of one size's DuckDB table, which Spark SQL reads."""
+    return DATA_DIR / f"parquet-{size_label(rows)}"
+
+
 def duckdb_path(rows: int) -> Path:
     """The DuckDB file of one size."""
     return DATA_DIR / f"warehouse-{size_label(rows)}.duckdb"
 
 
 def qualified_table(engine: str, rows: int) -> str:
-    """The table name the policy maps: plain in DuckDB (one file per size), schema-qualified in PostgreSQL."""
+    """The table name the policy maps: plain in DuckDB (one file per size), schema-qualified elsewhere."""
     return TABLE if engine == "duckdb" else f"{postgres_schema(rows)}.{TABLE}"
 
 
@@ -96,10 +101,11 @@ def policy(engine: str, rows: int) -> dict[str, Any]:
     }
 
 
-def window_predicate(window: Window) -> str:
-    """SQL: the rows of one window (timestamps are naive UTC in the benchmark tables)."""
+def window_predicate(window: Window, engine: str) -> str:
+    """SQL: the rows of one window (timestamps are naive UTC in the benchmark tables: Spark's TIMESTAMP_NTZ)."""
     start, end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in (window.start, window.end))
-    return f"({TIMESTAMP} >= TIMESTAMP '{start}' AND {TIMESTAMP} < TIMESTAMP '{end}')"
+    kind = "TIMESTAMP_NTZ" if engine == "spark" else "TIMESTAMP"
+    return f"({TIMESTAMP} >= {kind} '{start}' AND {TIMESTAMP} < {kind} '{end}')"
 
 
 def floor_sql(engine: str, rows: int) -> str:
@@ -107,11 +113,11 @@ def floor_sql(engine: str, rows: int) -> str:
     reference, current = windows()
     sums = ", ".join(f"sum({name})" for name in NUMERIC)
     counts = ", ".join(f"count({name})" for name in CATEGORICAL)
-    where = f"{window_predicate(reference)} OR {window_predicate(current)}"
+    where = f"{window_predicate(reference, engine)} OR {window_predicate(current, engine)}"
     return f"SELECT count(*), {sums}, {counts} FROM {qualified_table(engine, rows)} WHERE {where}"
 
 
 def window_sql(engine: str, rows: int, window: Window) -> str:
     """SQL: every feature column of one window, as a pandas-based tool loads it."""
     columns = ", ".join((*NUMERIC, *CATEGORICAL))
-    return f"SELECT {columns} FROM {qualified_table(engine, rows)} WHERE {window_predicate(window)}"
+    return f"SELECT {columns} FROM {qualified_table(engine, rows)} WHERE {window_predicate(window, engine)}"
