@@ -91,7 +91,8 @@ def test_the_table_format_keeps_one_line_per_item_and_no_escape_codes(decision: 
     table = render_table(decision)
     assert not ANSI_AND_CONTROLS.search(table)
     unpassed = [finding for finding in decision.findings if finding.status.value != "pass"]
-    assert len(table.splitlines()) == 3 + len(decision.reasons) + len(unpassed)
+    # The branch, scanned, 'reasons:' and 'findings:' lines, then one line per reason and unpassed finding.
+    assert len(table.splitlines()) == 4 + len(decision.reasons) + len(unpassed)
     assert "\\x1b[31mred" in table  # the escape is shown, not interpreted
 
 
