@@ -272,6 +272,7 @@ class Bench:
             self._state_file(engine, rows).unlink(missing_ok=True)
         elif engine == "spark":
             shutil.rmtree(scenario.parquet_dir(rows), ignore_errors=True)
+            scenario.duckdb_path(rows).unlink(missing_ok=True)  # the Parquet copy's source
             self._state_file(engine, rows).unlink(missing_ok=True)
         else:
             datasets.drop_postgres(self.postgres_libpq, rows)
