@@ -48,8 +48,16 @@ def profile_residuals(
     # An alias lets the features live in the same table as the predictions.
     side = features.clause.alias("scored_features")
     on_side = ClauseAdapter(side).traverse
+    feature_entity, predicted_entity = on_side(features.column("entity")), predictions.column("entity")
+    assert mapping.entity is not None
+    if features.kind(mapping.entity) != predictions.kind(predictions.mapping.entity):  # type: ignore[attr-defined]
+        # Keys stored as a number in one table and as text in the other still name the same entity.
+        feature_entity, predicted_entity = (
+            sa.cast(feature_entity, sa.String),
+            sa.cast(predicted_entity, sa.String),
+        )
     scored_on = sa.and_(
-        on_side(features.column("entity")) == predictions.column("entity"),
+        feature_entity == predicted_entity,
         day_of(on_side(features.column("timestamp"))) == day_of(joined.timestamp),
         *[on_side(predicate) for predicate in features.filters()],
     )

@@ -123,6 +123,27 @@ def test_features_in_the_predictions_table_join_their_own_rows(duckdb_url: str) 
     assert decision.branch is Branch.TRAIN, decision.reasons
 
 
+@pytest.mark.postgres
+def test_an_entity_key_stored_as_text_in_the_features_table_still_joins(
+    postgres_server: str, postgres_schema: str
+) -> None:
+    frames = world(0, risk_shift=0.6)
+    frames["features"]["entity_id"] = frames["features"]["entity_id"].astype(str)
+    load_tables(postgres_server, frames, schema=postgres_schema)
+    tables = {
+        name: {**mapping, "table": f"{postgres_schema}.{mapping['table']}"}
+        for name, mapping in POLICY["tables"].items()
+    }
+    warehouse = Warehouse(postgres_server)
+    try:
+        decision = run_gate(parse_policy({**POLICY, "tables": tables}), warehouse, DEMO_AS_OF)
+    finally:
+        warehouse.dispose()
+
+    assert finding_of(decision, "residual_drift").subject == f"{postgres_schema}.features.z"
+    assert decision.branch is Branch.TRAIN, decision.reasons
+
+
 def test_a_population_that_moves_along_z_keeps_its_residuals_and_passes(duckdb_url: str) -> None:
     decision = gate(duckdb_url, world(1, z_shift=1.0))
 
