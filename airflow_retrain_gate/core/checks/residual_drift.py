@@ -240,8 +240,8 @@ def check_residual_drift(inputs: CheckInputs, settings: ResidualDriftSettings) -
                 "residual_drift",
                 f"{subject}.{top_comparison.feature}",
                 Status.PASS,
-                f"The {what} given the score keeps its level in every bin of every feature (largest shift "
-                f"{largest:.2f}, threshold {settings.min_shift}).",
+                f"The {what} keeps its gap to the score in every bin of every feature: no bin's change is both "
+                f"material and significant (largest shift {largest:.2f}, threshold {settings.min_shift}).",
                 statistic="residual_shift",
                 value=largest,
                 threshold=settings.min_shift,
