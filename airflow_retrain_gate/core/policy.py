@@ -193,7 +193,6 @@ class PredictionsTable(KeyedTable, VersionedTable):
         return columns
 
 
-
 class OutcomesTable(VersionedTable):
     """Ground truth, joined to predictions on the entity key."""
 
@@ -217,7 +216,6 @@ class OutcomesTable(VersionedTable):
         if repeated:
             raise ValueError(f"class {repeated[0]!r} is listed twice")
         return classes
-
 
 
 class OverridesTable(TableMapping):
@@ -294,7 +292,6 @@ class Tables(BaseModel):
         if problem:
             raise ValueError(problem)
         return self
-
 
 
 class WindowSpec(BaseModel):
