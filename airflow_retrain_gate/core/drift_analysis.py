@@ -11,6 +11,7 @@ adjusted together (Benjamini-Hochberg).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -63,6 +64,9 @@ class ColumnDrift:
     """Per current day: a material change at the warn level, significant after adjustment (None: not judged)."""
     daily_strong: tuple[bool | None, ...]
     """Per current day: drifts at the fail level."""
+    rest_drifts: bool
+    """The days that do not drift, pooled, still drift at the warn level: the change is spread over the window,
+    too small for single days to show, not confined to the drifting days."""
     chart: dict[str, list[float] | list[str]]
 
     @property
@@ -169,6 +173,8 @@ class _Measured:
     groups: np.ndarray | None
     window: HistogramComparison
     daily: tuple[HistogramComparison | None, ...]
+    rest: Callable[[list[bool]], HistogramComparison]
+    """The comparison of the reference with the current days not excluded by the given mask, pooled."""
     """Per current day, against the reference days of the same weekday (None: too few rows)."""
 
 
@@ -200,7 +206,14 @@ def _measure(
         matched = by_weekday.get(date.fromisoformat(day).weekday(), reference_counts)
         daily.append(_compare(spec, kind, matched, day_counts, groups, centres, scale))
     window = _compare(spec, kind, reference_counts, current_counts, groups, centres, scale)
-    return _Measured(kind, reference_profile, current_profile, groups, window, tuple(daily))
+
+    def rest(excluded: list[bool]) -> HistogramComparison:
+        kept = [index for index, left_out in enumerate(excluded) if not left_out]
+        pooled = np.asarray([current_profile.daily_counts[index] for index in kept], float)
+        pooled = pooled.sum(axis=0) if len(kept) else np.zeros_like(current_counts)
+        return _compare(spec, kind, reference_counts, pooled, groups, centres, scale)
+
+    return _Measured(kind, reference_profile, current_profile, groups, window, tuple(daily), rest)
 
 
 def _judge(
@@ -227,6 +240,8 @@ def _judge(
             for day, q_value in zip(measured.daily, daily_q_values, strict=True)
         )
 
+    drifting = daily_flags(warn_at)
+    rest = measured.rest([bool(flag) for flag in drifting])
     return ColumnDrift(
         column=measured.reference_profile.column,
         kind=measured.kind,
@@ -242,8 +257,9 @@ def _judge(
         days=days,
         daily_values=tuple(None if day is None else day.value for day in measured.daily),
         daily_q_values=tuple(daily_q_values),
-        daily_drifting=daily_flags(warn_at),
+        daily_drifting=drifting,
         daily_strong=daily_flags(fail_at),
+        rest_drifts=material(rest, warn_at, rest.p_value),
         chart=histogram_chart(measured.reference_profile, measured.current_profile, measured.groups),
     )
 
