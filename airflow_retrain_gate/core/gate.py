@@ -32,7 +32,7 @@ MAPPED_BY = {
     "keys": "tables.features",
     "outcomes": "tables.outcomes",
     "residuals": "tables.features.entity",
-    "versions": "tables.predictions.versions",
+    "versions": "tables.predictions.versions (or tables.events)",
     "overrides": "tables.overrides",
     "training_signals": "tables.training_signals",
     "events": "tables.events",

@@ -57,7 +57,8 @@ def test_without_a_label_delay_the_first_reason_says_no_outcome_was_judged(churn
     assert decision.headline() == f"skip: {first}"
     assert decision.reasons[1].startswith("Nothing else calls for action: all ")
     assert decision.reasons[-1] == (
-        "Not configured (3 checks): map tables.training_signals to use training_signal_hygiene; "
+        "Not configured (4 checks): map tables.training_signals to use training_signal_hygiene; "
+        "map tables.predictions.versions (or tables.events) to use change_attribution; "
         "map tables.events to use known_events; map tables.overrides to use trust."
     )
     assert not any(
