@@ -123,7 +123,7 @@ def plot(results: list[RunResult], image: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (alarms_axis, power_axis) = plt.subplots(1, 2, figsize=(13, 5))
+    figure, (alarms_axis, power_axis) = plt.subplots(1, 2, figsize=(16, 5.5))
     harmless_cells = cells([run for run in results if run.story in HARMLESS], by_magnitude=False)
     for offset, story in enumerate(HARMLESS):
         story_cells = [cell for cell in harmless_cells if cell.story == story]
@@ -152,18 +152,19 @@ def plot(results: list[RunResult], image: Path) -> None:
     ):
         xs = [cell.magnitude for cell in cell_group]
         ys = [100 * (1 - cell.rate) for cell in cell_group]
-        power_axis.plot(
-            xs, ys, "-o", label=f"{cell_group[0].story} ({cell_group[0].runs[0].expected_branch})"
-        )
+        first = cell_group[0]
+        style = "-o" if first.rows_per_day >= 1000 else "--s"
+        label = f"{first.story} ({first.runs[0].expected_branch}), {first.rows_per_day:,}/day"
+        power_axis.plot(xs, ys, style, label=label)
     power_axis.set(
         xlabel="story magnitude (1 = typical)",
         ylabel="runs on the story's branch (%)",
         ylim=(-5, 105),
         title="Stories that call for a branch: detection by magnitude",
     )
-    power_axis.legend(fontsize=7, loc="lower right")
+    power_axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
-    figure.savefig(image, dpi=110)
+    figure.savefig(image, dpi=110, bbox_inches="tight")
 
 
 def _by_story(story_cells: list[Cell]) -> list[list[Cell]]:
