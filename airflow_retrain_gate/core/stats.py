@@ -194,6 +194,24 @@ def normal_p_value(difference: float, standard_error: float) -> float:
     return float(2 * scipy_stats.norm.sf(abs(difference) / standard_error))
 
 
+def pooled_t_p_value(
+    difference: float, reference_var: float, reference_n: float, current_var: float, current_n: float
+) -> float:
+    """Two-sided p-value of a difference of two means by Student's t-test with the pooled sample variance.
+
+    Under the null hypothesis both groups share one distribution, so one variance serves both: a small group of
+    rare 0/1 outcomes (few positives, a tiny sample variance) cannot look more certain than the null allows, as
+    it would with its own variance (Welch)."""
+    if reference_n < 2 or current_n < 2:
+        return 1.0
+    dof = reference_n + current_n - 2
+    pooled = ((reference_n - 1) * reference_var + (current_n - 1) * current_var) / dof
+    standard_error = math.sqrt(pooled * (1 / reference_n + 1 / current_n))
+    if not math.isfinite(standard_error) or standard_error <= 0:
+        return 1.0 if difference == 0 else 0.0
+    return float(2 * scipy_stats.t.sf(abs(difference) / standard_error, dof))
+
+
 def chi_square_p(statistic: float, dof: int) -> float:
     """Upper tail of the chi-square distribution."""
     if dof <= 0:

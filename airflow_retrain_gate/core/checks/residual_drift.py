@@ -71,7 +71,7 @@ def compare_bins(
     days: list[int] | None = None,
 ) -> BinResiduals:
     """Mean residuals per group of slots in both windows (the current one over `days`), their relative shift and
-    its two-sided test with the variance from the sums of squares (Welch)."""
+    its two-sided t-test with the pooled variance from the sums of squares (see stats.pooled_t_p_value)."""
     ref_n, cur_n = (
         stats.regroup(side.by_slot("n", d), groups) for side, d in ((reference, None), (current, days))
     )
@@ -81,9 +81,9 @@ def compare_bins(
     cur_sq = stats.regroup(current.by_slot("residual_sq", days), groups)
     ref_size, cur_size = np.maximum(ref_n, 1), np.maximum(cur_n, 1)
     ref_mean, cur_mean = ref_sum / ref_size, cur_sum / cur_size
-    ref_var = np.maximum(ref_sq / ref_size - ref_mean**2, 0.0)
-    cur_var = np.maximum(cur_sq / cur_size - cur_mean**2, 0.0)
-    error = np.sqrt(ref_var / ref_size + cur_var / cur_size)
+    # Sample variances (n - 1): a bin of a few dozen labels must not look more certain than it is.
+    ref_var = np.maximum(ref_sq - ref_size * ref_mean**2, 0.0) / np.maximum(ref_n - 1, 1)
+    cur_var = np.maximum(cur_sq - cur_size * cur_mean**2, 0.0) / np.maximum(cur_n - 1, 1)
     difference = cur_mean - ref_mean
     shares = cur_n / max(float(cur_n.sum()), 1.0)
     usable = (ref_n >= MIN_BIN_LABELS) & (cur_n >= MIN_BIN_LABELS) & (shares >= min_share)
@@ -99,7 +99,12 @@ def compare_bins(
         current=cur_mean,
         shares=shares,
         shifts=difference / scale,
-        p_values=np.array([stats.normal_p_value(d, e) for d, e in zip(difference, error, strict=True)]),
+        p_values=np.array(
+            [
+                stats.pooled_t_p_value(*values)
+                for values in zip(difference, ref_var, ref_n, cur_var, cur_n, strict=True)
+            ]
+        ),
         sizes=np.array([stats.effective_size(r, c) for r, c in zip(ref_n, cur_n, strict=True)]),
         usable=usable,
     )
