@@ -125,7 +125,9 @@ class VersionedTable(TableMapping):
 
     @model_validator(mode="after")
     def _versions_apart(self) -> VersionedTable:
-        roles = {column: field for field, column in TableMapping.mapped_columns(self).items() if "." not in field}
+        roles = {
+            column: field for field, column in TableMapping.mapped_columns(self).items() if "." not in field
+        }
         for index, column in enumerate(self.versions):
             if column in roles:
                 raise ValueError(
