@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir).resolve()
     names = args.story or list(STORIES)
     print(f"Starting Spark's Thrift server (local-cluster, 2 executors; log {workdir}/thrift-server.log) ...")
-    with SparkThriftServer(workdir) as server:
+    with SparkThriftServer(workdir, small_tables=True) as server:
         print(f"Loading {len(names)} stories into {server.url} ...")
         policies = build_demo_warehouse(server.url, names, rows_per_day=args.rows_per_day)
         folder = workdir / "policies"
