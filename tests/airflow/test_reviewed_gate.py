@@ -196,8 +196,10 @@ def test_the_review_form_preselects_the_gates_branch_and_shows_only_what_decided
     body = request["body"]
     assert "| concept_drift | concept_drift.predictions" in body and "| FAIL | calibration_shift |" in body
     assert "| drift |" not in body  # passing findings stay behind the link
-    assert body.count("| FAIL |") == 1  # the one deciding finding
-    others = len(decision["findings"]) - 1
+    deciding = [f for f in decision["findings"] if f["check"] in decision["deciding_checks"]]
+    assert {f["check"] for f in deciding} == {"concept_drift", "residual_drift"}
+    assert body.count("| FAIL |") == len(deciding)  # only the deciding findings
+    others = len(decision["findings"]) - len(deciding)
     assert f"{others} other findings, with charts: [the decision's evidence](/retrain-gate/decision/" in body
 
 

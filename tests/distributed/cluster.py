@@ -34,10 +34,11 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 COMPOSE_HOSTS = ("postgres", "redis", "warehouse", "airflow-apiserver")
 """Service names the compose environment uses as host names; each must be replaced before a process starts."""
 HEARTBEAT_TIMEOUT_S = 20
-CACHED_REFERENCE_PROFILES = 7
-"""Reference profiles a story's gate caches: features, the score, the row keys of features and of predictions,
-outcomes, overrides and training signals."""
 """A task whose worker stops heartbeating for this long is failed (and retried) by the scheduler."""
+CACHED_REFERENCE_PROFILES = 9
+"""Reference profiles a story's gate caches: features, the score, the row keys of features and of predictions,
+outcomes, residuals by feature bin, versions (the story maps an events table), overrides and training
+signals."""
 TEST_SETTINGS = {
     # Lost workers are noticed in seconds rather than the default five minutes.
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),

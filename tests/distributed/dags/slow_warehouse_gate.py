@@ -20,9 +20,14 @@ with DAG(
     params={"as_of": DEMO_AS_OF.isoformat()},
     tags=["retrain-gate", "distributed"],
 ):
+    policy = story_policy("slow_warehouse", schema=SLOW_SCHEMA)
+    # The slow views filter features through a function declared very costly, so PostgreSQL calls it per pair
+    # of rows in residual_drift's join of features to predictions: minutes, even once released. This gate
+    # tests a lost worker; residual_drift runs on the plain tables in every other test.
+    policy["checks"] = {**policy.get("checks", {}), "residual_drift": {"enabled": False}}
     RetrainGateOperator(
         task_id="retrain_gate",
-        policy=story_policy("slow_warehouse", schema=SLOW_SCHEMA),
+        policy=policy,
         warehouse_conn_id=DEMO_WAREHOUSE_CONN_ID,
         state_conn_id=DEMO_STATE_CONN_ID,
         as_of="{{ params.as_of }}",
