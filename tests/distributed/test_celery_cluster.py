@@ -212,8 +212,10 @@ def test_a_gate_whose_worker_dies_is_retried_on_the_other_worker_and_decides_onc
     # exactly those from the cache and computed the rest.
     cached = len(lost_worker.cached_when_killed)
     assert cached >= 1
-    assert lost_worker.profile_cache == {"hits": cached, "misses": CACHED_REFERENCE_PROFILES - cached}
-    assert len(lost_worker.cached_after) == CACHED_REFERENCE_PROFILES
+    # The slow gate turns residual_drift off (dags/slow_warehouse_gate.py): one cached profile fewer.
+    profiles = CACHED_REFERENCE_PROFILES - 1
+    assert lost_worker.profile_cache == {"hits": cached, "misses": profiles - cached}
+    assert len(lost_worker.cached_after) == profiles
 
 
 def _parse_instance(name: str) -> tuple[str, int]:
