@@ -177,6 +177,19 @@ def format_duration_s(seconds: float) -> str:
     return format_duration(timedelta(seconds=seconds))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What `decide` chose from the findings, before the run's provenance makes it a `Decision`."""
+
+    branch: Branch
+    reasons: tuple[str, ...]
+    """Why, in the order an on-call engineer reads them."""
+    deciding_checks: tuple[str, ...]
+    """Checks whose findings chose the branch, most specific first."""
+    findings: tuple[Finding, ...]
+    """Every finding, with the policy's per-check action overrides applied."""
+
+
 def decide(
     findings: list[Finding],
     *,
@@ -188,8 +201,9 @@ def decide(
     as_of: datetime,
     training_guards: Collection[str] = (),
     train_checks: Collection[str] = (),
-) -> tuple[Branch, list[str], list[str], list[Finding]]:
-    """Choose a branch by precedence; returns (branch, reasons, deciding checks, findings after overrides).
+) -> Verdict:
+    """Choose a branch by precedence: the verdict names it, the reasons, the deciding checks and the findings
+    after overrides.
 
     A `train` within `cooldown_s` of `nearest_train_at` (the model's logged train nearest to `as_of`, before
     or after it) becomes alert. `train` also needs every check in `training_guards` (the input checks) to have judged: when one of them
@@ -273,8 +287,8 @@ def decide(
     elif withheld_train:
         reasons.insert(0, "Not trained: some checks could not diagnose, and on_error is skip.")
     reasons += _not_configured_reason(undecided)
-    deciding_checks = list(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))
-    return branch, reasons, deciding_checks, adjusted
+    deciding_checks = tuple(dict.fromkeys(finding.check for finding in [*unjudged, *deciding]))
+    return Verdict(branch, tuple(reasons), deciding_checks, tuple(adjusted))
 
 
 def _not_configured_reason(undecided: list[Finding]) -> list[str]:

@@ -182,7 +182,7 @@ def run_gate(
                     f"cannot read the decision log for the cooldown: {error}",
                 )
             )
-    branch, reasons, deciding, adjusted = decide(
+    verdict = decide(
         findings,
         error_branch=policy.error_branch,
         action_overrides={name: Action(action) for name, action in policy.actions.items()},
@@ -201,20 +201,21 @@ def run_gate(
     if state_note:
         notes["state"] = state_note
     decision = Decision(
-        branch=branch,
-        reasons=tuple(reasons),
-        findings=tuple(adjusted),
+        branch=verdict.branch,
+        reasons=verdict.reasons,
+        findings=verdict.findings,
         policy_name=policy.name,
         policy_sha256=policy.sha256,
         as_of=as_of_utc,
         windows=decision_windows(policy, reference, current),
         started_at=started_at,
         duration_s=time.perf_counter() - clock,
-        deciding_checks=tuple(deciding),
+        deciding_checks=verdict.deciding_checks,
         queries=len(queries),
         rows_fetched=sum(record.rows for record in queries),
         notes=notes,
         scans=tally_records(records, cache.answered if cache is not None else ()),
     )
-    log.info("retrain gate %r decided %s: %s", policy.name, branch.value, reasons[0] if reasons else "")
+    first_reason = verdict.reasons[0] if verdict.reasons else ""
+    log.info("retrain gate %r decided %s: %s", policy.name, verdict.branch.value, first_reason)
     return decision

@@ -19,7 +19,7 @@ from airflow_retrain_gate.core import (
     run_gate,
 )
 from airflow_retrain_gate.core.checks import CHECK_RANK
-from airflow_retrain_gate.core.decision import Decision, decide
+from airflow_retrain_gate.core.decision import Decision, Verdict, decide
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
@@ -31,8 +31,8 @@ def finding(check: str, status: Status, action: Action = Action.NONE, message: s
 
 def choose(
     findings: list[Finding], error_branch: Branch = Branch.ALERT, overrides: dict[str, Action] | None = None
-) -> tuple[Branch, list[str], list[str]]:
-    branch, reasons, deciding, _ = decide(
+) -> Verdict:
+    return decide(
         findings,
         error_branch=error_branch,
         action_overrides=overrides or {},
@@ -41,57 +41,54 @@ def choose(
         cooldown_s=None,
         as_of=DEMO_AS_OF,
     )
-    return branch, reasons, deciding
 
 
 def test_fix_features_beats_alert_beats_train_beats_skip() -> None:
     train = finding("performance", Status.FAIL, Action.TRAIN)
     alert = finding("trust", Status.FAIL, Action.ALERT)
     fix = finding("freshness", Status.FAIL, Action.FIX_FEATURES)
-    assert choose([train])[0] is Branch.TRAIN
-    assert choose([train, alert])[0] is Branch.ALERT
-    branch, reasons, deciding = choose([train, alert, fix])
-    assert (branch, deciding) == (Branch.FIX_FEATURES, ["freshness"])
-    assert any(reason.startswith("Also seen (alert, lower precedence)") for reason in reasons)
+    assert choose([train]).branch is Branch.TRAIN
+    assert choose([train, alert]).branch is Branch.ALERT
+    verdict = choose([train, alert, fix])
+    assert (verdict.branch, verdict.deciding_checks) == (Branch.FIX_FEATURES, ("freshness",))
+    assert any(reason.startswith("Also seen (alert, lower precedence)") for reason in verdict.reasons)
 
 
 def test_a_check_that_cannot_run_takes_on_error_never_train() -> None:
     error = finding("performance", Status.ERROR, message="query failed")
-    branch, reasons, _ = choose([error, finding("concept_drift", Status.FAIL, Action.TRAIN)])
-    assert branch is Branch.ALERT
-    assert reasons[0] == "could not diagnose (performance): query failed"
-    assert choose([error], error_branch=Branch.FIX_FEATURES)[0] is Branch.FIX_FEATURES
+    verdict = choose([error, finding("concept_drift", Status.FAIL, Action.TRAIN)])
+    assert verdict.branch is Branch.ALERT
+    assert verdict.reasons[0] == "could not diagnose (performance): query failed"
+    assert choose([error], error_branch=Branch.FIX_FEATURES).branch is Branch.FIX_FEATURES
 
 
 def test_one_error_that_stops_many_checks_is_one_reason_with_their_count() -> None:
     unreachable = "tables.features.table: connection refused"
     stopped = ["freshness", "schema", "dead_signal", "scale_shift", "volume"]
     errors = [finding(check, Status.ERROR, message=unreachable) for check in stopped]
-    branch, reasons, _ = choose(
-        [*errors, finding("trust", Status.ERROR, message="tables.overrides: refused")]
-    )
+    verdict = choose([*errors, finding("trust", Status.ERROR, message="tables.overrides: refused")])
 
-    assert branch is Branch.ALERT
-    assert reasons == [
+    assert verdict.branch is Branch.ALERT
+    assert verdict.reasons == (
         f"could not diagnose (5 checks: freshness, schema, dead_signal, ...): {unreachable}",
         "could not diagnose (trust): tables.overrides: refused",
-    ]
+    )
 
 
 def test_insufficient_data_does_not_decide_and_says_so() -> None:
-    branch, reasons, _ = choose(
+    verdict = choose(
         [finding("label_maturity", Status.INSUFFICIENT_DATA, message="labels are not mature yet")]
     )
-    assert branch is Branch.SKIP
-    assert "Not decided (label_maturity, insufficient data): labels are not mature yet" in reasons
+    assert verdict.branch is Branch.SKIP
+    assert "Not decided (label_maturity, insufficient data): labels are not mature yet" in verdict.reasons
 
 
 def test_policy_overrides_change_what_a_failing_check_asks_for() -> None:
     mix = finding("segment_mix", Status.FAIL, Action.ALERT)
-    assert choose([mix], overrides={"segment_mix": Action.FIX_FEATURES})[0] is Branch.FIX_FEATURES
+    assert choose([mix], overrides={"segment_mix": Action.FIX_FEATURES}).branch is Branch.FIX_FEATURES
     drift = finding("drift", Status.FAIL)
-    assert choose([drift])[0] is Branch.SKIP
-    assert choose([drift], overrides={"drift": Action.TRAIN})[0] is Branch.TRAIN
+    assert choose([drift]).branch is Branch.SKIP
+    assert choose([drift], overrides={"drift": Action.TRAIN}).branch is Branch.TRAIN
 
 
 def test_the_decision_round_trips_through_json_and_renders_markdown(tmp_path: Path) -> None:

@@ -233,7 +233,7 @@ def test_one_train_check_that_could_not_judge_is_named_first_even_when_the_other
         Finding("drift", "features.x", Status.PASS, Action.NONE, "Column features.x is stable."),
     ]
 
-    branch, reasons, _, _ = decide(
+    verdict = decide(
         findings,
         error_branch=Branch.ALERT,
         action_overrides={},
@@ -244,6 +244,9 @@ def test_one_train_check_that_could_not_judge_is_named_first_even_when_the_other
         train_checks=("concept_drift", "performance"),
     )
 
-    assert branch is Branch.SKIP
-    assert reasons[0] == "Could not judge performance, which could ask for train: AUC needs both outcomes."
-    assert reasons[1] == "Nothing else calls for action: all 2 judged findings passed."
+    assert verdict.branch is Branch.SKIP
+    assert (
+        verdict.reasons[0]
+        == "Could not judge performance, which could ask for train: AUC needs both outcomes."
+    )
+    assert verdict.reasons[1] == "Nothing else calls for action: all 2 judged findings passed."

@@ -9,7 +9,7 @@ import pytest
 from airflow_retrain_gate.core import Action, Branch, Finding, Status
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.registry import training_guards
-from airflow_retrain_gate.core.decision import decide
+from airflow_retrain_gate.core.decision import Verdict, decide
 from airflow_retrain_gate.core.gate import finite_or_error
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 
@@ -33,8 +33,8 @@ def choose(
     findings: list[Finding],
     error_branch: Branch = Branch.ALERT,
     guards: frozenset[str] = frozenset(INPUT_CHECKS),
-) -> tuple[Branch, list[str], list[str]]:
-    branch, reasons, deciding, _ = decide(
+) -> Verdict:
+    return decide(
         findings,
         error_branch=error_branch,
         action_overrides={},
@@ -44,7 +44,6 @@ def choose(
         as_of=DEMO_AS_OF,
         training_guards=guards,
     )
-    return branch, reasons, deciding
 
 
 def test_the_input_checks_are_flagged_in_the_registry() -> None:
@@ -63,20 +62,22 @@ def test_unmapped_or_disabled_checks_do_not_veto() -> None:
 @pytest.mark.parametrize("error_branch", [Branch.ALERT, Branch.FIX_FEATURES, Branch.SKIP])
 def test_an_input_check_without_enough_data_vetoes_train(check: str, error_branch: Branch) -> None:
     unjudged = finding(check, Status.INSUFFICIENT_DATA, f"{check}: only 14 rows in the current window.")
-    branch, reasons, deciding = choose([TRAIN, unjudged, finding("drift", Status.PASS)], error_branch)
-    assert branch is error_branch
-    assert reasons[0] == (
+    verdict = choose([TRAIN, unjudged, finding("drift", Status.PASS)], error_branch)
+    assert verdict.branch is error_branch
+    assert verdict.reasons[0] == (
         f"Not trained: the input checks could not judge the inputs: {check}: only 14 rows in the current window."
     )
-    assert deciding[0] == check
+    assert verdict.deciding_checks[0] == check
 
 
 def test_an_input_check_error_vetoes_train_even_with_on_error_skip() -> None:
     broken = finding("scale_shift", Status.ERROR, "features.x: scale_factor = inf, not a finite number")
-    branch, reasons, _ = choose([TRAIN, broken], Branch.SKIP)
-    assert branch is Branch.SKIP
-    assert reasons[0].startswith("Not trained: the input checks could not judge the inputs: features.x")
-    assert not any(reason.startswith("Nothing calls for action") for reason in reasons[:2])
+    verdict = choose([TRAIN, broken], Branch.SKIP)
+    assert verdict.branch is Branch.SKIP
+    assert verdict.reasons[0].startswith(
+        "Not trained: the input checks could not judge the inputs: features.x"
+    )
+    assert not any(reason.startswith("Nothing calls for action") for reason in verdict.reasons[:2])
 
 
 def test_the_first_cause_is_an_error_then_the_most_specific_check() -> None:
@@ -85,37 +86,37 @@ def test_the_first_cause_is_an_error_then_the_most_specific_check() -> None:
         finding("null_rate", Status.INSUFFICIENT_DATA, "null_rate cause"),
         finding("dead_signal", Status.INSUFFICIENT_DATA, "dead_signal cause"),
     ]
-    assert choose(findings)[1][0].endswith("dead_signal cause")  # dead_signal ranks before null_rate
+    assert choose(findings).reasons[0].endswith("dead_signal cause")  # dead_signal ranks before null_rate
     findings.append(finding("volume", Status.ERROR, "volume cause"))
-    assert choose(findings)[1][0].endswith("volume cause")
+    assert choose(findings).reasons[0].endswith("volume cause")
 
 
 def test_judged_input_checks_let_train_through() -> None:
     judged = [finding(check, Status.PASS) for check in INPUT_CHECKS]
-    branch, reasons, _ = choose([TRAIN, *judged, finding("performance", Status.INSUFFICIENT_DATA)])
-    assert branch is Branch.TRAIN
-    assert reasons[0] == "Concept drift: retrain."
+    verdict = choose([TRAIN, *judged, finding("performance", Status.INSUFFICIENT_DATA)])
+    assert verdict.branch is Branch.TRAIN
+    assert verdict.reasons[0] == "Concept drift: retrain."
 
 
 def test_unjudged_evidence_checks_or_other_branches_are_not_vetoed() -> None:
     unjudged = finding("volume", Status.INSUFFICIENT_DATA, "too few rows")
     assert (
-        choose([unjudged])[0] is Branch.SKIP
+        choose([unjudged]).branch is Branch.SKIP
     )  # nothing asked for train: insufficient data still does not decide
     alert = finding("trust", Status.FAIL, "overrides rose", Action.ALERT)
-    branch, reasons, _ = choose([alert, unjudged])
-    assert branch is Branch.ALERT
-    assert reasons[0] == "overrides rose"
-    assert choose([TRAIN, unjudged], guards=frozenset())[0] is Branch.TRAIN
+    verdict = choose([alert, unjudged])
+    assert verdict.branch is Branch.ALERT
+    assert verdict.reasons[0] == "overrides rose"
+    assert choose([TRAIN, unjudged], guards=frozenset()).branch is Branch.TRAIN
 
 
 def test_on_error_skip_lists_what_could_not_be_diagnosed_first() -> None:
     error = finding(
         "table_rows", Status.ERROR, "tables.predictions.filters: {model_name: 'x'} selects no rows"
     )
-    branch, reasons, _ = choose([error, finding("volume", Status.PASS)], Branch.SKIP)
-    assert branch is Branch.SKIP
-    assert reasons[0].startswith(
+    verdict = choose([error, finding("volume", Status.PASS)], Branch.SKIP)
+    assert verdict.branch is Branch.SKIP
+    assert verdict.reasons[0].startswith(
         "Could not diagnose (table_rows), on_error is skip: tables.predictions.filters"
     )
 
