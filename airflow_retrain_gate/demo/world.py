@@ -13,13 +13,19 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-SEGMENTS = np.array(["consumer", "smb", "enterprise"])
+SEGMENTS = np.array(["consumer", "smb", "enterprise"], dtype=object)
 SEGMENT_SHARES = np.array([0.5, 0.3, 0.2])
 TENURE_OFFSET = np.array([-5.0, 0.0, 10.0])
 BASKET_OFFSET = np.array([0.0, 0.3, 0.8])
-INTENTS = np.array(["search", "browse", "support", "billing", "returns", "promo", "account", "other"])
+INTENTS = np.array(
+    ["search", "browse", "support", "billing", "returns", "promo", "account", "other"], dtype=object
+)
 INTENT_SHARES = np.array([0.3, 0.2, 0.12, 0.1, 0.08, 0.07, 0.1, 0.03])
 INTENT_RISK = np.array([0.0, -0.2, 0.2, 0.5, 0.3, 0.1, 0.0, 0.2])
+UNKNOWN_INTENT_RISK = 0.2
+"""The model's risk term for an intent it was not built with (a new taxonomy value, or none)."""
+EXPERIMENT_ARMS = np.array(["control", "ui_test_a"], dtype=object)
+"""93% of rows are served the control arm."""
 BAND_EDGES = (0.08, 0.25)
 """Scores below 0.08 are the 'low' band, below 0.25 'medium', the rest 'high'."""
 
@@ -94,12 +100,11 @@ class World:
 
     def model_logit(self) -> np.ndarray:
         """The deployed model's logit: it sees the features, not the noise."""
-        intent_risk = (
-            pd.Series(self.query_intent)
-            .map(dict(zip(INTENTS, INTENT_RISK, strict=True)))
-            .fillna(0.2)
-            .to_numpy()
-        )
+        codes, intents = pd.factorize(self.query_intent)  # a missing intent gets code -1: the last entry
+        risk_by_intent = dict(zip(INTENTS, INTENT_RISK, strict=True))
+        intent_risk = np.array(
+            [risk_by_intent.get(intent, UNKNOWN_INTENT_RISK) for intent in intents] + [UNKNOWN_INTENT_RISK]
+        )[codes]
         return (
             -1.6
             - 0.05 * (self.tenure_score - 50.0)
@@ -132,16 +137,16 @@ def generate(config: WorldConfig) -> World:
         rng=rng,
         ts=ts,
         day=day,
-        segment=SEGMENTS[segment_index].astype(object),
+        segment=SEGMENTS[segment_index],
         tenure_score=rng.normal(50.0 + TENURE_OFFSET[segment_index], 10.0),
         basket_value=np.exp(rng.normal(3.3 + BASKET_OFFSET[segment_index], 0.5)),
         engagement_rate=rng.beta(2.0, 5.0, size),
-        query_intent=INTENTS[rng.choice(len(INTENTS), size=size, p=INTENT_SHARES)].astype(object),
+        query_intent=INTENTS[rng.choice(len(INTENTS), size=size, p=INTENT_SHARES)],
         true_logit_noise=rng.normal(0.0, 0.5, size),
         label_delay_days=rng.exponential(1.5, size),
         click_noise=rng.uniform(0, 1, size),
         user_active=(rng.uniform(0, 1, size) < 0.96).astype(int),
-        experiment_arm=np.where(rng.uniform(0, 1, size) < 0.93, "control", "ui_test_a").astype(object),
+        experiment_arm=EXPERIMENT_ARMS[(rng.uniform(0, 1, size) >= 0.93).astype(int)],
         feedback_complete=(rng.uniform(0, 1, size) < 0.985).astype(int),
         override_draw=rng.uniform(0, 1, size),
         override_rate=np.full(size, 0.03),
