@@ -1,4 +1,4 @@
-"""The `retrain-gate` command: diagnose, validate-policy, schema, demo."""
+"""The `retrain-gate` command: diagnose, validate-policy, schema, checks, demo, backtest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -35,7 +35,7 @@ from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.scans import describe_scans
 from airflow_retrain_gate.core.secrets import RedactingFilter
 from airflow_retrain_gate.core.termination import Terminated, run_until_terminated
-from airflow_retrain_gate.core.timeframes import to_utc
+from airflow_retrain_gate.core.timeframes import parse_duration, to_utc
 
 EXIT_BAD_MAPPING = 1
 """`validate-policy --warehouse`: a mapped table, column, type or filter is wrong in the warehouse."""
@@ -221,6 +221,7 @@ def _demo(args: argparse.Namespace) -> int:
     from airflow_retrain_gate.demo.catalog import DEMO_AS_OF, build_demo_warehouse
     from airflow_retrain_gate.demo.multiclass_world import MULTICLASS_STORIES
     from airflow_retrain_gate.demo.stories import STORIES
+    from airflow_retrain_gate.demo.year_world import YEAR_SCHEMA, backtest_command, build_year_demo
 
     # The multiclass stories too: the example DAGs read this warehouse, and a multiclass gate without its
     # tables could only take on_error.
@@ -231,13 +232,15 @@ def _demo(args: argparse.Namespace) -> int:
         path.unlink()
     url = f"duckdb:///{path}"
     started = time.perf_counter()
-    names = args.story or list(expected)
-    unknown = [name for name in names if name not in expected]
+    names = args.story or [*expected, YEAR_SCHEMA]
+    unknown = [name for name in names if name not in expected and name != YEAR_SCHEMA]
     if unknown:
-        raise UsageError(f"--story: unknown story {unknown[0]!r} (stories: {', '.join(expected)})")
-    policies = build_demo_warehouse(
-        url, names, progress=lambda name: print(f"  building {name} ...", file=sys.stderr)
-    )
+        raise UsageError(
+            f"--story: unknown story {unknown[0]!r} (stories: {', '.join([*expected, YEAR_SCHEMA])})"
+        )
+    stories = [name for name in names if name != YEAR_SCHEMA]
+    progress = lambda name: print(f"  building {name} ...", file=sys.stderr)  # noqa: E731
+    policies = build_demo_warehouse(url, stories, progress=progress) if stories else {}
     print(f"Demo warehouse {path} ({time.perf_counter() - started:.1f} s); as_of {DEMO_AS_OF.isoformat()}\n")
     warehouse = Warehouse(url)
     header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
@@ -256,6 +259,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}"
     )
+    if YEAR_SCHEMA in names:
+        progress(YEAR_SCHEMA)
+        year_policy = build_year_demo(url, Path(args.write_policies or path.parent))
+        print(
+            f"\nA year in the life of a model (schema {YEAR_SCHEMA}): replay it against a weekly retrain with"
+        )
+        print(f"  {backtest_command(str(year_policy), url)}")
     if args.write_policies:
         import yaml
 
@@ -265,6 +275,80 @@ def _demo(args: argparse.Namespace) -> int:
             (folder / f"{name}.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
         print(f"Policies written to {folder}/")
     return 0
+
+
+def _instant(flag: str, text: str) -> datetime:
+    """An ISO-8601 date or instant given to `flag`, in UTC."""
+    try:
+        return to_utc(text)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
+
+
+def _positive_duration(flag: str, text: str) -> timedelta:
+    """A positive duration given to `flag` ("1d", "12h")."""
+    try:
+        duration = parse_duration(text)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
+    if duration <= timedelta(0):
+        raise UsageError(f"{flag}: {text!r} is not a positive duration; write it like '1d' or '7d'")
+    return duration
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from airflow_retrain_gate.backtest_report import RENDERERS, BacktestReport
+    from airflow_retrain_gate.core.backtest import dates_every, replay
+    from airflow_retrain_gate.core.backtest_summary import compare_with_schedule
+
+    start, end = _instant("--start", args.start), _instant("--end", args.end)
+    if end < start:
+        raise UsageError(f"--end: {end.isoformat()} is before --start {start.isoformat()}")
+    every, schedule = (
+        _positive_duration("--every", args.every),
+        _positive_duration("--schedule", args.schedule),
+    )
+    plot = _plot_target(args.plot) if args.plot else None  # before the replay: fail in seconds, not minutes
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as error:
+        raise UsageError(f"--policy: {error}") from None
+    warehouse = Warehouse(args.warehouse)
+    dates = dates_every(start, end, every)
+    try:
+        timeline = run_until_terminated(
+            lambda: replay(policy, warehouse, dates, progress=_report_progress), warehouse.cancel
+        )
+    finally:
+        warehouse.dispose()
+    report = BacktestReport(policy.name, timeline, compare_with_schedule(timeline, schedule, end), args.every)
+    print(RENDERERS[args.format](report), flush=True)
+    if plot:
+        from airflow_retrain_gate.backtest_chart import write_chart
+
+        write_chart(report, plot)
+        print(f"chart written to {plot}", file=sys.stderr)
+    return 0
+
+
+def _report_progress(index: int, count: int, as_of: datetime) -> None:
+    """One progress line on stderr, rewritten in place on a terminal: a long replay takes minutes."""
+    end = "\r" if sys.stderr.isatty() and index < count else "\n"
+    print(f"backtest: date {index} of {count} ({as_of.date()})", end=end, file=sys.stderr, flush=True)
+
+
+def _plot_target(path: str) -> Path:
+    """Where `--plot` draws the chart; refused at once when matplotlib or the folder is missing."""
+    from airflow_retrain_gate.backtest_chart import ChartUnavailable, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ChartUnavailable as error:
+        raise UsageError(f"--plot: {error}") from None
+    target = Path(path)
+    if not target.parent.resolve().is_dir():
+        raise UsageError(f"--plot: folder {str(target.parent)!r} does not exist")
+    return target
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,6 +418,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     checks = commands.add_parser("checks", help="print the catalog of checks as a markdown table")
     checks.set_defaults(handler=_checks)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay the policy as of each date of a past period and compare with a fixed schedule",
+    )
+    backtest.add_argument("--policy", required=True, help="policy YAML file")
+    backtest.add_argument("--warehouse", required=True, help="SQLAlchemy URL of the warehouse")
+    backtest.add_argument("--start", required=True, help="first date to replay (ISO-8601)")
+    backtest.add_argument("--end", required=True, help="last date to replay (ISO-8601, included)")
+    backtest.add_argument("--every", default="1d", help="step between replayed dates (default: 1d)")
+    backtest.add_argument(
+        "--schedule",
+        default="7d",
+        help="the fixed retraining schedule to compare with, from --start (default: 7d)",
+    )
+    backtest.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    backtest.add_argument(
+        "--plot", metavar="FILE", help="also draw the timeline into a PNG (needs matplotlib)"
+    )
+    backtest.set_defaults(handler=_backtest)
 
     demo = commands.add_parser("demo", help="build a DuckDB warehouse of every story and show each decision")
     demo.add_argument("--path", default="retrain_gate_demo.duckdb", help="where to write the demo warehouse")

@@ -33,7 +33,7 @@ from airflow_retrain_gate.core.feature_profiler import (
     profile_features,
 )
 from airflow_retrain_gate.core.profile_queries import grouped, summary_query, window_rows
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, TableProfile
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, TableProfile
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow

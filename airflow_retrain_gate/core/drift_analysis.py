@@ -19,7 +19,7 @@ import numpy as np
 
 from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.multiple_testing import adjust_family
-from airflow_retrain_gate.core.profiles import CategoricalProfile, NumericProfile, TableProfile
+from airflow_retrain_gate.core.profiling.profiles import CategoricalProfile, NumericProfile, TableProfile
 
 DEFAULT_THRESHOLDS = {"psi": (0.1, 0.25), "js": (0.1, 0.18), "ks": (0.1, 0.2), "wasserstein": (0.2, 0.5)}
 """(warn, fail) per statistic: PSI and JS as usual, KS as CDF distance, Wasserstein in reference std units."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airflow_retrain_gate.core.profiles import EventRecord
+from airflow_retrain_gate.core.profiling.profiles import EventRecord
 
 
 def events_on(days: Sequence[str], events: Sequence[EventRecord]) -> list[EventRecord]:

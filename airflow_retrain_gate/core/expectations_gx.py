@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.checks.expectations import ExpectationResult
 from airflow_retrain_gate.core.engines import is_read_only
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD
 from airflow_retrain_gate.core.findings import json_safe
+from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.warehouse import QueryRecord, Warehouse, WarehouseError
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.checks.expectations import ExpectationResult
 from airflow_retrain_gate.core.expectations_gx import (
     build_expectations,
     ephemeral_context,
@@ -27,6 +26,7 @@ from airflow_retrain_gate.core.expectations_gx import (
 )
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD, SuiteError, read_suite, suite_sha256
 from airflow_retrain_gate.core.policy import Policy
+from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow

@@ -22,7 +22,7 @@ from airflow_retrain_gate.core.profile_queries import (
     top_values_query,
     window_rows,
 )
-from airflow_retrain_gate.core.profiles import (
+from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
     CategoricalProfile,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_retrain_gate.core.warehouse import (
+from airflow_retrain_gate.core.profiling.table_schema import (
     NUMERIC_KINDS,
     TEMPORAL_KINDS,
-    ColumnInfo,
+    ColumnSchema,
     MappingError,
-    TableInfo,
+    TableSchema,
 )
 
 if TYPE_CHECKING:  # the policy imports the check registry, whose schema check imports this module
@@ -29,7 +29,7 @@ class MappedColumn:
     role: str
     name: str
 
-    def misfit(self, column: ColumnInfo) -> str | None:
+    def misfit(self, column: ColumnSchema) -> str | None:
         """What the role needs ("a number"), when the column's type cannot serve it; else None."""
         kinds, needed = ROLE_KINDS.get(self.role, (None, ""))
         return needed if kinds is not None and column.kind not in kinds else None
@@ -51,7 +51,7 @@ def mapped_columns(mapping: FeaturesTable) -> list[MappedColumn]:
     return columns
 
 
-def has_misfits(mapping: FeaturesTable, info: TableInfo) -> bool:
+def has_misfits(mapping: FeaturesTable, info: TableSchema) -> bool:
     """Whether a mapped column that exists has a type its role cannot use (a number column holding text)."""
     for mapped in mapped_columns(mapping):
         try:

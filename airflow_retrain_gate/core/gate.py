@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
-from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet, outcome
+from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import training_guards
 from airflow_retrain_gate.core.decision import Decision, decide
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
@@ -18,26 +18,14 @@ from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, 
 from airflow_retrain_gate.core.policy import Policy, PolicyError
 from airflow_retrain_gate.core.profile_builder import ProfileBuilder
 from airflow_retrain_gate.core.profile_cache import ProfileCache
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.scans import tally_records
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow, parse_duration, resolve_instant, to_utc
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("airflow_retrain_gate")
-
-MAPPED_BY = {
-    "schema": "tables.features",
-    "features": "tables.features",
-    "predictions": "tables.predictions",
-    "keys": "tables.features",
-    "outcomes": "tables.outcomes",
-    "residuals": "tables.features.entity",
-    "versions": "tables.predictions.versions (or tables.events)",
-    "overrides": "tables.overrides",
-    "training_signals": "tables.training_signals",
-    "events": "tables.events",
-    "expectations": "checks.expectations.suite",
-}
 
 
 def resolve_windows(policy: Policy, as_of: datetime) -> tuple[TimeWindow, TimeWindow]:
@@ -77,14 +65,14 @@ def evaluate_checks(inputs: CheckInputs, enabled: list[str]) -> list[Finding]:
         failed = [kind for kind in spec.reads if kind in profiles.errors]
         missing = [kind for kind in spec.reads if kind in profiles.unmapped]
         if failed:
-            findings.append(outcome(name, MAPPED_BY[failed[0]], Status.ERROR, profiles.errors[failed[0]]))
+            findings.append(outcome(name, failed[0].mapped_by, Status.ERROR, profiles.errors[failed[0]]))
             continue
         if missing:
-            wanted = " and ".join(MAPPED_BY[kind] for kind in missing)
+            wanted = " and ".join(kind.mapped_by for kind in missing)
             findings.append(
                 outcome(
                     name,
-                    MAPPED_BY[missing[0]],
+                    missing[0].mapped_by,
                     Status.INSUFFICIENT_DATA,
                     f"Not configured: map {wanted} in the policy to run {name}.",
                     evidence={NOT_CONFIGURED: wanted},
@@ -139,7 +127,7 @@ def run_gate(
     as_of_utc = to_utc(as_of) if as_of is not None else started_at
     reference, current = resolve_windows(policy, as_of_utc)
     enabled = [name for name in CHECK_RANK if policy.check_settings(name).enabled]
-    kinds = {kind for name in enabled for kind in REGISTRY[name].reads} | {"events"}
+    kinds = {kind for name in enabled for kind in REGISTRY[name].reads} | {ProfileKind.EVENTS}
     queries_before = len(warehouse.query_log.records)
     cache = None
     state_note = None
@@ -152,7 +140,7 @@ def run_gate(
             log.warning(state_note)
     log.info("retrain gate %r: as_of %s, %d checks", policy.name, as_of_utc.isoformat(), len(enabled))
     expectations_runner = None
-    if "expectations" in kinds and policy.check_settings("expectations").suite is not None:
+    if ProfileKind.EXPECTATIONS in kinds and policy.check_settings("expectations").suite is not None:
         from airflow_retrain_gate.core.expectations_runner import run_expectations
 
         expectations_runner = run_expectations

@@ -14,7 +14,7 @@ from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.multiclass_columns import STRAY_CLASS, ClassColumns
 from airflow_retrain_gate.core.outcome_profiler import outcome_scans
 from airflow_retrain_gate.core.profile_queries import NumericEdges, grouped, window_rows
-from airflow_retrain_gate.core.profiles import MULTICLASS_METRICS, MulticlassProfile
+from airflow_retrain_gate.core.profiling.profiles import MULTICLASS_METRICS, MulticlassProfile
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow

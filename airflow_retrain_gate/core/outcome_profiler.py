@@ -19,7 +19,7 @@ from airflow_retrain_gate.core.profile_queries import (
     grouped,
     window_rows,
 )
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE, day_of, population_variance, within_safe_magnitude

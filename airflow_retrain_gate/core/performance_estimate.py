@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.score_mix import expected_auc, expected_mean, reference_means, score_groups
 
 

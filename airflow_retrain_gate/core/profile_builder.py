@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from airflow_retrain_gate.core.checks.context import ProfileSet
 from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
 from airflow_retrain_gate.core.feature_roles import has_misfits
 from airflow_retrain_gate.core.key_profiler import count_keys
@@ -17,7 +16,11 @@ from airflow_retrain_gate.core.multiclass_profiler import profile_classes
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
 from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
+from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
+from airflow_retrain_gate.core.profiling.table_schema import NUMERIC_KINDS
 from airflow_retrain_gate.core.residual_profiler import profile_residuals
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.simple_profilers import (
@@ -29,7 +32,7 @@ from airflow_retrain_gate.core.simple_profilers import (
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.version_profiler import profile_versions, versioned_tables
-from airflow_retrain_gate.core.warehouse import NUMERIC_KINDS, Warehouse, WarehouseError
+from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("airflow_retrain_gate")
 Profile = TypeVar("Profile")
@@ -46,33 +49,41 @@ class ProfileBuilder:
     as_of: datetime
     cache: ProfileCache | None = None
     settings: ProfileSettings = field(default_factory=ProfileSettings)
-    expectations_runner: Callable[[Warehouse, Policy, TimeWindow], tuple[dict[str, Any], ...]] | None = None
+    expectations_runner: Callable[[Warehouse, Policy, TimeWindow], tuple[ExpectationResult, ...]] | None = (
+        None
+    )
 
-    def build(self, kinds: set[str]) -> ProfileSet:
+    def build(self, kinds: set[ProfileKind]) -> ProfileSet:
         """Compute every profile kind in `kinds` that the policy maps."""
         tables = self.policy.tables
         values: dict[str, Any] = {}
-        errors: dict[str, str] = {}
+        errors: dict[ProfileKind, str] = {}
         unmapped = {
             kind
-            for kind in ("predictions", "outcomes", "overrides", "training_signals", "events")
+            for kind in (
+                ProfileKind.PREDICTIONS,
+                ProfileKind.OUTCOMES,
+                ProfileKind.OVERRIDES,
+                ProfileKind.TRAINING_SIGNALS,
+                ProfileKind.EVENTS,
+            )
             if getattr(tables, kind) is None
         }
         if tables.outcomes is None or not (tables.events or versioned_tables(tables)):
-            unmapped.add("versions")  # nothing to attribute a shift to
-        steps: dict[str, Callable[[], dict[str, Any]]] = {
-            "schema": self._schema,
-            "features": self._features,
-            "predictions": self._predictions,
-            "keys": self._keys,
-            "outcomes": self._outcomes,
-            "versions": self._versions,
-            "overrides": self._overrides,
-            "training_signals": self._signals,
-            "events": self._events,
+            unmapped.add(ProfileKind.VERSIONS)  # nothing to attribute a shift to
+        steps: dict[ProfileKind, Callable[[], dict[str, Any]]] = {
+            ProfileKind.SCHEMA: self._schema,
+            ProfileKind.FEATURES: self._features,
+            ProfileKind.PREDICTIONS: self._predictions,
+            ProfileKind.KEYS: self._keys,
+            ProfileKind.OUTCOMES: self._outcomes,
+            ProfileKind.VERSIONS: self._versions,
+            ProfileKind.OVERRIDES: self._overrides,
+            ProfileKind.TRAINING_SIGNALS: self._signals,
+            ProfileKind.EVENTS: self._events,
         }
         if self.expectations_runner is not None:
-            steps["expectations"] = self._expectations
+            steps[ProfileKind.EXPECTATIONS] = self._expectations
         wanted = [kind for kind in steps if kind in kinds and kind not in unmapped]
         # Profiles of different tables are independent: a warehouse server computes them side by side.
         with ThreadPoolExecutor(max_workers=max(1, min(self.warehouse.concurrency, len(wanted)))) as pool:
@@ -82,19 +93,23 @@ class ProfileBuilder:
                 values.update(produced)
             else:
                 errors[kind] = error
-        if "residuals" in kinds and "outcomes" not in unmapped and "features_reference" in values:
+        if (
+            ProfileKind.RESIDUALS in kinds
+            and ProfileKind.OUTCOMES not in unmapped
+            and "features_reference" in values
+        ):
             # Residuals are counted on the features' reference bins, so they wait for the features profile.
             features_reference = values["features_reference"]
-            _, produced, error = _attempt("residuals", lambda: self._residuals(features_reference))
+            _, produced, error = _attempt(ProfileKind.RESIDUALS, lambda: self._residuals(features_reference))
             if error is None:
                 values.update(produced)
             else:
-                errors["residuals"] = error
+                errors[ProfileKind.RESIDUALS] = error
         return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
 
     def _cached(
         self,
-        kind: str,
+        kind: ProfileKind,
         identity: dict[str, Any],
         window: TimeWindow,
         table: str,
@@ -126,7 +141,7 @@ class ProfileBuilder:
         recorded: dict[str, str] = {}
         if self.cache is not None and has_misfits(mapping, info):
             # Tells an upstream type change from a policy mistake: the features profile fails on a misfit.
-            cached = self.cache.get(cache_key("features", self._identity(mapping), self.reference))
+            cached = self.cache.get(cache_key(ProfileKind.FEATURES, self._identity(mapping), self.reference))
             recorded = cached.column_types if cached is not None else {}
         return {"feature_schema": info, "recorded_feature_types": recorded}
 
@@ -134,7 +149,7 @@ class ProfileBuilder:
         mapping = self.policy.tables.features
         source = TableSource.bind(self.warehouse, mapping, "tables.features")
         reference = self._cached(
-            "features",
+            ProfileKind.FEATURES,
             self._identity(mapping),
             self.reference,
             mapping.table,
@@ -164,7 +179,7 @@ class ProfileBuilder:
         )
         scores = replace(source, mapping=as_feature)
         reference = self._cached(
-            "predictions",
+            ProfileKind.PREDICTIONS,
             self._identity(mapping),
             self.reference,
             mapping.table,
@@ -191,7 +206,7 @@ class ProfileBuilder:
         score = getattr(mapping, "score", None)
         value = source.number("score", score) if score else None
         reference = self._cached(
-            "keys",
+            ProfileKind.KEYS,
             self._identity(mapping),
             self.reference,
             mapping.table,
@@ -216,7 +231,7 @@ class ProfileBuilder:
             "labels_known_by": self.as_of.date().isoformat(),
         }
         reference = self._cached(
-            "outcomes",
+            ProfileKind.OUTCOMES,
             identity,
             judged_reference,
             tables.outcomes.table,
@@ -230,7 +245,7 @@ class ProfileBuilder:
         if predictions is not None and tables.outcomes.classes:
             classes = {
                 "multiclass_reference": self._cached(
-                    "classes",
+                    ProfileKind.CLASSES,
                     identity,
                     judged_reference,
                     tables.outcomes.table,
@@ -269,7 +284,7 @@ class ProfileBuilder:
             "labels_known_by": self.as_of.date().isoformat(),
         }
         reference = self._cached(
-            "versions",
+            ProfileKind.VERSIONS,
             identity,
             judged_reference,
             tables.outcomes.table,
@@ -302,7 +317,7 @@ class ProfileBuilder:
             return profile_residuals(predictions, outcomes, features, window, self.as_of, binning)
 
         reference = self._cached(
-            "residuals",
+            ProfileKind.RESIDUALS,
             identity,
             judged_reference,
             tables.features.table,
@@ -312,7 +327,7 @@ class ProfileBuilder:
         return {"residuals_reference": reference, "residuals_current": profile(judged_current)}
 
     def _daily(
-        self, kind: str, section: str, profiler: Callable[[TableSource, TimeWindow], Any]
+        self, kind: ProfileKind, section: str, profiler: Callable[[TableSource, TimeWindow], Any]
     ) -> tuple[Any, Any]:
         mapping = getattr(self.policy.tables, kind)
         source = TableSource.bind(self.warehouse, mapping, section)
@@ -327,12 +342,12 @@ class ProfileBuilder:
         return reference, profiler(source, self.current)
 
     def _overrides(self) -> dict[str, Any]:
-        reference, current = self._daily("overrides", "tables.overrides", profile_overrides)
+        reference, current = self._daily(ProfileKind.OVERRIDES, "tables.overrides", profile_overrides)
         return {"overrides_reference": reference, "overrides_current": current}
 
     def _signals(self) -> dict[str, Any]:
         reference, current = self._daily(
-            "training_signals", "tables.training_signals", profile_training_signals
+            ProfileKind.TRAINING_SIGNALS, "tables.training_signals", profile_training_signals
         )
         return {"signals_reference": reference, "signals_current": current}
 
@@ -346,7 +361,9 @@ class ProfileBuilder:
         return {"expectation_results": self.expectations_runner(self.warehouse, self.policy, self.current)}
 
 
-def _attempt(kind: str, step: Callable[[], dict[str, Any]]) -> tuple[str, dict[str, Any], str | None]:
+def _attempt(
+    kind: ProfileKind, step: Callable[[], dict[str, Any]]
+) -> tuple[ProfileKind, dict[str, Any], str | None]:
     """Run one profiling step; a warehouse fault or a bug becomes that kind's error, not the run's."""
     try:
         return kind, step(), None

@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -22,7 +23,7 @@ QUERY_VERSION = 3
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
 
 
-def cache_key(kind: str, identity: dict[str, Any], window: TimeWindow) -> str:
+def cache_key(kind: ProfileKind, identity: dict[str, Any], window: TimeWindow) -> str:
     """A stable key from the profile kind, the mapping and settings that shape it, and the window."""
     payload = {
         "kind": kind,
@@ -64,7 +65,7 @@ class ProfileCache:
         self.answered.extend(answers)
         return from_jsonable(json.loads(text))
 
-    def put(self, key: str, kind: str, table_name: str, window: TimeWindow, profile: Any) -> None:
+    def put(self, key: str, kind: ProfileKind, table_name: str, window: TimeWindow, profile: Any) -> None:
         """Store a profile once; if another gate stored the same key first, keep theirs."""
         table = self.state.tables["cache"]
         row = {

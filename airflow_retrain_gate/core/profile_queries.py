@@ -15,7 +15,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from airflow_retrain_gate.core.profiles import MISSING, OTHER
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER
 from airflow_retrain_gate.core.sql import approx_distinct, equal_width_bucket, population_variance
 
 NULL_BUCKET = -2

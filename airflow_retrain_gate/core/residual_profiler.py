@@ -18,7 +18,7 @@ from airflow_retrain_gate.core.feature_profiler import FeatureBinning, day_key
 from airflow_retrain_gate.core.outcome_profiler import join_outcomes, outcome_scans
 from airflow_retrain_gate.core.policy import FeaturesTable
 from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, window_rows
-from airflow_retrain_gate.core.profiles import (
+from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
     RESIDUAL_METRICS,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from airflow_retrain_gate.core import stats
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 
 SCORE_GROUPS = 20
 

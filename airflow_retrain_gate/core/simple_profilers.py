@@ -11,7 +11,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.policy import EventsTable, OverridesTable, TrainingSignalsTable
-from airflow_retrain_gate.core.profiles import DailyCounts, EventRecord
+from airflow_retrain_gate.core.profiling.profiles import DailyCounts, EventRecord
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc

@@ -10,16 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.policy import TableMapping
-from airflow_retrain_gate.core.scans import Scan
-from airflow_retrain_gate.core.sql import as_number
-from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
-from airflow_retrain_gate.core.warehouse import (
+from airflow_retrain_gate.core.profiling.table_schema import (
     NUMERIC_KINDS,
     TEMPORAL_KINDS,
     MappingError,
-    TableInfo,
-    Warehouse,
+    TableSchema,
 )
+from airflow_retrain_gate.core.scans import Scan
+from airflow_retrain_gate.core.sql import as_number
+from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+from airflow_retrain_gate.core.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TableSource:
     """A mapped table: its reflection, the policy section naming it, and typed SQL columns."""
 
     warehouse: Warehouse
-    info: TableInfo
+    info: TableSchema
     mapping: TableMapping
     section: str
     """The policy path of the mapping, e.g. ``tables.features``."""

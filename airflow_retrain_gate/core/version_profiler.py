@@ -14,7 +14,13 @@ from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.outcome_profiler import join_outcomes
 from airflow_retrain_gate.core.policy import Tables
 from airflow_retrain_gate.core.profile_queries import category_key, grouped, top_values_query, window_rows
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, VERSION_METRICS, VersionCounts, VersionProfile
+from airflow_retrain_gate.core.profiling.profiles import (
+    MISSING,
+    OTHER,
+    VERSION_METRICS,
+    VersionCounts,
+    VersionProfile,
+)
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude

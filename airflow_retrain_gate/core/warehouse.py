@@ -24,6 +24,7 @@ from airflow_retrain_gate.core.engines import (
     is_read_only,
     limit_connect_time,
 )
+from airflow_retrain_gate.core.profiling.table_schema import ColumnSchema, MappingError, TableSchema
 from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.scans import Scan, references
 from airflow_retrain_gate.core.secrets import RedactingFilter, scrub
@@ -42,8 +43,6 @@ SERVER_CONCURRENCY = 2
 """Default number of queries the gate runs at once on a warehouse server."""
 SHARED_CONNECTION_POOLS = (sa.pool.StaticPool, sa.pool.AssertionPool)
 """Pools with one connection for the whole engine: queries on them run one at a time."""
-TEMPORAL_KINDS = frozenset({"timestamp", "timestamptz", "date"})
-NUMERIC_KINDS = frozenset({"numeric", "boolean"})
 UNREACHABLE_MEMORY_S = 30.0
 """After a connection could not be opened, later reads within this time fail at once instead of each waiting for
 its own connect timeout (a gate reads several tables; a dead host must not cost one timeout per table)."""
@@ -52,68 +51,6 @@ Result = TypeVar("Result")
 
 class ReadStopped(WarehouseError):
     """A read ended by its statement timeout or by `Warehouse.cancel`."""
-
-
-class MappingError(WarehouseError):
-    """A table or column named in the policy does not exist in the warehouse."""
-
-    def __init__(self, field_path: str, message: str) -> None:
-        self.field_path = field_path
-        super().__init__(f"{field_path}: {message}")
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    """A reflected column: its name, SQL type, and the kind the gate treats it as."""
-
-    name: str
-    sql_type: str
-    kind: str
-    """One of numeric, boolean, timestamp, timestamptz, date, text, other."""
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """A reflected table: schema, name and columns in order."""
-
-    schema: str | None
-    name: str
-    columns: dict[str, ColumnInfo]
-
-    @property
-    def qualified_name(self) -> str:
-        """``schema.name`` or ``name``."""
-        return f"{self.schema}.{self.name}" if self.schema else self.name
-
-    def column(self, field_path: str, name: str) -> ColumnInfo:
-        """The column `name`, or a MappingError naming the policy field and the columns that exist."""
-        if name in self.columns:
-            return self.columns[name]
-        folded = [column for column in self.columns if column.lower() == name.lower()]
-        if len(folded) == 1:
-            return self.columns[folded[0]]
-        available = ", ".join(self.columns) or "none"
-        raise MappingError(
-            field_path, f"column {name!r} not found in table {self.qualified_name!r} (columns: {available})"
-        )
-
-    def clause(self, names: list[str]) -> sa.TableClause:
-        """A lightweight table clause with typed columns, for building queries."""
-        columns = [
-            sa.column(self.columns[name].name, _TYPE_FOR_KIND[self.columns[name].kind]) for name in names
-        ]
-        return sa.table(self.name, *columns, schema=self.schema)
-
-
-_TYPE_FOR_KIND: dict[str, sa.types.TypeEngine[Any]] = {
-    "numeric": sa.Double(),
-    "boolean": sa.Boolean(),
-    "timestamp": sa.DateTime(timezone=False),
-    "timestamptz": sa.DateTime(timezone=True),
-    "date": sa.Date(),
-    "text": sa.String(),
-    "other": sa.types.NullType(),
-}
 
 
 def classify_type(sql_type: sa.types.TypeEngine[Any] | str) -> str:
@@ -221,7 +158,7 @@ class Warehouse:
         self.retry = retry or RetrySettings()
         self.query_log = QueryLog()
         self.observers: list[Callable[[QueryRecord], None]] = []
-        self._tables: dict[str, TableInfo] = {}
+        self._tables: dict[str, TableSchema] = {}
         self._reflecting: dict[str, threading.Lock] = {}
         """One lock per table name: profiles running side by side reflect a table they share once."""
         self._running: set[Any] = set()
@@ -268,7 +205,7 @@ class Warehouse:
         """Whether the dialect has an approximate distinct-count aggregate."""
         return self.dialect in APPROX_DISTINCT_DIALECTS
 
-    def describe(self, qualified_name: str, field_path: str) -> TableInfo:
+    def describe(self, qualified_name: str, field_path: str) -> TableSchema:
         """Reflect a table named in the policy; a MappingError lists the tables that do exist."""
         with self._running_lock:
             reflecting = self._reflecting.setdefault(qualified_name, threading.Lock())
@@ -288,7 +225,7 @@ class Warehouse:
         )
         return info
 
-    def _reflect(self, qualified_name: str, field_path: str) -> TableInfo:
+    def _reflect(self, qualified_name: str, field_path: str) -> TableSchema:
         schema, _, name = qualified_name.rpartition(".")
         schema_name = schema or None
         with self.reading() as connection:
@@ -311,7 +248,7 @@ class Warehouse:
                     field_path, f"table {qualified_name!r} not found{where} (tables: {listed})"
                 )
             columns = _reflect_columns(connection, inspector, schema_name, actual)
-        return TableInfo(schema_name, actual, columns)
+        return TableSchema(schema_name, actual, columns)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -471,7 +408,7 @@ def _schema_exists(inspector: sa.Inspector, schema: str) -> bool:
 
 def _reflect_columns(
     connection: Connection, inspector: sa.Inspector, schema: str | None, table: str
-) -> dict[str, ColumnInfo]:
+) -> dict[str, ColumnSchema]:
     if connection.dialect.name == "duckdb":
         # duckdb-engine's column reflection queries pg_collation, which DuckDB lacks under SQLAlchemy 2.1.
         columns_table = sa.table(
@@ -490,10 +427,10 @@ def _reflect_columns(
             .order_by(columns_table.c.ordinal_position)
         )
         rows = connection.execute(query).all()
-        return {name: ColumnInfo(name, data_type, classify_type(data_type)) for name, data_type in rows}
+        return {name: ColumnSchema(name, data_type, classify_type(data_type)) for name, data_type in rows}
     reflected = inspector.get_columns(table, schema=schema)
     return {
-        column["name"]: ColumnInfo(
+        column["name"]: ColumnSchema(
             column["name"], str(column["type"]), reflected_kind(connection.dialect.name, column["type"])
         )
         for column in reflected

@@ -15,10 +15,17 @@ from airflow_retrain_gate.core.checks.change_attribution import (
     ChangeAttributionSettings,
     check_change_attribution,
 )
-from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet
+from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.findings import Action, Status
 from airflow_retrain_gate.core.policy import PolicyError
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, EventRecord, VersionCounts, VersionProfile
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import (
+    MISSING,
+    OTHER,
+    EventRecord,
+    VersionCounts,
+    VersionProfile,
+)
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables

@@ -19,8 +19,9 @@ from sqlglot import exp
 
 from airflow_retrain_gate.core import Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.core.dry_run import dry_run
+from airflow_retrain_gate.core.profiling.table_schema import ColumnSchema, TableSchema
 from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe, LabelMaturityProbe
-from airflow_retrain_gate.core.warehouse import ColumnInfo, TableInfo, reflected_kind
+from airflow_retrain_gate.core.warehouse import reflected_kind
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import build_story, story_policy
@@ -123,10 +124,10 @@ def test_bigquery_bounds_are_typed_like_their_column() -> None:
     sqlalchemy-bigquery reflects them as sa.TIMESTAMP and sa.DATETIME, neither with a time zone flag."""
     reflected = {"event_ts": sa.TIMESTAMP(), "local_ts": sa.DATETIME()}
     columns = {
-        name: ColumnInfo(name, str(sql_type), reflected_kind("bigquery", sql_type))
+        name: ColumnSchema(name, str(sql_type), reflected_kind("bigquery", sql_type))
         for name, sql_type in reflected.items()
     }
-    table = TableInfo("analytics", "events", columns).clause(list(columns))
+    table = TableSchema("analytics", "events", columns).clause(list(columns))
     instant = datetime(2024, 6, 1, tzinfo=UTC)
     query = sa.select(sa.func.count()).where(
         table.c.event_ts >= sa.literal(instant, table.c.event_ts.type),
@@ -149,11 +150,11 @@ def test_inlined_bounds_are_typed_literals(engine: str, naive: str, zoned: str) 
     """SQL with its parameters inlined (an expectation suite's window query) compares a timestamp column with a
     timestamp literal: Trino compares no timestamp with a string, BigQuery no TIMESTAMP with a DATETIME."""
     columns = {
-        "local_ts": ColumnInfo("local_ts", "TIMESTAMP", "timestamp"),
-        "event_ts": ColumnInfo("event_ts", "TIMESTAMP WITH TIME ZONE", "timestamptz"),
-        "day": ColumnInfo("day", "DATE", "date"),
+        "local_ts": ColumnSchema("local_ts", "TIMESTAMP", "timestamp"),
+        "event_ts": ColumnSchema("event_ts", "TIMESTAMP WITH TIME ZONE", "timestamptz"),
+        "day": ColumnSchema("day", "DATE", "date"),
     }
-    table = TableInfo("analytics", "events", columns).clause(list(columns))
+    table = TableSchema("analytics", "events", columns).clause(list(columns))
     instant = datetime(2024, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
     query = sa.select(table).where(
         table.c.local_ts >= sa.literal(instant.replace(tzinfo=None), table.c.local_ts.type),

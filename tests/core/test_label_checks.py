@@ -12,10 +12,16 @@ from scipy import stats as scipy_stats
 
 from airflow_retrain_gate.core import Status, parse_policy
 from airflow_retrain_gate.core.checks import REGISTRY
-from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet
+from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.metric_range import out_of_range
 from airflow_retrain_gate.core.findings import Action, Finding
-from airflow_retrain_gate.core.profiles import OUTCOME_METRICS, OutcomeProfile, from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import (
+    OUTCOME_METRICS,
+    OutcomeProfile,
+    from_jsonable,
+    to_jsonable,
+)
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.stories import story_policy
 

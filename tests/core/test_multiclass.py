@@ -10,7 +10,7 @@ import pytest
 
 from airflow_retrain_gate.core.checks.label_domain import LabelDomainSettings, class_break
 from airflow_retrain_gate.core.checks.multiclass import accuracy, log_loss, macro_auc
-from airflow_retrain_gate.core.profiles import MulticlassProfile
+from airflow_retrain_gate.core.profiling.profiles import MulticlassProfile
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 CLASSES = ("legit", "fraud", "chargeback")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Warehouse, parse_policy
 from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.loading import load_tables

@@ -10,11 +10,12 @@ import pytest
 
 from airflow_retrain_gate.core import Status, parse_policy
 from airflow_retrain_gate.core.checks import REGISTRY
-from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet
+from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.score_health import range_finding
 from airflow_retrain_gate.core.findings import Action, Finding
 from airflow_retrain_gate.core.moments import Moments
-from airflow_retrain_gate.core.profiles import NumericProfile, TableProfile
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import NumericProfile, TableProfile
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.stories import story_policy
 

@@ -8,12 +8,18 @@ from typing import Any
 import pytest
 
 from airflow_retrain_gate.core import Status, parse_policy
-from airflow_retrain_gate.core.checks.context import CheckInputs, ProfileSet
+from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.registry import CheckSettings
 from airflow_retrain_gate.core.checks.table_rows import check_table_rows
 from airflow_retrain_gate.core.checks.volume import VolumeSettings, check_volume
 from airflow_retrain_gate.core.gate import resolve_windows
-from airflow_retrain_gate.core.profiles import OUTCOME_METRICS, DailyCounts, OutcomeProfile, TableProfile
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import (
+    OUTCOME_METRICS,
+    DailyCounts,
+    OutcomeProfile,
+    TableProfile,
+)
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 from airflow_retrain_gate.demo.stories import story_policy

@@ -28,7 +28,7 @@ from airflow_retrain_gate.core import (
 )
 from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.core.profile_cache import QUERY_VERSION
-from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 
 from .gates import train_policy

@@ -13,7 +13,7 @@ from airflow_retrain_gate.core import Branch, Decision, Warehouse, parse_policy,
 from airflow_retrain_gate.core.checks.multiclass import accuracy, log_loss, macro_auc
 from airflow_retrain_gate.core.multiclass_profiler import profile_classes
 from airflow_retrain_gate.core.policy import PolicyError
-from airflow_retrain_gate.core.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.stats import auc_from_bins
 from airflow_retrain_gate.core.timeframes import TimeWindow

@@ -13,7 +13,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import MISSING, CategoricalProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import MISSING, CategoricalProfile
 
 UNKNOWN_VALUES = [
     "other",
@@ -147,7 +148,7 @@ def _column(
 @register(
     "category_coverage",
     settings=CategoryCoverageSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="The share of unseen, 'other' or 'unknown' categories does not grow.",
     guards_training=True,

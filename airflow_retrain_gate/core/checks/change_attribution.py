@@ -15,7 +15,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import ATTRIBUTED_CHANGE, Action, Finding, Status
 from airflow_retrain_gate.core.moments import Moments
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, VersionCounts, VersionProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, VersionCounts, VersionProfile
 
 
 class ChangeAttributionSettings(CheckSettings):
@@ -269,7 +270,7 @@ def _metric_name(inputs: CheckInputs, metric: str, sums: Sums) -> str:
 @register(
     "change_attribution",
     settings=ChangeAttributionSettings,
-    reads=("outcomes", "versions"),
+    reads=(ProfileKind.OUTCOMES, ProfileKind.VERSIONS),
     action=Action.ALERT,
     summary="A shift in outcomes, proxy or scores starts when a new version takes over or a deploy lands: "
     "alert (never train).",

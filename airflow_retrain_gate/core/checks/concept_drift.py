@@ -21,7 +21,8 @@ from airflow_retrain_gate.core.checks.metric_range import (
 from airflow_retrain_gate.core.checks.multiclass import is_multiclass, judge_per_class
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 
 MIN_BIN_LABELS = 20
 
@@ -110,7 +111,7 @@ def _metric_bounds(
 @register(
     "concept_drift",
     settings=ConceptDriftSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.TRAIN,
     summary="Outcome per score bin (calibration) changed on matured labels while inputs are healthy: train.",
 )

@@ -8,76 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, Status
-from airflow_retrain_gate.core.profiles import (
-    DailyCounts,
-    EventRecord,
-    KeyCounts,
-    MulticlassProfile,
-    OutcomeProfile,
-    ResidualProfile,
-    TableProfile,
-    VersionProfile,
-)
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 if TYPE_CHECKING:
     from airflow_retrain_gate.core.policy import Policy
-    from airflow_retrain_gate.core.warehouse import TableInfo
-
-PROFILE_KINDS = (
-    "schema",
-    "features",
-    "predictions",
-    "keys",
-    "outcomes",
-    "residuals",
-    "versions",
-    "overrides",
-    "training_signals",
-    "events",
-    "expectations",
-)
-"""Profile kinds checks can read; each maps to the policy table of the same name (schema, expectations: features)."""
-
-
-@dataclass(frozen=True)
-class ProfileSet:
-    """Every profile a gate run computed, with the error or absence of those it could not."""
-
-    features_reference: TableProfile | None = None
-    features_current: TableProfile | None = None
-    latest_feature_timestamp: datetime | None = None
-    feature_schema: TableInfo | None = None
-    recorded_feature_types: dict[str, str] = field(default_factory=dict)
-    """Column types the cached reference profile recorded, looked up when a column's type misfits its role."""
-    scores_reference: TableProfile | None = None
-    """The predictions table's score column, profiled as a numeric feature."""
-    scores_current: TableProfile | None = None
-    keys_reference: dict[str, KeyCounts] = field(default_factory=dict)
-    """Table role (features, predictions) -> its key counts, for each table whose key is known."""
-    keys_current: dict[str, KeyCounts] = field(default_factory=dict)
-    outcomes_reference: OutcomeProfile | None = None
-    outcomes_current: OutcomeProfile | None = None
-    outcomes_have_predictions: bool = False
-    residuals_reference: ResidualProfile | None = None
-    """Residuals of matured predictions by bin of each feature (predictions joined to features on the entity)."""
-    residuals_current: ResidualProfile | None = None
-    multiclass_reference: MulticlassProfile | None = None
-    """Per class aggregates of a multiclass model (when the policy maps outcomes.classes)."""
-    multiclass_current: MulticlassProfile | None = None
-    overrides_reference: DailyCounts | None = None
-    overrides_current: DailyCounts | None = None
-    signals_reference: DailyCounts | None = None
-    signals_current: DailyCounts | None = None
-    versions_reference: VersionProfile | None = None
-    """Outcome sums per day, overall and by value of each version column (change attribution)."""
-    versions_current: VersionProfile | None = None
-    events: tuple[EventRecord, ...] = ()
-    expectation_results: tuple[dict[str, Any], ...] = ()
-    errors: dict[str, str] = field(default_factory=dict)
-    """Profile kind -> why it could not be computed (missing table, warehouse error ...)."""
-    unmapped: frozenset[str] = frozenset()
-    """Profile kinds whose tables the policy does not map."""
 
 
 @dataclass(frozen=True)

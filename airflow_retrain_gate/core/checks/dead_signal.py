@@ -13,7 +13,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.moments import Moments
-from airflow_retrain_gate.core.profiles import CategoricalProfile, NumericProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import CategoricalProfile, NumericProfile
 
 MIN_ROWS_PER_DAY = 10
 """A day needs this many values before 'all equal' means frozen rather than chance."""
@@ -234,7 +235,7 @@ def _categorical(
 @register(
     "dead_signal",
     settings=DeadSignalSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="Columns that varied in the reference are not frozen, constant or replayed.",
     guards_training=True,

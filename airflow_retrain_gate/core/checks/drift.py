@@ -12,6 +12,7 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.drift_analysis import DEFAULT_THRESHOLDS, ColumnDrift, DriftSpec, analyse_drift
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 
 class DriftSettings(CheckSettings):
@@ -83,7 +84,7 @@ def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
 @register(
     "drift",
     settings=DriftSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.NONE,
     summary="How far each feature's distribution moved; noted, never decisive on its own.",
 )

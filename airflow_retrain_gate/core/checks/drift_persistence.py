@@ -11,6 +11,7 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.drift import column_drifts, drift_evidence
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 
 class DriftPersistenceSettings(CheckSettings):
@@ -22,7 +23,7 @@ class DriftPersistenceSettings(CheckSettings):
 @register(
     "drift_persistence",
     settings=DriftPersistenceSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.ALERT,
     summary="Drift present on too few days of the current window is transient: alert, do not retrain.",
 )

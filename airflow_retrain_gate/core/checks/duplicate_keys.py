@@ -14,7 +14,8 @@ from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import KeyCounts
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import KeyCounts
 
 if TYPE_CHECKING:
     from airflow_retrain_gate.core.policy import KeyedTable
@@ -107,7 +108,7 @@ def duplicates_finding(
 @register(
     "duplicate_keys",
     settings=DuplicateKeysSettings,
-    reads=("keys",),
+    reads=(ProfileKind.KEYS,),
     action=Action.FIX_FEATURES,
     summary="Features and predictions hold one row per key: no entity scored twice, no window ingested twice.",
 )

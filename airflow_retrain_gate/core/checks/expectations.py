@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -23,6 +23,8 @@ from airflow_retrain_gate.core.expectations_wording import (
     subject_of,
 )
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 ExpectationAction = Literal["none", "fix_features", "alert"]
 
@@ -81,28 +83,12 @@ class ExpectationsSettings(CheckSettings):
         return actions
 
 
-class ExpectationResult(TypedDict):
-    """One expectation as GX evaluated it on the current window, in plain JSON values."""
-
-    suite: str
-    type: str
-    kwargs: dict[str, Any]
-    meta: dict[str, Any]
-    success: bool
-    error: str | None
-    """GX's exception message when it could not evaluate the expectation (a missing column ...)."""
-    result: dict[str, Any]
-    """GX's own result object (observed_value, unexpected_percent, partial_unexpected_list ...)."""
-    validated_with: dict[str, Any]
-    """How the suite ran: engine (sql or pandas), dialect, window query, rows read, timings, GX version."""
-
-
 def action_for(result: ExpectationResult, settings: ExpectationsSettings, default: Action) -> Action:
     """The action of a failed expectation: by its first mapped tag, else by its type, else the check's."""
-    for tag in expectation_tags(result["meta"]):
+    for tag in expectation_tags(result.meta):
         if tag in settings.action_by_tag:
             return Action(settings.action_by_tag[tag])
-    return Action(settings.action_by_type.get(result["type"], default.value))
+    return Action(settings.action_by_type.get(result.type, default.value))
 
 
 def _pandas_note(validated_with: dict[str, Any]) -> str:
@@ -140,25 +126,25 @@ def _finding(
     table: str, result: ExpectationResult, settings: ExpectationsSettings, default: Action
 ) -> Finding:
     gx_result, subject, expected = (
-        result["result"],
-        subject_of(table, result["kwargs"]),
-        expected_of(result["kwargs"]),
+        result.result,
+        subject_of(table, result.kwargs),
+        expected_of(result.kwargs),
     )
     detail, statistic, value, threshold = _measured(expected, gx_result)
     evidence: dict[str, Any] = {
-        "suite": result["suite"],
-        "expectation_type": result["type"],
-        "column": result["kwargs"].get("column"),
+        "suite": result.suite,
+        "expectation_type": result.type,
+        "column": result.kwargs.get("column"),
         "observed_value": gx_result.get("observed_value"),
         "expected": expected,
         "unexpected_share": value if statistic == "unexpected_share" else None,
-        "meta": result["meta"],
+        "meta": result.meta,
         "gx_result": gx_result,
-        "validated_with": result["validated_with"],
+        "validated_with": result.validated_with,
     }
-    prefix = f"Great Expectations suite '{result['suite']}': {result['type']} on {subject}"
-    if result["error"] is not None:
-        message = f"{prefix} could not be evaluated: {result['error']}"
+    prefix = f"Great Expectations suite '{result.suite}': {result.type} on {subject}"
+    if result.error is not None:
+        message = f"{prefix} could not be evaluated: {result.error}"
         return outcome("expectations", subject, Status.ERROR, message, evidence=evidence)
     action = action_for(result, settings, default)
     advice = " Fix the feature pipeline before training." if action is Action.FIX_FEATURES else ""
@@ -166,7 +152,7 @@ def _finding(
         "expectations",
         subject,
         Status.FAIL,
-        f"{prefix} failed: {detail}.{advice}{_pandas_note(result['validated_with'])}",
+        f"{prefix} failed: {detail}.{advice}{_pandas_note(result.validated_with)}",
         action=action,
         statistic=statistic,
         value=value,
@@ -176,19 +162,19 @@ def _finding(
 
 
 def _passed(table: str, results: tuple[ExpectationResult, ...]) -> Finding:
-    validated_with = results[0]["validated_with"]
+    validated_with = results[0].validated_with
     how = "a SQL query asset" if validated_with["engine"] == "sql" else "pandas"
     return outcome(
         "expectations",
         table,
         Status.PASS,
-        f"Great Expectations suite '{results[0]['suite']}' passed: {len(results)} expectations on the "
+        f"Great Expectations suite '{results[0].suite}' passed: {len(results)} expectations on the "
         f"current window ({how} on {validated_with['dialect']}).{_pandas_note(validated_with)}",
         statistic="expectations_passed",
         value=float(len(results)),
         evidence={
-            "suite": results[0]["suite"],
-            "expectations": [result["type"] for result in results],
+            "suite": results[0].suite,
+            "expectations": [result.type for result in results],
             "validated_with": validated_with,
         },
     )
@@ -197,7 +183,7 @@ def _passed(table: str, results: tuple[ExpectationResult, ...]) -> Finding:
 @register(
     "expectations",
     settings=ExpectationsSettings,
-    reads=("expectations",),
+    reads=(ProfileKind.EXPECTATIONS,),
     action=Action.FIX_FEATURES,
     summary="A Great Expectations suite passes on the current window of the features table.",
 )
@@ -209,7 +195,7 @@ def check_expectations(inputs: CheckInputs, settings: ExpectationsSettings) -> l
     table = inputs.policy.tables.features.subject
     if settings.suite is None:
         return []
-    results: tuple[ExpectationResult, ...] = inputs.profiles.expectation_results  # type: ignore[assignment]
+    results = inputs.profiles.expectation_results
     default = inputs.policy.action_for("expectations")
-    failed = [_finding(table, result, settings, default) for result in results if not result["success"]]
+    failed = [_finding(table, result, settings, default) for result in results if not result.success]
     return failed or [_passed(table, results)]

@@ -11,6 +11,7 @@ from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.table_rows import describe_filters
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.policy_types import Duration
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.timeframes import format_duration, parse_duration
 
 
@@ -25,7 +26,7 @@ class FreshnessSettings(CheckSettings):
 @register(
     "freshness",
     settings=FreshnessSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="The newest feature row is at most max_lag older than as_of.",
     guards_training=True,

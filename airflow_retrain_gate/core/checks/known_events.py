@@ -10,6 +10,7 @@ from airflow_retrain_gate.core.checks.drift import column_drifts, drift_evidence
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, explained_days
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 
 class KnownEventsSettings(CheckSettings):
@@ -21,7 +22,7 @@ class KnownEventsSettings(CheckSettings):
 @register(
     "known_events",
     settings=KnownEventsSettings,
-    reads=("features", "events"),
+    reads=(ProfileKind.FEATURES, ProfileKind.EVENTS),
     action=Action.ALERT,
     summary="Drift on the days of a known campaign, launch or incident is explained: alert.",
 )

@@ -19,7 +19,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import MISSING, OTHER, OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, OutcomeProfile
 from airflow_retrain_gate.core.score_mix import expected_mean, reference_means, score_groups
 
 HOLD_SHARE = 0.5
@@ -104,7 +105,7 @@ def _band_change(
 @register(
     "kpi_by_band",
     settings=KpiByBandSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.ALERT,
     summary="A predicted band's outcome rate moved against its meaning while the rest held: alert.",
 )

@@ -14,7 +14,8 @@ from airflow_retrain_gate.core.checks.metric_range import label_column
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.scale_shift import ScaleShiftSettings, scale_factor
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import MulticlassProfile, OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import MulticlassProfile, OutcomeProfile
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 
@@ -130,7 +131,7 @@ def domain_problem(inputs: CheckInputs) -> str | None:
 @register(
     "label_domain",
     settings=LabelDomainSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.FIX_FEATURES,
     summary="Matured labels keep the reference's domain: 0/1 or a two-valued code, whole numbers, a unit.",
     guards_training=True,

@@ -12,7 +12,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_domain import domain_problem
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.timeframes import to_utc
 
 DAY_SECONDS = 86400.0
@@ -131,7 +132,7 @@ def unjudged(inputs: CheckInputs, check: str, subject: str) -> Finding | None:
 @register(
     "label_maturity",
     settings=LabelMaturitySettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.NONE,
     summary="Enough current predictions have matured outcomes for the outcome checks to judge.",
 )

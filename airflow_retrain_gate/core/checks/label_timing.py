@@ -10,7 +10,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_domain import window_name
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 
 
 class LabelTimingSettings(CheckSettings):
@@ -32,7 +33,7 @@ def early_share(profile: OutcomeProfile) -> float:
 @register(
     "label_timing",
     settings=LabelTimingSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.FIX_FEATURES,
     summary="Labels are not timestamped before their predictions (leakage or a broken join).",
 )

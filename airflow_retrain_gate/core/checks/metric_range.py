@@ -9,7 +9,7 @@ import numpy as np
 
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.findings import Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 
 Bounds = tuple[float, float, float]
 """(value, lowest valid value, highest valid value)."""

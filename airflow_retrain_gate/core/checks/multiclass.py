@@ -12,7 +12,7 @@ from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.findings import Finding, Status
-from airflow_retrain_gate.core.profiles import MulticlassProfile
+from airflow_retrain_gate.core.profiling.profiles import MulticlassProfile
 
 BinaryCheck = Callable[[CheckInputs], list[Finding]]
 

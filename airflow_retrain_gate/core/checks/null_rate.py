@@ -13,7 +13,8 @@ from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.multiple_testing import adjust_family
-from airflow_retrain_gate.core.profiles import TableProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import TableProfile
 
 
 class NullRateSettings(CheckSettings):
@@ -148,7 +149,7 @@ def null_share_finding(
 @register(
     "null_rate",
     settings=NullRateSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="The NULL share of each feature does not rise, over the window or on a day.",
     guards_training=True,

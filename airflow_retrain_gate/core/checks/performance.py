@@ -28,7 +28,8 @@ from airflow_retrain_gate.core.checks.multiclass import is_multiclass, judge_per
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import EXPLAINS_CHANGE, Action, Finding, Status
 from airflow_retrain_gate.core.performance_estimate import estimate_performance
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.score_mix import expected_auc, expected_mean, reference_means, score_groups
 
 VISIBLE_CHANGE = 0.001
@@ -153,7 +154,7 @@ def rmse_loss(reference: OutcomeProfile, current: OutcomeProfile) -> Loss | None
 @register(
     "performance",
     settings=PerformanceSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.TRAIN,
     summary="A persistent drop in AUC (0/1 labels) or rise in RMSE (numeric labels) on matured labels: train.",
 )

@@ -15,7 +15,8 @@ from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.score_mix import adjusted_change
 
 
@@ -80,7 +81,7 @@ def divergence(
 @register(
     "proxy_alignment",
     settings=ProxyAlignmentSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.ALERT,
     summary="The proxy (clicks) moved while engagement or the true outcome did not follow: alert.",
 )

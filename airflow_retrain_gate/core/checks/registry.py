@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from airflow_retrain_gate.core.findings import Action, Finding
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 if TYPE_CHECKING:
     from airflow_retrain_gate.core.checks.context import CheckInputs
@@ -27,8 +28,8 @@ class CheckSpec:
 
     name: str
     settings_model: type[CheckSettings]
-    reads: tuple[str, ...]
-    """Profile kinds the check consumes (``features``, ``outcomes``, ``overrides`` ...)."""
+    reads: tuple[ProfileKind, ...]
+    """Profile kinds the check consumes (features, outcomes, overrides ...)."""
     action: Action
     """The action a failing finding of this check asks for unless the policy overrides it."""
     summary: str
@@ -47,7 +48,7 @@ def register(
     name: str,
     *,
     settings: type[CheckSettings],
-    reads: tuple[str, ...],
+    reads: tuple[ProfileKind, ...],
     action: Action,
     summary: str,
     guards_training: bool = False,
@@ -70,7 +71,7 @@ def register(
     return decorate
 
 
-def training_guards(enabled: list[str], unmapped: frozenset[str]) -> frozenset[str]:
+def training_guards(enabled: list[str], unmapped: frozenset[ProfileKind]) -> frozenset[str]:
     """The enabled checks that can veto `train`, leaving out those whose tables the policy does not map."""
     return frozenset(
         name

@@ -23,7 +23,8 @@ from airflow_retrain_gate.core.checks.metric_range import metric_error, out_of_r
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.multiple_testing import holm
-from airflow_retrain_gate.core.profiles import FeatureResiduals, OutcomeProfile, display_label
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import FeatureResiduals, OutcomeProfile, display_label
 
 
 class ResidualDriftSettings(CheckSettings):
@@ -144,7 +145,7 @@ class MaterialBin:
 @register(
     "residual_drift",
     settings=ResidualDriftSettings,
-    reads=("outcomes", "features", "residuals"),
+    reads=(ProfileKind.OUTCOMES, ProfileKind.FEATURES, ProfileKind.RESIDUALS),
     action=Action.TRAIN,
     summary="The mean residual (label - score) by bin of a feature moved on matured labels, even with "
     "calibrated score bins: train.",

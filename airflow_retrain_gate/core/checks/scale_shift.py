@@ -13,7 +13,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.moments import Moments
-from airflow_retrain_gate.core.profiles import NumericProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import NumericProfile
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE
 
 MIN_ROWS = 30
@@ -157,7 +158,7 @@ def scale_finding(
 @register(
     "scale_shift",
     settings=ScaleShiftSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="Numeric columns keep their unit: mean and spread are not multiplied by one factor.",
     guards_training=True,

@@ -10,7 +10,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.feature_roles import mapped_columns
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.warehouse import MappingError
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.table_schema import MappingError
 
 FIXES = {
     "numeric": "list it under categorical or fix the mapping",
@@ -26,7 +27,7 @@ class SchemaSettings(CheckSettings):
 @register(
     "schema",
     settings=SchemaSettings,
-    reads=("schema",),
+    reads=(ProfileKind.SCHEMA,),
     action=Action.FIX_FEATURES,
     summary="Mapped feature columns exist, have types that fit their role, and kept their types.",
     guards_training=True,

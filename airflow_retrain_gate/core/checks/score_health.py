@@ -14,7 +14,8 @@ from airflow_retrain_gate.core.checks.null_rate import null_share_finding
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.scale_shift import scale_finding
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import NumericProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import NumericProfile
 
 
 class ScoreHealthSettings(CheckSettings):
@@ -77,7 +78,7 @@ def range_finding(
 @register(
     "score_health",
     settings=ScoreHealthSettings,
-    reads=("predictions",),
+    reads=(ProfileKind.PREDICTIONS,),
     action=Action.FIX_FEATURES,
     summary="The score is alive, keeps its scale and probability range, and its NULL share does not rise.",
     guards_training=True,

@@ -15,7 +15,8 @@ from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.metric_range import binary_label_bounds, metric_error, out_of_range
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 
 CHANCE = 0.5
 
@@ -63,7 +64,7 @@ def current_spans(current: OutcomeProfile) -> list[Span]:
 @register(
     "score_inversion",
     settings=ScoreInversionSettings,
-    reads=("outcomes",),
+    reads=(ProfileKind.OUTCOMES,),
     action=Action.FIX_FEATURES,
     summary="Scores that ranked outcomes above chance do not rank them significantly below it (a flipped score).",
 )

@@ -12,7 +12,8 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured
 from airflow_retrain_gate.core.checks.drift import drift_spec
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.profiles import TableProfile, display_label
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import TableProfile, display_label
 
 
 class SegmentMixSettings(CheckSettings):
@@ -61,7 +62,7 @@ def within_segment_drift(
 @register(
     "segment_mix",
     settings=SegmentMixSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.ALERT,
     summary="Segment shares moved while behaviour inside each segment is stable: re-cluster, not retrain.",
 )

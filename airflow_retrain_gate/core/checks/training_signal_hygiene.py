@@ -9,6 +9,7 @@ from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 ASPECTS = {
     "inactive": ("active_known", "impressions of inactive users", "inactive users' rows"),
@@ -31,7 +32,7 @@ class TrainingSignalHygieneSettings(CheckSettings):
 @register(
     "training_signal_hygiene",
     settings=TrainingSignalHygieneSettings,
-    reads=("training_signals",),
+    reads=(ProfileKind.TRAINING_SIGNALS,),
     action=Action.FIX_FEATURES,
     summary="Shares of inactive-user, experiment-arm and incomplete-feedback rows do not grow.",
 )

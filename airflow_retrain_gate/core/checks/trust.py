@@ -10,6 +10,7 @@ from airflow_retrain_gate.core import stats
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 
 
 class TrustSettings(CheckSettings):
@@ -22,7 +23,7 @@ class TrustSettings(CheckSettings):
 @register(
     "trust",
     settings=TrustSettings,
-    reads=("overrides",),
+    reads=(ProfileKind.OVERRIDES,),
     action=Action.ALERT,
     summary="The rate of manual overrides rose against the reference (trust decay): alert.",
 )

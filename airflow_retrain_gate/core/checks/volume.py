@@ -14,7 +14,8 @@ from airflow_retrain_gate.core.checks.table_rows import empty_windows_message
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.multiple_testing import benjamini_hochberg
-from airflow_retrain_gate.core.profiles import TableProfile
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.profiles import TableProfile
 
 MIN_EXPECTED_ROWS = 20
 
@@ -83,7 +84,7 @@ def _one_instant_finding(inputs: CheckInputs, profile: TableProfile) -> Finding:
 @register(
     "volume",
     settings=VolumeSettings,
-    reads=("features",),
+    reads=(ProfileKind.FEATURES,),
     action=Action.FIX_FEATURES,
     summary="Rows per day match the reference (same weekday); missing or partial days fail.",
     guards_training=True,
