@@ -14,12 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_retrain_gate.core.decision import Decision
-from airflow_retrain_gate.core.state import StateStore
+from airflow_retrain_gate.core.state import StateStore, decision_summary
 from airflow_retrain_gate.core.timeframes import to_utc
 from airflow_retrain_gate.core.warehouse import WarehouseError, short_error
-
-SUMMARY_COLUMNS: dict[str, Any] = {"headline": sa.Text, "deciding_checks": sa.String(500)}
-"""Columns migration 2 adds so history pages list decisions without parsing their JSON."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +94,6 @@ class DecisionLog:
     def __init__(self, state: StateStore) -> None:
         self.state = state
         self.table = state.tables["decisions"]
-        # state.py's table predates the summary columns; migration 2 adds them to the database.
-        for name, column_type in SUMMARY_COLUMNS.items():
-            if name not in self.table.c:
-                self.table.append_column(sa.Column(name, column_type))
 
     def record(self, key: RunKey, decision: Decision, try_number: int = 1) -> None:
         """Insert or replace the row of `key` (a retry overwrites its own row and any review of it)."""
@@ -127,7 +120,7 @@ class DecisionLog:
             "duration_s": decision.duration_s,
             "decision_json": json.dumps(document),
             "try_number": try_number,
-            **summary_values(document),
+            **decision_summary(document),
             "review_branch": None,
             "review_by": None,
             "review_at": None,
@@ -339,47 +332,6 @@ class DecisionLog:
             self.table.c.task_id == key.task_id,
             self.table.c.map_index == key.map_index,
         ]
-
-
-def summary_values(decision: dict[str, Any]) -> dict[str, str]:
-    """The summary columns of a decision (as `Decision.to_dict` writes it)."""
-    reasons = decision.get("reasons") or [""]
-    return {"headline": reasons[0], "deciding_checks": ",".join(decision.get("deciding_checks") or ())[:500]}
-
-
-def add_summary_columns(connection: Connection, decisions: sa.Table) -> None:
-    """Migration 2: add the summary columns (where missing), fill them for logged rows, index DAG history."""
-    preparer = connection.dialect.identifier_preparer
-    # Column names from an empty result, not the inspector: duckdb-engine's reflection fails on DuckDB 2.
-    existing = set(
-        connection.exec_driver_sql(f"SELECT * FROM {preparer.format_table(decisions)} WHERE 1 = 0").keys()
-    )
-    for name, column_type in SUMMARY_COLUMNS.items():
-        if name not in existing:
-            ddl_type = sa.types.to_instance(column_type).compile(dialect=connection.dialect)
-            connection.exec_driver_sql(
-                f"ALTER TABLE {preparer.format_table(decisions)} ADD COLUMN {preparer.quote(name)} {ddl_type}"
-            )
-    table = sa.table(
-        decisions.name,
-        *(
-            sa.column(name)
-            for name in ("dag_id", "run_id", "task_id", "map_index", "decision_json", *SUMMARY_COLUMNS)
-        ),
-        schema=decisions.schema,
-    )
-    keys = ("dag_id", "run_id", "task_id", "map_index")
-    rows = connection.execute(
-        sa.select(*(table.c[name] for name in (*keys, "decision_json"))).where(table.c.headline.is_(None))
-    ).all()
-    for row in rows:
-        connection.execute(
-            table.update()
-            .where(*(table.c[name] == getattr(row, name) for name in keys))
-            .values(**summary_values(json.loads(row.decision_json)))
-        )
-    index = sa.Index("ix_retrain_gate_decisions_dag_as_of", decisions.c.dag_id, decisions.c.as_of)
-    connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
 def _entry(row: Any) -> LogEntry:

@@ -3,6 +3,7 @@ migrated by versioned steps, in a `retrain_gate` schema where the dialect has sc
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -73,18 +74,33 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("review_comment", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        # Summaries, so history pages list decisions without parsing their JSON (added by migration 2).
+        sa.Column("headline", sa.Text),
+        sa.Column("deciding_checks", sa.String(500)),
     )
     sa.Index("ix_retrain_gate_decisions_as_of", decisions.c.as_of)
     sa.Index(
         "ix_retrain_gate_decisions_policy", decisions.c.policy_name, decisions.c.branch, decisions.c.as_of
     )
+    sa.Index("ix_retrain_gate_decisions_dag_as_of", decisions.c.dag_id, decisions.c.as_of)
     return {"version": version, "cache": cache, "decisions": decisions}
+
+
+SUMMARY_COLUMNS = ("headline", "deciding_checks")
+"""The decision log's columns that summarise its decision document; logs older than migration 2 lack them."""
+
+
+def decision_summary(document: dict[str, Any]) -> dict[str, str]:
+    """The summary columns of a decision document (as `Decision.to_dict` writes it)."""
+    reasons = document.get("reasons") or [""]
+    return {"headline": reasons[0], "deciding_checks": ",".join(document.get("deciding_checks") or ())[:500]}
 
 
 Migration = tuple[int, str, Callable[[Connection, dict[str, sa.Table]], None]]
 
 
 def _create_initial(connection: Connection, tables: dict[str, sa.Table]) -> None:
+    """Migration 1: create the tables (with every column declared today) and their indexes where missing."""
     for name in ("cache", "decisions"):
         tables[name].create(connection, checkfirst=True)
         for index in tables[name].indexes:
@@ -93,9 +109,33 @@ def _create_initial(connection: Connection, tables: dict[str, sa.Table]) -> None
 
 
 def _add_decision_summaries(connection: Connection, tables: dict[str, sa.Table]) -> None:
-    from airflow_retrain_gate.core.decision_log import add_summary_columns  # it imports this module
-
-    add_summary_columns(connection, tables["decisions"])
+    """Migration 2: give a decision log created before it the summary columns, fill them for its logged rows,
+    and index DAG history."""
+    decisions = tables["decisions"]
+    preparer = connection.dialect.identifier_preparer
+    # Column names from an empty result, not the inspector: duckdb-engine's reflection fails on DuckDB 2.
+    existing = set(
+        connection.exec_driver_sql(f"SELECT * FROM {preparer.format_table(decisions)} WHERE 1 = 0").keys()
+    )
+    for name in SUMMARY_COLUMNS:
+        if name not in existing:
+            ddl_type = decisions.c[name].type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(
+                f"ALTER TABLE {preparer.format_table(decisions)} ADD COLUMN {preparer.quote(name)} {ddl_type}"
+            )
+    keys = ("dag_id", "run_id", "task_id", "map_index")
+    columns = decisions.c
+    unsummarised = connection.execute(
+        sa.select(*(columns[name] for name in (*keys, "decision_json"))).where(columns.headline.is_(None))
+    ).all()
+    for row in unsummarised:
+        connection.execute(
+            decisions.update()
+            .where(*(columns[name] == getattr(row, name) for name in keys))
+            .values(**decision_summary(json.loads(row.decision_json)))
+        )
+    for index in decisions.indexes:
+        connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -20,7 +20,7 @@ from airflow_retrain_gate.core import (
     parse_policy,
     run_gate,
 )
-from airflow_retrain_gate.core.state import MIGRATIONS
+from airflow_retrain_gate.core.state import MIGRATIONS, SUMMARY_COLUMNS
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF, build_demo_warehouse
 
 
@@ -125,12 +125,30 @@ def test_a_version_1_log_is_migrated_and_its_rows_summarised(
 ) -> None:
     decision = decisions["dead_signal"]
     install_version_1_with_a_row(state, decision)
+    assert not set(SUMMARY_COLUMNS) & logged_columns(state)
 
     log = DecisionLog(StateStore(state.engine, schema=state.schema))
 
     assert [entry.deciding_checks for entry in log.history()] == [("dead_signal",)]
     assert log.history()[0].headline == decision.reasons[0]
     assert log.state.version() == MIGRATIONS[-1][0]
+    assert logged_columns(state) == {column.name for column in state.tables["decisions"].c}
+
+
+def test_a_new_log_has_every_declared_column(state: StateStore) -> None:
+    state.migrate()
+
+    assert logged_columns(state) == {column.name for column in state.tables["decisions"].c}
+
+
+def logged_columns(state: StateStore) -> set[str]:
+    """The columns the database's decision log has (from an empty result: duckdb-engine cannot reflect)."""
+    with state.engine.connect() as connection:
+        return set(
+            connection.execute(
+                sa.select(sa.text("*")).select_from(state.tables["decisions"]).where(sa.false())
+            ).keys()
+        )
 
 
 def test_migrating_twice_changes_nothing(state: StateStore, decisions: dict[str, Decision]) -> None:
@@ -143,21 +161,31 @@ def test_migrating_twice_changes_nothing(state: StateStore, decisions: dict[str,
 
 
 def install_version_1_with_a_row(state: StateStore, decision: Decision) -> None:
-    """What a release with only migration 1 left behind: its tables, version 1, one logged decision."""
-    version, description, create_tables = MIGRATIONS[0]
+    """What a release with only migration 1 left behind: its tables (a decision log without the summary
+    columns), version 1, one logged decision."""
+    version, description, _ = MIGRATIONS[0]
     now = datetime.now(UTC)
+    decisions = state.tables["decisions"]
+    version_1_decisions = sa.Table(
+        decisions.name,
+        sa.MetaData(schema=state.schema),
+        *(
+            sa.Column(column.name, column.type, primary_key=column.primary_key, nullable=column.nullable)
+            for column in decisions.c
+            if column.name not in SUMMARY_COLUMNS
+        ),
+    )
     with state.engine.begin() as connection:
         if state.schema:
             connection.execute(sa.schema.CreateSchema(state.schema, if_not_exists=True))
         state.tables["version"].create(connection)
-        create_tables(connection, state.tables)
+        state.tables["cache"].create(connection)
+        version_1_decisions.create(connection)
         connection.execute(
             state.tables["version"].insert().values(version=version, applied_at=now, description=description)
         )
         connection.execute(
-            state.tables["decisions"]
-            .insert()
-            .values(
+            version_1_decisions.insert().values(
                 dag_id="fraud_scorer",
                 run_id="run_1",
                 task_id="gate",
