@@ -26,15 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core import Warehouse, parse_policy
-from airflow_retrain_gate.core.feature_profiler import (
+from airflow_retrain_gate.core.profiling.features import (
     FeatureBinning,
     ProfileSettings,
     _category,
     profile_features,
 )
-from airflow_retrain_gate.core.profile_queries import grouped, summary_query, window_rows
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, TableProfile
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.queries import grouped, summary_query, window_rows
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from benchmarks import scenario

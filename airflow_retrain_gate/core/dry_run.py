@@ -11,12 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.feature_profiler import day_key
 from airflow_retrain_gate.core.feature_roles import MappedColumn
 from airflow_retrain_gate.core.gate import resolve_windows
 from airflow_retrain_gate.core.policy import Policy, TableMapping
+from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_schema import MappingError
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError

@@ -27,8 +27,8 @@ from airflow_retrain_gate.core.expectations_gx import (
 from airflow_retrain_gate.core.expectations_suite import SUITE_FIELD, SuiteError, read_suite, suite_sha256
 from airflow_retrain_gate.core.policy import Policy
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import Scan
-from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError, short_error
 

@@ -13,11 +13,11 @@ from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import training_guards
 from airflow_retrain_gate.core.decision import Decision, decide
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
-from airflow_retrain_gate.core.feature_profiler import ProfileSettings
 from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, Status
 from airflow_retrain_gate.core.policy import Policy, PolicyError
-from airflow_retrain_gate.core.profile_builder import ProfileBuilder
-from airflow_retrain_gate.core.profile_cache import ProfileCache
+from airflow_retrain_gate.core.profiling.builder import ProfileBuilder
+from airflow_retrain_gate.core.profiling.cache import ProfileCache
+from airflow_retrain_gate.core.profiling.features import ProfileSettings
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.scans import tally_records

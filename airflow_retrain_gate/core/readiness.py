@@ -16,7 +16,6 @@ from airflow_retrain_gate.core.checks.freshness import FreshnessSettings
 from airflow_retrain_gate.core.checks.label_maturity import LabelMaturitySettings
 from airflow_retrain_gate.core.findings import json_safe
 from airflow_retrain_gate.core.gate import resolve_windows
-from airflow_retrain_gate.core.outcome_profiler import join_outcomes
 from airflow_retrain_gate.core.policy import (
     FeaturesTable,
     OutcomesTable,
@@ -24,8 +23,9 @@ from airflow_retrain_gate.core.policy import (
     PolicyError,
     PredictionsTable,
 )
-from airflow_retrain_gate.core.simple_profilers import latest_timestamp
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.freshness import latest_timestamp
+from airflow_retrain_gate.core.profiling.outcomes import join_outcomes
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, parse_duration, to_utc
 from airflow_retrain_gate.core.warehouse import Warehouse
 

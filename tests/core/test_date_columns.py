@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Branch, Status, Warehouse, parse_policy, run_gate
-from airflow_retrain_gate.core.feature_profiler import ProfileSettings, profile_features
 from airflow_retrain_gate.core.gate import resolve_windows
+from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.readiness import FeatureFreshnessProbe
-from airflow_retrain_gate.core.sources import TableSource
 
 AS_OF = datetime(2024, 6, 1, 23, 0, tzinfo=UTC)
 """Late in the evening: a DATE read as midnight would make yesterday's snapshot look 47 hours old."""

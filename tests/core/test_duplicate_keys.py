@@ -12,11 +12,11 @@ from airflow_retrain_gate.core import Status, Warehouse, parse_policy
 from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.duplicate_keys import DuplicateKeysSettings, duplicates_finding
 from airflow_retrain_gate.core.findings import Action
-from airflow_retrain_gate.core.key_profiler import count_keys
 from airflow_retrain_gate.core.policy import PredictionsTable
+from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, from_jsonable, to_jsonable
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import story_policy

@@ -11,9 +11,9 @@ import pytest
 
 from airflow_retrain_gate.core import Status, Warehouse, parse_policy
 from airflow_retrain_gate.core.checks.scale_shift import EXTREME_ORDERS, extreme_values
-from airflow_retrain_gate.core.feature_profiler import ProfileSettings, profile_features
 from airflow_retrain_gate.core.moments import Moments
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 from airflow_retrain_gate.demo.loading import load_tables

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Warehouse, parse_policy
-from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, profile_outcomes
+from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, profile_outcomes
 from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.loading import load_tables
 from airflow_retrain_gate.demo.stories import story_policy

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_gate
-from airflow_retrain_gate.core.feature_profiler import ProfileSettings
+from airflow_retrain_gate.core.profiling.features import ProfileSettings
 from airflow_retrain_gate.core.warehouse import QueryRecord
 
 AS_OF = "2024-06-01T00:00:00Z"

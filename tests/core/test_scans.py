@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.cli import render_table
 from airflow_retrain_gate.core import Decision, StateStore, Warehouse, parse_policy, run_gate
-from airflow_retrain_gate.core.feature_profiler import ProfileSettings, profile_features
 from airflow_retrain_gate.core.gate import resolve_windows
-from airflow_retrain_gate.core.outcome_profiler import LABELS_SPAN
+from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.outcomes import LABELS_SPAN
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import TableScans, WindowScans, describe_scans, references, tally_records
-from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.warehouse import QueryRecord
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)

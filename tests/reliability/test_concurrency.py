@@ -27,7 +27,7 @@ from airflow_retrain_gate.core import (
     run_gate,
 )
 from airflow_retrain_gate.core.cooldown import settle_train
-from airflow_retrain_gate.core.profile_cache import QUERY_VERSION
+from airflow_retrain_gate.core.profiling.cache import QUERY_VERSION
 from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 

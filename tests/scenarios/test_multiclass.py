@@ -11,10 +11,10 @@ import pytest
 
 from airflow_retrain_gate.core import Branch, Decision, Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.core.checks.multiclass import accuracy, log_loss, macro_auc
-from airflow_retrain_gate.core.multiclass_profiler import profile_classes
 from airflow_retrain_gate.core.policy import PolicyError
+from airflow_retrain_gate.core.profiling.multiclass import profile_classes
 from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.stats import auc_from_bins
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.loading import load_tables

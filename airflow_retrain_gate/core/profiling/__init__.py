@@ -1,7 +1,15 @@
 """Profiling: the aggregates of the policy's tables over the reference and current windows, computed in the
 warehouse, cached, and handed to the checks as one ProfileSet.
 
-The ground floor (`kinds`, `table_schema`, `profiles`, `expectation_result`, `profile_set`) holds the types that
-checks, profilers and the warehouse share; it imports no profiler. This module imports nothing, so that any of
-them can be imported alone.
+Ground floor (types that checks, profilers and the warehouse share; they import no profiler):
+`kinds` (ProfileKind), `table_schema` (TableSchema), `profiles` (the profile dataclasses and their JSON form),
+`expectation_result` (ExpectationResult) and `profile_set` (ProfileSet).
+
+Queries and profilers: `table_source` (a policy table bound to its reflected table), `queries` (shared SQL
+building blocks), one module per profile: `features`, `outcomes`, `multiclass` (with `class_columns`),
+`residuals`, `versions`, `keys`, `daily_counts`, `known_events`, `freshness`.
+
+Orchestration: `builder` (runs the profilers a gate needs) and `cache` (reference profiles in the state database).
+
+This module imports nothing, so that any of them can be imported alone.
 """

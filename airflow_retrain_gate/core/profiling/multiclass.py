@@ -10,12 +10,11 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.multiclass_columns import STRAY_CLASS, ClassColumns
-from airflow_retrain_gate.core.outcome_profiler import outcome_scans
-from airflow_retrain_gate.core.profile_queries import NumericEdges, grouped, window_rows
+from airflow_retrain_gate.core.profiling.class_columns import STRAY_CLASS, ClassColumns
+from airflow_retrain_gate.core.profiling.outcomes import outcome_scans
 from airflow_retrain_gate.core.profiling.profiles import MULTICLASS_METRICS, MulticlassProfile
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.queries import NumericEdges, day_key, grouped, window_rows
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow
 

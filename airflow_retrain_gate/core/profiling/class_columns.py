@@ -12,7 +12,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.policy import ClassValue
 from airflow_retrain_gate.core.profiling.table_schema import NUMERIC_KINDS, MappingError
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 
 STRAY_CLASS = -1
 """The class index of a known label that is none of the policy's classes."""

@@ -10,18 +10,18 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.multiclass_columns import ClassColumns
-from airflow_retrain_gate.core.profile_queries import (
+from airflow_retrain_gate.core.profiling.class_columns import ClassColumns
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
+from airflow_retrain_gate.core.profiling.queries import (
     NULL_BUCKET,
     NumericEdges,
     category_key,
+    day_key,
     grouped,
     window_rows,
 )
-from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import Scan
-from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE, day_of, population_variance, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 

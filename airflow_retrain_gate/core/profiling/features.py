@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -12,16 +12,6 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core.moments import Moments
 from airflow_retrain_gate.core.policy import FeaturesTable
-from airflow_retrain_gate.core.profile_queries import (
-    NULL_BUCKET,
-    NumericEdges,
-    category_key,
-    grouped,
-    raw_key,
-    summary_query,
-    top_values_query,
-    window_rows,
-)
 from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
@@ -29,7 +19,18 @@ from airflow_retrain_gate.core.profiling.profiles import (
     NumericProfile,
     TableProfile,
 )
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.queries import (
+    NULL_BUCKET,
+    NumericEdges,
+    category_key,
+    day_key,
+    grouped,
+    raw_key,
+    summary_query,
+    top_values_query,
+    window_rows,
+)
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
@@ -63,15 +64,6 @@ class FeatureBinning:
         categories = {name: profile.categories for name, profile in reference.categorical.items()}
         segments = tuple(value for value in reference.segments if value not in (OTHER, MISSING))
         return cls(numeric, categories, segments)
-
-
-def day_key(value: date | datetime | str) -> str:
-    """A warehouse day value (date, timestamp or text) as an ISO date."""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)[:10]
 
 
 def profile_features(

@@ -10,10 +10,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.outcome_profiler import join_outcomes
 from airflow_retrain_gate.core.policy import Tables
-from airflow_retrain_gate.core.profile_queries import category_key, grouped, top_values_query, window_rows
+from airflow_retrain_gate.core.profiling.outcomes import join_outcomes
 from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
@@ -21,8 +19,15 @@ from airflow_retrain_gate.core.profiling.profiles import (
     VersionCounts,
     VersionProfile,
 )
+from airflow_retrain_gate.core.profiling.queries import (
+    category_key,
+    day_key,
+    grouped,
+    top_values_query,
+    window_rows,
+)
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import Scan
-from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 

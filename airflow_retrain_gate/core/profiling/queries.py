@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,15 @@ class NumericEdges:
             )
         # The reference maximum belongs to the last fine bin: the upper bound is the next double above it.
         return equal_width_bucket(value, self.low, float(np.nextafter(self.high, np.inf)), self.bins)
+
+
+def day_key(value: date | datetime | str) -> str:
+    """A warehouse day value (date, timestamp or text) as an ISO date."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:10]
 
 
 def category_key(column: ColumnElement[Any], tracked: Sequence[str]) -> ColumnElement[Any]:

@@ -9,29 +9,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from airflow_retrain_gate.core.feature_profiler import FeatureBinning, ProfileSettings, profile_features
 from airflow_retrain_gate.core.feature_roles import has_misfits
-from airflow_retrain_gate.core.key_profiler import count_keys
-from airflow_retrain_gate.core.multiclass_profiler import profile_classes
-from airflow_retrain_gate.core.outcome_profiler import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
-from airflow_retrain_gate.core.profile_cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiling.daily_counts import profile_overrides, profile_training_signals
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
+from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.freshness import latest_timestamp
+from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.known_events import load_events
+from airflow_retrain_gate.core.profiling.multiclass import profile_classes
+from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, outcome_scans, profile_outcomes
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
+from airflow_retrain_gate.core.profiling.residuals import profile_residuals
 from airflow_retrain_gate.core.profiling.table_schema import NUMERIC_KINDS
-from airflow_retrain_gate.core.residual_profiler import profile_residuals
+from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.profiling.versions import profile_versions, versioned_tables
 from airflow_retrain_gate.core.scans import Scan
-from airflow_retrain_gate.core.simple_profilers import (
-    latest_timestamp,
-    load_events,
-    profile_overrides,
-    profile_training_signals,
-)
-from airflow_retrain_gate.core.sources import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
-from airflow_retrain_gate.core.version_profiler import profile_versions, versioned_tables
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("airflow_retrain_gate")

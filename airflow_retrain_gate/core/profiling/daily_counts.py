@@ -1,24 +1,19 @@
-"""Small profiles: per-day counters (overrides, training signals), known events, the latest timestamp."""
+"""Per-day counters of simple tables: manual overrides and training signals."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from airflow_retrain_gate.core.feature_profiler import day_key
-from airflow_retrain_gate.core.policy import EventsTable, OverridesTable, TrainingSignalsTable
-from airflow_retrain_gate.core.profiling.profiles import DailyCounts, EventRecord
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.policy import OverridesTable, TrainingSignalsTable
+from airflow_retrain_gate.core.profiling.profiles import DailyCounts
+from airflow_retrain_gate.core.profiling.queries import day_key
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of
-from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
-
-MAX_EVENTS = 200
-FRESHNESS_SPAN = "freshness lookback"
-"""What the latest-timestamp query reads: the table from the earliest window's start to as_of."""
+from airflow_retrain_gate.core.timeframes import TimeWindow
 
 
 def _count_when(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -86,55 +81,3 @@ def profile_training_signals(source: TableSource, window: TimeWindow) -> DailyCo
         complete = source.number("feedback_complete", mapping.feedback_complete)
         counters.update(feedback_known=sa.func.count(complete), incomplete=_count_when(complete == 0))
     return _daily_counts(source, window, counters)
-
-
-def load_events(source: TableSource, window: TimeWindow) -> tuple[EventRecord, ...]:
-    """Known events overlapping `window` (at most MAX_EVENTS, earliest first)."""
-    mapping: EventsTable = source.mapping  # type: ignore[assignment]
-    starts = source.column("starts_at")
-    columns = [starts.label("starts_at")]
-    where = [starts < source.instant("starts_at", window.end), *source.filters()]
-    if mapping.ends_at:
-        ends = source.column("ends_at")
-        columns.append(ends.label("ends_at"))
-        where.append(sa.or_(ends.is_(None), ends > source.instant("ends_at", window.start)))
-    else:
-        where.append(starts >= source.instant("starts_at", window.start - timedelta(days=1)))
-    for field in ("kind", "description"):
-        if getattr(mapping, field):
-            columns.append(sa.cast(source.column(field), sa.String).label(field))
-    query = sa.select(*columns).select_from(source.clause).where(*where).order_by(starts).limit(MAX_EVENTS)
-    rows = source.warehouse.fetch(query, f"events {mapping.table} {window.name}", (source.scan(window),))
-    events = []
-    for row in rows:
-        values = row._mapping
-        starts_at = to_utc(values["starts_at"])
-        ends_at = values.get("ends_at")
-        if ends_at is None and not mapping.ends_at:
-            ends_at = starts_at + timedelta(days=1)
-        events.append(
-            EventRecord(
-                starts_at=starts_at,
-                ends_at=None if ends_at is None else to_utc(ends_at),
-                kind=values.get("kind"),
-                description=values.get("description"),
-            )
-        )
-    return tuple(events)
-
-
-def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) -> datetime | None:
-    """The newest timestamp at or before `as_of`, looking back at most `lookback` (None if no rows)."""
-    timestamp = source.column("timestamp")
-    where = [
-        timestamp >= source.instant("timestamp", as_of - lookback),
-        timestamp <= source.instant("timestamp", as_of),
-        *source.filters(),
-    ]
-    rows = source.warehouse.fetch(
-        sa.select(sa.func.max(timestamp).label("latest")).select_from(source.clause).where(*where),
-        f"freshness {source.mapping.table}",
-        (source.scan(FRESHNESS_SPAN),),
-    )
-    latest = rows[0].latest if rows else None
-    return None if latest is None else source.end_of("timestamp", latest)

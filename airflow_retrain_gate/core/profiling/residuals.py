@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
-from airflow_retrain_gate.core.feature_profiler import FeatureBinning, day_key
-from airflow_retrain_gate.core.outcome_profiler import join_outcomes, outcome_scans
 from airflow_retrain_gate.core.policy import FeaturesTable
-from airflow_retrain_gate.core.profile_queries import NULL_BUCKET, NumericEdges, category_key, window_rows
+from airflow_retrain_gate.core.profiling.features import FeatureBinning
+from airflow_retrain_gate.core.profiling.outcomes import join_outcomes, outcome_scans
 from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
@@ -25,7 +24,14 @@ from airflow_retrain_gate.core.profiling.profiles import (
     FeatureResiduals,
     ResidualProfile,
 )
-from airflow_retrain_gate.core.sources import TableSource
+from airflow_retrain_gate.core.profiling.queries import (
+    NULL_BUCKET,
+    NumericEdges,
+    category_key,
+    day_key,
+    window_rows,
+)
+from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
 

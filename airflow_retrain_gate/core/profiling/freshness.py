@@ -1,0 +1,29 @@
+"""The newest timestamp of a table at or before as_of: what the freshness check and sensor judge."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core.profiling.table_source import TableSource
+
+FRESHNESS_SPAN = "freshness lookback"
+"""What the latest-timestamp query reads: the table from the earliest window's start to as_of."""
+
+
+def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) -> datetime | None:
+    """The newest timestamp at or before `as_of`, looking back at most `lookback` (None if no rows)."""
+    timestamp = source.column("timestamp")
+    where = [
+        timestamp >= source.instant("timestamp", as_of - lookback),
+        timestamp <= source.instant("timestamp", as_of),
+        *source.filters(),
+    ]
+    rows = source.warehouse.fetch(
+        sa.select(sa.func.max(timestamp).label("latest")).select_from(source.clause).where(*where),
+        f"freshness {source.mapping.table}",
+        (source.scan(FRESHNESS_SPAN),),
+    )
+    latest = rows[0].latest if rows else None
+    return None if latest is None else source.end_of("timestamp", latest)
