@@ -18,6 +18,7 @@ from datetime import date
 import numpy as np
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import BinComparison
 from airflow_retrain_gate.core.multiple_testing import adjust_family
 from airflow_retrain_gate.core.profiling.profiles import CategoricalProfile, NumericProfile, TableProfile
 
@@ -67,7 +68,8 @@ class ColumnDrift:
     rest_drifts: bool
     """The days that do not drift, pooled, still drift at the warn level: the change is spread over the window,
     too small for single days to show, not confined to the drifting days."""
-    chart: dict[str, list[float] | list[str]]
+    chart: BinComparison
+    """Reference vs current shares per (regrouped) bin, for the UI's charts."""
 
     @property
     def judged_days(self) -> int:
@@ -268,7 +270,7 @@ def histogram_chart(
     reference: NumericProfile | CategoricalProfile,
     current: NumericProfile | CategoricalProfile,
     groups: np.ndarray | None,
-) -> dict[str, list[float] | list[str]]:
+) -> BinComparison:
     """Reference vs current shares per (regrouped) bin, labelled, for the UI's charts."""
     reference_counts = np.asarray(reference.counts, float)
     current_counts = np.asarray(current.counts, float)
@@ -284,11 +286,7 @@ def histogram_chart(
         current_counts = stats.regroup(current_counts, groups)
     else:
         labels = [*reference.categories, "(other)"] if isinstance(reference, CategoricalProfile) else []
-    return {
-        "labels": labels,
-        "reference": _shares(reference_counts),
-        "current": _shares(current_counts),
-    }
+    return BinComparison(labels, _shares(reference_counts), _shares(current_counts))
 
 
 def _shares(counts: np.ndarray) -> list[float]:

@@ -3,16 +3,16 @@ bin, daily series."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from markupsafe import Markup
 
+from airflow_retrain_gate.core.chart_evidence import BinComparison, ChartKey, DailySeries, Value, numbers
 from airflow_retrain_gate.core.findings import Finding
 from airflow_retrain_gate.plugins.charts import (
     PALETTE,
     REFERENCE_COLOUR,
-    Value,
     bar_chart,
     level_bars,
     line_chart,
@@ -30,23 +30,28 @@ class Chart:
     svg: Markup
 
 
+BIN_CHARTS = (
+    (ChartKey.HISTOGRAM, ""),
+    (ChartKey.OUTCOME_BY_SCORE_BIN, " outcome rate by score bin,"),
+    (ChartKey.RESIDUAL_BY_FEATURE_BIN, " mean residual (label - score) by bin,"),
+)
+"""The evidence keys holding a `BinComparison`, and what their chart's title says it compares."""
+
+
 def finding_charts(finding: Finding) -> list[Chart]:
     """Every chart the finding's evidence supports; malformed evidence yields no chart rather than an error."""
     evidence = finding.evidence
     charts = []
-    for key, what in (
-        ("histogram", ""),
-        ("outcome_by_score_bin", " outcome rate by score bin,"),
-        ("residual_by_feature_bin", " mean residual (label - score) by bin,"),
-    ):
-        if compared := _comparison(evidence.get(key)):
-            labels, reference, current = compared
+    for key, what in BIN_CHARTS:
+        comparison = BinComparison.from_dict(evidence.get(key))
+        if comparison is not None and comparison.labels:
             title = f"{finding.subject}:{what} reference vs current"
             # Outcomes and residuals of numeric labels are in the label's units, not shares.
             percent = evidence.get("label_kind") != "numeric"
-            charts.append(Chart(title, bar_chart(labels, reference, current, percent=percent)))
-    daily = evidence.get("daily")
-    if isinstance(daily, dict):
+            svg = bar_chart(comparison.labels, comparison.reference, comparison.current, percent=percent)
+            charts.append(Chart(title, svg))
+    daily = DailySeries.from_dict(evidence.get(ChartKey.DAILY))
+    if daily is not None:
         charts += _daily_charts(finding.subject, daily)
     return charts + _performance_charts(finding)
 
@@ -61,7 +66,7 @@ def _performance_charts(finding: Finding) -> list[Chart]:
     if "estimated_auc" in evidence:
         return _estimate_chart(finding)
     metric = next((name for name in ("auc", "rmse") if f"expected_{name}" in evidence), None)
-    expected, current = _numbers([evidence.get(f"expected_{metric}"), evidence.get(f"current_{metric}")])
+    expected, current = numbers([evidence.get(f"expected_{metric}"), evidence.get(f"current_{metric}")])
     if metric is None or expected is None or current is None or threshold is None:
         return []
     name = metric.upper()
@@ -79,7 +84,7 @@ def _performance_charts(finding: Finding) -> list[Chart]:
             ),
         )
     ]
-    halves = [value for value in _numbers(evidence.get("half_worsening")) if value is not None]
+    halves = [value for value in numbers(evidence.get("half_worsening")) if value is not None]
     if halves:
         loss = "AUC drop" if metric == "auc" else "RMSE growth"
         charts.append(
@@ -100,7 +105,7 @@ def _performance_charts(finding: Finding) -> list[Chart]:
 def _estimate_chart(finding: Finding) -> list[Chart]:
     """Before labels mature: the AUC the reference's and the current scores promise at the reference's outcome
     given score, against the level that alerts (a drop of the threshold)."""
-    reference, estimated = _numbers(
+    reference, estimated = numbers(
         [finding.evidence.get("reference_estimated_auc"), finding.evidence.get("estimated_auc")]
     )
     if reference is None or estimated is None or finding.threshold is None:
@@ -119,57 +124,31 @@ def _estimate_chart(finding: Finding) -> list[Chart]:
     ]
 
 
-def _comparison(histogram: Any) -> tuple[list[str], list[Value], list[Value]] | None:
-    if not isinstance(histogram, dict) or not isinstance(histogram.get("labels"), list):
-        return None
-    labels = [str(label) for label in histogram["labels"]]
-    reference, current = _numbers(histogram.get("reference")), _numbers(histogram.get("current"))
-    if not labels or len(reference) != len(labels) or len(current) != len(labels):
-        return None
-    return labels, reference, current
-
-
-def _daily_charts(subject: str, daily: dict[str, Any]) -> list[Chart]:
-    days = [str(day) for day in daily.get("days") or []]
-    lists = {name: values for name, values in daily.items() if name != "days" and isinstance(values, list)}
-    flags = {
-        name: values for name, values in lists.items() if values and all(isinstance(v, bool) for v in values)
-    }
-    series = {name: _numbers(values) for name, values in lists.items() if name not in flags}
-    series = {name: values for name, values in series.items() if len(values) == len(days)}
-    if not days or not series:
+def _daily_charts(subject: str, daily: DailySeries) -> list[Chart]:
+    if not daily.days or not daily.series:
         return []
-    flag_name, flagged = next(
-        ((name, values) for name, values in flags.items() if len(values) == len(days)), (None, None)
-    )
-    reference = next(
-        (
-            float(daily[key])
-            for key in ("reference_share", "reference_rate")
-            if isinstance(daily.get(key), int | float)
-        ),
-        None,
-    )
-    groups = _by_scale(series)
+    flag_name, flagged = next(iter(daily.flags.items()), (None, None))
+    groups = _by_scale(daily.series)
     charts = []
     for group in groups:
         percent = all(name.endswith(("share", "rate")) for name in group)
-        level = reference if percent or len(groups) == 1 else None
+        level = daily.reference_level if percent or len(groups) == 1 else None
         title = f"{subject}: {', '.join(group)} per day"
         if flag_name:
             title += f" (shaded: {flag_name})"
-        svg = line_chart(days, group, reference=level, flagged=flagged, percent=percent)
+        shaded = None if flagged is None else [flag is True for flag in flagged]
+        svg = line_chart(daily.days, group, reference=level, flagged=shaded, percent=percent)
         charts.append(Chart(title, svg))
     return charts
 
 
-def _by_scale(series: dict[str, list[Value]]) -> list[dict[str, list[Value]]]:
+def _by_scale(series: Mapping[str, Sequence[Value]]) -> list[dict[str, Sequence[Value]]]:
     """Group series of similar magnitude so a share is not drawn flat next to a row count."""
 
-    def magnitude(values: list[Value]) -> float:
+    def magnitude(values: Sequence[Value]) -> float:
         return max((abs(v) for v in values if v is not None), default=0.0)
 
-    groups: list[dict[str, list[Value]]] = []
+    groups: list[dict[str, Sequence[Value]]] = []
     anchor = 0.0
     for name, values in sorted(series.items(), key=lambda item: magnitude(item[1])):
         size = magnitude(values)
@@ -184,9 +163,3 @@ def _by_scale(series: dict[str, list[Value]]) -> list[dict[str, list[Value]]]:
         ({name: group[name] for name in order if name in group} for group in groups),
         key=lambda group: order.index(next(iter(group))),
     )
-
-
-def _numbers(values: Any) -> list[Value]:
-    if not isinstance(values, list):
-        return []
-    return [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in values]

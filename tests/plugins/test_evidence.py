@@ -89,6 +89,20 @@ def test_flagged_days_are_shaded_and_the_reference_level_is_dashed() -> None:
     assert chart.title == "sales.orders: value per day (shaded: drifting)"
 
 
+def test_a_day_not_judged_leaves_its_flag_unshaded_rather_than_drawing_the_flags_as_a_line() -> None:
+    evidence = {"daily": {"days": DAYS, "value": [0.02, 0.4, 0.5], "drifting": [None, True, True]}}
+
+    (chart,) = finding_charts(finding(evidence))
+
+    shaded = [
+        rect
+        for rect in svg_root(chart.svg).iter("{http://www.w3.org/2000/svg}rect")
+        if rect.get("fill") == "#fde68a"
+    ]
+    assert len(shaded) == 2
+    assert chart.title == "sales.orders: value per day (shaded: drifting)"
+
+
 def test_malformed_evidence_draws_nothing_instead_of_failing() -> None:
     broken = [
         {"histogram": {"labels": ["a", "b"], "reference": [0.5], "current": [0.5, 0.5]}},

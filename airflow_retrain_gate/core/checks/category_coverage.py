@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
@@ -86,14 +87,16 @@ def _column(
         "current_share": cur_share,
         "uncovered_labels": [labels[slot] for slot in slots],
         "new_values": [{"value": value, "share": count / cur_total} for value, count in new_values[:10]],
-        "daily": {
-            "days": list(days),
-            "uncovered_share": [
-                float(np.asarray(day)[slots].sum() / sum(day)) if sum(day) else None
-                for day in current.daily_counts
-            ],
-            "reference_share": ref_share,
-        },
+        ChartKey.DAILY: DailySeries(
+            days,
+            {
+                "uncovered_share": [
+                    float(np.asarray(day)[slots].sum() / sum(day)) if sum(day) else None
+                    for day in current.daily_counts
+                ]
+            },
+            reference_level=ref_share,
+        ).to_dict(),
     }
     if not inputs.material(increase, settings.max_increase, p_value, size):
         return outcome(

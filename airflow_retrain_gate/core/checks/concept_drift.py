@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import BinComparison, ChartKey
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.metric_range import (
@@ -41,8 +42,9 @@ class ConceptDriftSettings(CheckSettings):
 
 def calibration_shift(
     reference: OutcomeProfile, current: OutcomeProfile, groups: np.ndarray, days: list[int] | None = None
-) -> tuple[float, float, dict[str, list[float]]]:
-    """(shift, p-value, per-bin outcome means) of outcome-given-score between the windows."""
+) -> tuple[float, float, BinComparison | None]:
+    """(shift, p-value, per-bin outcome means) of outcome-given-score between the windows; NaN and None when
+    the score bins hold too few labels to compare."""
     ref_n = stats.regroup(reference.by_bin("matured"), groups)
     ref_sum = stats.regroup(reference.by_bin("label_sum"), groups)
     ref_sq = stats.regroup(reference.by_bin("label_sq"), groups)
@@ -51,7 +53,7 @@ def calibration_shift(
     cur_sq = stats.regroup(current.by_bin("label_sq", days), groups)
     usable = (ref_n >= MIN_BIN_LABELS) & (cur_n >= MIN_BIN_LABELS)
     if not usable.any():
-        return math.nan, 1.0, {}
+        return math.nan, 1.0, None
     ref_mean = np.divide(ref_sum, ref_n, out=np.zeros_like(ref_sum), where=ref_n > 0)
     cur_mean = np.divide(cur_sum, cur_n, out=np.zeros_like(cur_sum), where=cur_n > 0)
     overall = ref_sum.sum() / ref_n.sum()
@@ -66,18 +68,16 @@ def calibration_shift(
         cur_var = np.maximum(cur_sq / cur_size - cur_mean**2, 0.0)
         variance = ref_var / ref_size + cur_var / cur_size
     if scale <= 0:
-        return math.nan, 1.0, {}
+        return math.nan, 1.0, None
     weights = cur_n[usable] / cur_n[usable].sum()
     shift = float(np.sum(weights * np.abs(cur_mean - ref_mean)[usable]) / scale)
     z_squared = np.divide(
         (cur_mean - ref_mean) ** 2, variance, out=np.zeros_like(variance), where=(variance > 0) & usable
     )
     p_value = stats.chi_square_p(float(z_squared[usable].sum()), int(usable.sum()))
-    curves = {
-        "reference": ref_mean.round(6).tolist(),
-        "current": cur_mean.round(6).tolist(),
-        "labels": score_ranges(reference.score_edges, groups),
-    }
+    curves = BinComparison(
+        score_ranges(reference.score_edges, groups), ref_mean.round(6).tolist(), cur_mean.round(6).tolist()
+    )
     return shift, p_value, curves
 
 
@@ -93,16 +93,14 @@ def score_ranges(edges: tuple[float, ...], groups: np.ndarray) -> list[str]:
     return ranges
 
 
-def _metric_bounds(
-    shift: float, p_value: float, curves: dict[str, list[float]], binary: bool
-) -> dict[str, Bounds]:
+def _metric_bounds(shift: float, p_value: float, curves: BinComparison, binary: bool) -> dict[str, Bounds]:
     """The range each computed metric must lie in; outcome rates of 0/1 labels lie in [0, 1]."""
     bounds: dict[str, Bounds] = {
         "the calibration shift": (shift, 0.0, math.inf),
         "the p-value": (p_value, 0.0, 1.0),
     }
     if binary:
-        rates = [*curves["reference"], *curves["current"]]
+        rates = [rate for rate in (*curves.reference, *curves.current) if rate is not None]
         bounds["the lowest outcome rate of a score bin"] = (min(rates), 0.0, 1.0)
         bounds["the highest outcome rate of a score bin"] = (max(rates), 0.0, 1.0)
     return bounds
@@ -129,7 +127,7 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
         return [blocked]
     groups = stats.equal_mass_groups(reference.by_bin("matured"), settings.bins)
     shift, p_value, curves = calibration_shift(reference, current, groups)
-    if math.isnan(shift):
+    if math.isnan(shift) or curves is None:
         return [
             outcome(
                 "concept_drift",
@@ -149,7 +147,7 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
     evidence = {
         "p_value": p_value,
         "half_shifts": halves,
-        "outcome_by_score_bin": curves,
+        ChartKey.OUTCOME_BY_SCORE_BIN: curves.to_dict(),
         "label_kind": reference.label_kind,
     }
     size = stats.effective_size(reference.matured, current.matured)
@@ -170,9 +168,8 @@ def check_concept_drift(inputs: CheckInputs, settings: ConceptDriftSettings) -> 
     persistent = len(halves) == 2 and all(
         not math.isnan(value) and value >= settings.min_shift / 2 for value in halves
     )
-    ref_curve, cur_curve = curves["reference"], curves["current"]
-    example = max(range(len(ref_curve)), key=lambda index: abs(cur_curve[index] - ref_curve[index]))
-    detail = f"e.g. score bin {example + 1}: {ref_curve[example]:.3g} -> {cur_curve[example]:.3g}"
+    example = curves.largest_change()
+    detail = f"e.g. score bin {example + 1}: {curves.reference[example]:.3g} -> {curves.current[example]:.3g}"
     if persistent:
         message = (
             f"Concept drift: the {what} given the model's score changed (shift {shift:.2f}, threshold "

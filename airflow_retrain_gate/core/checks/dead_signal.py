@@ -9,6 +9,7 @@ import math
 
 from pydantic import Field
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -109,12 +110,14 @@ def numeric_finding(
     if cur.count < MIN_ROWS_PER_DAY and (cur.minimum is None or cur.minimum == cur.maximum):
         return _unjudged(subject, "current", cur.count)
     evidence = {
-        "daily": {
-            "days": list(days),
-            "mean": [day.mean if day.count else None for day in current.daily_moments],
-            "min": [day.minimum for day in current.daily_moments],
-            "max": [day.maximum for day in current.daily_moments],
-        },
+        ChartKey.DAILY: DailySeries(
+            days,
+            {
+                "mean": [day.mean if day.count else None for day in current.daily_moments],
+                "min": [day.minimum for day in current.daily_moments],
+                "max": [day.maximum for day in current.daily_moments],
+            },
+        ).to_dict(),
         "reference": {"mean": ref.mean, "std": ref.std, "min": ref.minimum, "max": ref.maximum},
     }
     if cur.count >= MIN_ROWS_PER_DAY and cur.minimum == cur.maximum:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.drift_analysis import DEFAULT_THRESHOLDS, ColumnDrift, DriftSpec, analyse_drift
@@ -69,13 +70,12 @@ def drift_evidence(drift: ColumnDrift) -> dict[str, object]:
         "material_value": drift.material_value,
         "reference_rows": drift.reference_rows,
         "current_rows": drift.current_rows,
-        "histogram": drift.chart,
-        "daily": {
-            "days": list(drift.days),
-            "value": list(drift.daily_values),
-            "q_value": list(drift.daily_q_values),
-            "drifting": list(drift.daily_drifting),
-        },
+        ChartKey.HISTOGRAM: drift.chart.to_dict(),
+        ChartKey.DAILY: DailySeries(
+            drift.days,
+            {"value": drift.daily_values, "q_value": drift.daily_q_values},
+            {"drifting": drift.daily_drifting},
+        ).to_dict(),
         "drifting_days": drift.drifting_days,
         "persistence": drift.persistence,
     }

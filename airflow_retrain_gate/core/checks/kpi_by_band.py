@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import BinComparison, ChartKey
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
@@ -145,11 +146,11 @@ def check_kpi_by_band(inputs: CheckInputs, settings: KpiByBandSettings) -> list[
     changes.sort(key=lambda change: (change.mean_score, change.reference_rate))
     evidence = {
         "bands": [change.__dict__ for change in changes],
-        "histogram": {
-            "labels": [change.band for change in changes],
-            "reference": [change.reference_rate for change in changes],
-            "current": [change.current_rate for change in changes],
-        },
+        ChartKey.HISTOGRAM: BinComparison(
+            [change.band for change in changes],
+            [change.reference_rate for change in changes],
+            [change.current_rate for change in changes],
+        ).to_dict(),
     }
     low, high = changes[0], changes[-1]
     low_adverse = low.moved and low.relative_change > 0

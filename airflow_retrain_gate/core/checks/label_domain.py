@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.metric_range import label_column
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
@@ -157,10 +158,10 @@ def check_label_domain(inputs: CheckInputs, settings: LabelDomainSettings) -> li
         "reference_domain": domain,
         "label_kind": "multiclass" if classes else reference.label_kind,
         "stray_labels": [list(pair) for pair in (classes.stray_labels if classes else current.stray_labels)],
-        "daily": {
-            "days": list(current.days),
-            "stray": list(classes.daily["stray"]) if classes else current.by_day("label_stray").tolist(),
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days,
+            {"stray": list(classes.daily["stray"]) if classes else current.by_day("label_stray").tolist()},
+        ).to_dict(),
     }
     broken = class_break(inputs.profiles.multiclass_current, settings, column) or domain_break(
         reference, current, settings, column

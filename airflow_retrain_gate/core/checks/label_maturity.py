@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from pydantic import Field
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_domain import domain_problem
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
@@ -145,13 +146,15 @@ def check_label_maturity(inputs: CheckInputs, settings: LabelMaturitySettings) -
     evidence = {
         "predictions": current.predictions,
         "matured": current.matured,
-        "daily": {
-            "days": list(current.days),
-            "matured_share": [
-                matured / total if total else None
-                for matured, total in zip(current.by_day("matured"), current.by_day("n"), strict=True)
-            ],
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days,
+            {
+                "matured_share": [
+                    matured / total if total else None
+                    for matured, total in zip(current.by_day("matured"), current.by_day("n"), strict=True)
+                ]
+            },
+        ).to_dict(),
     }
     problem = maturity_problem(inputs)
     if problem and inputs.profiles.outcomes_have_predictions:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.label_domain import window_name
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
@@ -66,7 +67,9 @@ def check_label_timing(inputs: CheckInputs, settings: LabelTimingSettings) -> li
     share = early_share(worst)
     evidence = {
         "early_share": {"reference": early_share(reference), "current": early_share(current)},
-        "daily": {"days": list(current.days), "early": current.by_day("label_early").tolist()},
+        ChartKey.DAILY: DailySeries(
+            current.days, {"early": current.by_day("label_early").tolist()}
+        ).to_dict(),
     }
     if share <= settings.max_early_share:
         status, action = Status.PASS, Action.NONE

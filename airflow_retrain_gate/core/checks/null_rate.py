@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.events import describe_events, events_on, fully_explained
@@ -99,14 +100,16 @@ def null_share_finding(
     evidence = {
         "reference_share": ref_share,
         "current_share": cur_share,
-        "daily": {
-            "days": list(current.days),
-            "null_share": [
-                nulls / rows if rows else None
-                for nulls, rows in zip(daily_nulls, current.daily_rows, strict=True)
-            ],
-            "reference_share": ref_share,
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days,
+            {
+                "null_share": [
+                    nulls / rows if rows else None
+                    for nulls, rows in zip(daily_nulls, current.daily_rows, strict=True)
+                ]
+            },
+            reference_level=ref_share,
+        ).to_dict(),
     }
     window_material = inputs.material(increase, settings.max_increase, p_value, size)
     if not window_material and not spikes and cur_nulls < current.rows:  # a column with no values is dead

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -127,14 +128,20 @@ def check_proxy_alignment(inputs: CheckInputs, settings: ProxyAlignmentSettings)
     evidence = {
         "proxy": proxy.__dict__ | {"relative_change": raw[1], "relative_to_score_mix": adjusted[1]},
         "truths": [truth.__dict__ | {"relative_change": truth.relative_change(False)} for truth in truths],
-        "daily": {
-            "days": list(current.days),
-            "proxy": _daily(current, "proxy_sum", "proxy_n"),
-            "truth": _daily(
-                current,
-                *(("engagement_sum", "engagement_n") if outcomes.engagement else ("label_sum", "matured")),
-            ),
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days,
+            {
+                "proxy": _daily(current, "proxy_sum", "proxy_n"),
+                "truth": _daily(
+                    current,
+                    *(
+                        ("engagement_sum", "engagement_n")
+                        if outcomes.engagement
+                        else ("label_sum", "matured")
+                    ),
+                ),
+            },
+        ).to_dict(),
     }
     change, follow = raw[1], raw[2]
     if not (raw[0] and adjusted[0]):

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import BinComparison, ChartKey
 from airflow_retrain_gate.core.checks.concept_drift import MIN_BIN_LABELS, score_ranges
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.label_maturity import unjudged
@@ -303,12 +304,12 @@ def _evidence(
     """The chart of the feature's mean residual per bin, and which features moved how far."""
     return {
         "feature": comparison.feature,
-        "residual_by_feature_bin": {
-            "labels": comparison.labels,
-            "reference": comparison.reference.round(6).tolist(),
-            "current": comparison.current.round(6).tolist(),
-            "current_share": comparison.shares.round(4).tolist(),
-        },
+        ChartKey.RESIDUAL_BY_FEATURE_BIN: BinComparison(
+            comparison.labels,
+            comparison.reference.round(6).tolist(),
+            comparison.current.round(6).tolist(),
+            comparison.shares.round(4).tolist(),
+        ).to_dict(),
         "moved_features": {name: round(shift, 4) for name, shift in moved.items()},
         "half_shifts": halves,
         "label_kind": label_kind,

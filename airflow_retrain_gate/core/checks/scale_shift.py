@@ -9,6 +9,7 @@ import math
 
 from pydantic import Field
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -115,11 +116,13 @@ def scale_finding(
     evidence = {
         "reference": {"mean": ref.mean, "std": ref.std},
         "current": {"mean": cur.moments.mean, "std": cur.moments.std},
-        "daily": {
-            "days": list(days),
-            "mean": [day.mean if day.count else None for day in cur.daily_moments],
-            "std": [day.std if day.count else None for day in cur.daily_moments],
-        },
+        ChartKey.DAILY: DailySeries(
+            days,
+            {
+                "mean": [day.mean if day.count else None for day in cur.daily_moments],
+                "std": [day.std if day.count else None for day in cur.daily_moments],
+            },
+        ).to_dict(),
     }
     factor = scale_factor(ref, cur.moments, settings)
     since = days[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.dead_signal import numeric_finding
 from airflow_retrain_gate.core.checks.null_rate import null_share_finding
@@ -43,11 +44,13 @@ def range_finding(
     evidence = {
         "reference": {"min": ref.minimum, "max": ref.maximum},
         "current": {"min": cur.minimum, "max": cur.maximum},
-        "daily": {
-            "days": list(days),
-            "min": [day.minimum for day in current.daily_moments],
-            "max": [day.maximum for day in current.daily_moments],
-        },
+        ChartKey.DAILY: DailySeries(
+            days,
+            {
+                "min": [day.minimum for day in current.daily_moments],
+                "max": [day.maximum for day in current.daily_moments],
+            },
+        ).to_dict(),
     }
     if not outside:
         return outcome(

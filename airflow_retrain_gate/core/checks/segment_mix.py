@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import BinComparison, ChartKey
 from airflow_retrain_gate.core.checks.context import CheckInputs, not_configured, outcome
 from airflow_retrain_gate.core.checks.drift import drift_spec
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
@@ -96,11 +97,9 @@ def check_segment_mix(inputs: CheckInputs, settings: SegmentMixSettings) -> list
     _, p_value, _ = stats.chi_square(ref_rows, cur_rows)
     labels = [display_label(label) for label in reference.segments]
     evidence = {
-        "histogram": {
-            "labels": labels,
-            "reference": ref_share.round(6).tolist(),
-            "current": cur_share.round(6).tolist(),
-        },
+        ChartKey.HISTOGRAM: BinComparison(
+            labels, ref_share.round(6).tolist(), cur_share.round(6).tolist()
+        ).to_dict(),
         "p_value": p_value,
     }
     if not inputs.material(

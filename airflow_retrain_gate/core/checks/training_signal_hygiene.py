@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -66,14 +67,16 @@ def check_training_signal_hygiene(
             "reference_share": ref_share,
             "current_share": cur_share,
             "p_value": p_value,
-            "daily": {
-                "days": list(current.days),
-                "share": [
-                    bad / n if n else None
-                    for bad, n in zip(current.counters[counter], current.counters[known], strict=True)
-                ],
-                "reference_share": ref_share,
-            },
+            ChartKey.DAILY: DailySeries(
+                current.days,
+                {
+                    "share": [
+                        bad / n if n else None
+                        for bad, n in zip(current.counters[counter], current.counters[known], strict=True)
+                    ]
+                },
+                reference_level=ref_share,
+            ).to_dict(),
         }
         grew = inputs.material(increase, settings.max_increase, p_value, stats.effective_size(ref_n, cur_n))
         capped = settings.max_share is not None and cur_share > settings.max_share

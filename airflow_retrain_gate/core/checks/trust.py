@@ -7,6 +7,7 @@ from pydantic import Field
 from scipy import stats as scipy_stats
 
 from airflow_retrain_gate.core import stats
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
@@ -58,14 +59,17 @@ def check_trust(inputs: CheckInputs, settings: TrustSettings) -> list[Finding]:
         "reference_rate": ref_rate,
         "current_rate": cur_rate,
         "p_value": p_value,
-        "daily": {
-            "days": list(current.days),
-            "override_rate": [
-                f / n if n else None
-                for f, n in zip(current.counters["flagged"], current.counters["flag_known"], strict=True)
-            ],
-            "reference_rate": ref_rate,
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days,
+            {
+                "override_rate": [
+                    f / n if n else None
+                    for f, n in zip(current.counters["flagged"], current.counters["flag_known"], strict=True)
+                ]
+            },
+            reference_level=ref_rate,
+            reference_level_key="reference_rate",
+        ).to_dict(),
     }
     if (
         inputs.material(increase, settings.min_increase, p_value, stats.effective_size(ref_n, cur_n))

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 from scipy import stats as scipy_stats
 
+from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.checks.table_rows import empty_windows_message
@@ -116,11 +117,9 @@ def check_volume(inputs: CheckInputs, settings: VolumeSettings) -> list[Finding]
     observed = np.asarray(current.daily_rows, float)
     ratio = float(observed.sum() / expected.sum())
     evidence = {
-        "daily": {
-            "days": list(current.days),
-            "rows": observed.tolist(),
-            "expected": np.round(expected, 1).tolist(),
-        },
+        ChartKey.DAILY: DailySeries(
+            current.days, {"rows": observed.tolist(), "expected": np.round(expected, 1).tolist()}
+        ).to_dict(),
         "ratio": ratio,
     }
     coverage = [current.window.day_coverage(date.fromisoformat(day)) for day in current.days]
