@@ -310,7 +310,7 @@ class DecisionLog:
 
     def _conditions(self, query: LogQuery) -> list[sa.ColumnElement[bool]]:
         columns = self.table.c
-        conditions = []
+        conditions: list[sa.ColumnElement[bool]] = []
         if query.dag_ids is not None:
             conditions.append(columns.dag_id.in_(sorted(query.dag_ids)))
         if query.run_id is not None:
