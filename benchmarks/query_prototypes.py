@@ -33,7 +33,7 @@ from airflow_retrain_gate.core.profiling.features import (
     profile_features,
 )
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, TableProfile
-from airflow_retrain_gate.core.profiling.queries import grouped, summary_query, window_rows
+from airflow_retrain_gate.core.profiling.queries import SummaryQuery, grouped, window_rows
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -175,9 +175,9 @@ def main() -> None:
                 0,
                 (
                     "summary",
-                    summary_query(rows, numeric, categorical, True),
+                    SummaryQuery.build(rows, numeric, categorical, True).statement,
                     "no_distinct",
-                    summary_query(rows, numeric, categorical, False),
+                    SummaryQuery.build(rows, numeric, categorical, False).statement,
                 ),
             )
         for purpose, gate_query, name, prototype in pairs:

@@ -22,12 +22,13 @@ from airflow_retrain_gate.core.profiling.profiles import (
 from airflow_retrain_gate.core.profiling.queries import (
     NULL_BUCKET,
     NumericEdges,
+    SummaryQuery,
+    SummaryRows,
+    TopValuesQuery,
     category_key,
     day_key,
     grouped,
     raw_key,
-    summary_query,
-    top_values_query,
     window_rows,
 )
 from airflow_retrain_gate.core.profiling.table_source import TableSource
@@ -112,33 +113,35 @@ def profile_features(
     def categorical_of(rows: Any) -> list[Any]:
         return [rows.c[f"c{i}"] for i in range(len(categorical_names))]
 
-    queries = [
-        (
-            summary_query(
-                rows,
-                list(zip(numeric_of(rows), safe_of(rows), strict=True)),
-                categorical_of(rows),
-                warehouse.supports_approx_distinct,
-                warehouse.bills_by_bytes and warehouse.supports_grouping_sets,
-            ),
-            f"{purpose}: summary{_part_label(part, parts)}",
-            scans,
+    summaries = [
+        SummaryQuery.build(
+            rows,
+            list(zip(numeric_of(rows), safe_of(rows), strict=True)),
+            categorical_of(rows),
+            warehouse.supports_approx_distinct,
+            warehouse.bills_by_bytes and warehouse.supports_grouping_sets,
         )
-        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
+        for rows in part_rows
+    ]
+    queries = [
+        (summary.statement, f"{purpose}: summary{_part_label(part, parts)}", scans)
+        for summary, part, scans in zip(summaries, parts, part_scans, strict=True)
     ]
     ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
     if ranked_columns:
-        top_query = top_values_query(whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets)
-        queries.append((top_query, f"{purpose}: top values", whole_window))
+        top_query = TopValuesQuery.build(
+            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets
+        )
+        queries.append((top_query.statement, f"{purpose}: top values", whole_window))
     results = warehouse.fetch_all(queries)
     summary = _Summary.decode(
-        [row for rows in results[: len(parts)] for row in rows], numeric_names, categorical_names, day_index
+        [query.decode(rows) for query, rows in zip(summaries, results[: len(parts)], strict=True)],
+        numeric_names,
+        categorical_names,
+        day_index,
     )
-    top_rows: dict[int, list[tuple[str, int]]] = {}
-    distinct_from_top: dict[int, int] = {}
-    for row in results[len(parts)] if ranked_columns else []:
-        top_rows.setdefault(int(row.col), []).append((str(row.value), int(row.n)))
-        distinct_from_top[int(row.col)] = int(row.distinct_values)
+    top = TopValuesQuery.decode(results[len(parts)] if ranked_columns else [])
+    top_rows, distinct_from_top = top.values, top.distinct
     for values in top_rows.values():
         values.sort(key=lambda item: (-item[1], item[0]))
 
@@ -162,19 +165,20 @@ def profile_features(
         )
 
     def histogram_query(rows: Any) -> Any:
-        keys: dict[str, Any] = {"day": rows.c.day}
-        for index, (name, value) in enumerate(zip(numeric_names, numeric_of(rows), strict=True)):
-            keys[f"b{index}"] = binning.numeric[name].bucket(value)
-        for index, (name, value) in enumerate(zip(categorical_names, categorical_of(rows), strict=True)):
-            keys[f"c{index}"] = _category(value, binning.categories[name], distinct_from_top.get(index))
-        value_keys = [key for key in keys if key != "day"]
-        sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
-        if mapping.segment:
-            segments = distinct_from_top.get(len(categorical_names))
-            keys["seg"] = _category(rows.c.seg, binning.segments, segments)
-            sets += [("seg", key) for key in value_keys] + [("day", "seg")]
-        count = [sa.func.count().label("n")]
-        return grouped(rows, [], keys, sets, count, warehouse.supports_grouping_sets) if sets else None
+        numeric = [
+            binning.numeric[name].bucket(value)
+            for name, value in zip(numeric_names, numeric_of(rows), strict=True)
+        ]
+        categorical = [
+            _category(value, binning.categories[name], distinct_from_top.get(index))
+            for index, (name, value) in enumerate(zip(categorical_names, categorical_of(rows), strict=True))
+        ]
+        segment = (
+            _category(rows.c.seg, binning.segments, distinct_from_top.get(len(categorical_names)))
+            if mapping.segment
+            else None
+        )
+        return _histogram_query(rows, numeric, categorical, segment, warehouse.supports_grouping_sets)
 
     histograms = [
         (query, f"{purpose}: histograms{_part_label(part, parts)}", scans)
@@ -185,6 +189,62 @@ def profile_features(
     return _assemble(
         mapping, window, days, day_index, summary, binning, bins_rows, top_rows, distinct_from_top, source
     )
+
+
+def _histogram_query(
+    rows: Any,
+    buckets: list[Any],
+    categories: list[Any],
+    segment: Any | None,
+    grouping_sets: bool,
+) -> Any:
+    """Rows per day (and per segment) of each numeric column's bucket and each categorical column's key, in one
+    statement (None without columns); `_RowPositions` reads back the labels written here."""
+    keys: dict[str, Any] = {"day": rows.c.day}
+    keys.update({_bucket_label(index): bucket for index, bucket in enumerate(buckets)})
+    keys.update({_category_label(index): category for index, category in enumerate(categories)})
+    value_keys = [key for key in keys if key != "day"]
+    sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
+    if segment is not None:
+        keys["seg"] = segment
+        sets += [("seg", key) for key in value_keys] + [("day", "seg")]
+    count = [sa.func.count().label("n")]
+    return grouped(rows, [], keys, sets, count, grouping_sets) if sets else None
+
+
+def _bucket_label(index: int) -> str:
+    return f"b{index}"
+
+
+def _category_label(index: int) -> str:
+    return f"c{index}"
+
+
+@dataclass(frozen=True)
+class _RowPositions:
+    """Where a histogram row holds its day, segment, count and each column's bucket or category key."""
+
+    day: int | None
+    segment: int | None
+    count: int
+    numeric: tuple[tuple[int, str], ...]
+    categorical: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, fields: Sequence[str], numeric: list[str], categorical: list[str]) -> _RowPositions:
+        """Positions of `_histogram_query`'s labels among `fields` (a result row's column names)."""
+        at = {name: index for index, name in enumerate(fields)}
+        return cls(
+            at.get("day"),
+            at.get("seg"),
+            at.get("n", 0),
+            tuple((at[_bucket_label(i)], name) for i, name in enumerate(numeric) if _bucket_label(i) in at),
+            tuple(
+                (at[_category_label(i)], name)
+                for i, name in enumerate(categorical)
+                if _category_label(i) in at
+            ),
+        )
 
 
 def _part_label(part: TimeWindow, parts: list[TimeWindow]) -> str:
@@ -207,8 +267,9 @@ class _Summary:
 
     @classmethod
     def decode(
-        cls, rows: list[Any], numeric: list[str], categorical: list[str], day_index: dict[str, int]
+        cls, parts: list[SummaryRows], numeric: list[str], categorical: list[str], day_index: dict[str, int]
     ) -> _Summary:
+        """The window's summary from the decoded summaries of its parts (the last part's distinct counts win)."""
         size = len(day_index)
         daily_rows = np.zeros(size, dtype=np.int64)
         daily_moments = {name: [Moments()] * size for name in numeric}
@@ -216,37 +277,33 @@ class _Summary:
         distinct: dict[str, int | None] = {name: None for name in numeric + categorical}
         min_timestamp: datetime | None = None
         max_timestamp: datetime | None = None
-        for row in rows:
-            if row.day is None:
-                for index, name in enumerate(numeric):
-                    distinct[name] = _int(getattr(row, f"nd{index}", None))
-                for index, name in enumerate(categorical):
-                    distinct[name] = _int(getattr(row, f"cd{index}", None))
-                continue
-            position = day_index.get(day_key(row.day))
-            if position is None:
-                continue
-            daily_rows[position] = int(row.rows)
-            if row.max_ts is not None:
-                stamp = to_utc(row.max_ts)
-                max_timestamp = stamp if max_timestamp is None else max(max_timestamp, stamp)
-            if row.min_ts is not None:
-                stamp = to_utc(row.min_ts)
-                min_timestamp = stamp if min_timestamp is None else min(min_timestamp, stamp)
-            for index, name in enumerate(numeric):
-                count = int(getattr(row, f"n{index}") or 0)
-                daily_nonnull[name][position] = count
-                safe = int(getattr(row, f"k{index}") or 0)
-                daily_moments[name][position] = Moments.from_aggregates(
-                    safe,
-                    getattr(row, f"mean{index}"),
-                    getattr(row, f"var{index}"),
-                    getattr(row, f"min{index}"),
-                    getattr(row, f"max{index}"),
-                    count - safe,
-                )
-            for index, name in enumerate(categorical):
-                daily_nonnull[name][position] = int(getattr(row, f"c{index}") or 0)
+        for part in parts:
+            if part.distinct is not None:
+                distinct.update(zip(numeric, part.distinct.numeric, strict=True))
+                distinct.update(zip(categorical, part.distinct.categorical, strict=True))
+            for day in part.days:
+                position = day_index.get(day_key(day.day))
+                if position is None:
+                    continue
+                daily_rows[position] = day.rows
+                if day.max_ts is not None:
+                    stamp = to_utc(day.max_ts)
+                    max_timestamp = stamp if max_timestamp is None else max(max_timestamp, stamp)
+                if day.min_ts is not None:
+                    stamp = to_utc(day.min_ts)
+                    min_timestamp = stamp if min_timestamp is None else min(min_timestamp, stamp)
+                for name, aggregates in zip(numeric, day.numeric, strict=True):
+                    daily_nonnull[name][position] = aggregates.count
+                    daily_moments[name][position] = Moments.from_aggregates(
+                        aggregates.safe_count,
+                        aggregates.mean,
+                        aggregates.variance,
+                        aggregates.minimum,
+                        aggregates.maximum,
+                        aggregates.count - aggregates.safe_count,
+                    )
+                for name, count in zip(categorical, day.categorical, strict=True):
+                    daily_nonnull[name][position] = count
         moments = {name: Moments.combine_all(parts) for name, parts in daily_moments.items()}
         return cls(daily_rows, min_timestamp, max_timestamp, daily_moments, moments, daily_nonnull, distinct)
 
@@ -390,32 +447,5 @@ def _category(column: Any, tracked: tuple[str, ...], distinct: int | None) -> An
     return category_key(column, tracked)
 
 
-@dataclass(frozen=True)
-class _RowPositions:
-    """Where a histogram row holds its day, segment, count and each column's bucket or category key."""
-
-    day: int | None
-    segment: int | None
-    count: int
-    numeric: tuple[tuple[int, str], ...]
-    categorical: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def of(cls, fields: Sequence[str], numeric: list[str], categorical: list[str]) -> _RowPositions:
-        """Positions of the histogram query's labels (day, seg, n, b<i>, c<i>) among `fields`."""
-        at = {name: index for index, name in enumerate(fields)}
-        return cls(
-            at.get("day"),
-            at.get("seg"),
-            at.get("n", 0),
-            tuple((at[f"b{i}"], name) for i, name in enumerate(numeric) if f"b{i}" in at),
-            tuple((at[f"c{i}"], name) for i, name in enumerate(categorical) if f"c{i}" in at),
-        )
-
-
 def _segment_slot(slots: list[str], segment: str) -> int:
     return slots.index(segment) if segment in slots else slots.index(OTHER)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)

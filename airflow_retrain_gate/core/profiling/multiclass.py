@@ -80,8 +80,13 @@ def _measures(rows: sa.Subquery, classes: int, with_loss: bool) -> list[ColumnEl
     }
     return [
         *[metrics[name].label(name) for name in MULTICLASS_METRICS],
-        *[count(label == index).label(f"p{index}") for index in range(classes)],
+        *[count(label == index).label(_positives_label(index)) for index in range(classes)],
     ]
+
+
+def _positives_label(class_index: int) -> str:
+    """The result column counting the matured labels of class `class_index` (written by `_measures`)."""
+    return f"p{class_index}"
 
 
 def _stray_labels(
@@ -141,7 +146,7 @@ def profile_classes(
             continue
         slot = min(max(int(values[f"b{grouping}"]) + 1, 0), edges.slots - 1)
         matured[grouping, position, slot] += float(values["in_classes"] or 0)
-        positives[grouping, position, slot] += float(values[f"p{grouping}"] or 0)
+        positives[grouping, position, slot] += float(values[_positives_label(grouping)] or 0)
         if grouping == 0:  # every row falls in one bin of each class: count the day's totals once
             for name in MULTICLASS_METRICS:
                 daily[name][position] += float(values[name] or 0.0)

@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from airflow_retrain_gate.core.profiling.narrowing import narrowed
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER
 from airflow_retrain_gate.core.sql import approx_distinct, equal_width_bucket, population_variance
 
@@ -127,66 +128,187 @@ def grouped(
         )
     selects = []
     for group in sets:
-        columns = [labelled[name] if name in group else _null_like(labelled[name]) for name in used]
+        # Each branch reads its own copy of a derived table, narrowed to its columns (see narrowing.py).
+        branch_source, branch = narrowed(source, [*(keys[name] for name in group), *measures, *where])
+        branch_keys = dict(zip(group, branch, strict=False))
+        branch_measures, branch_where = (
+            branch[len(group) : len(group) + len(measures)],
+            branch[len(group) + len(measures) :],
+        )
+        columns = [
+            branch_keys[name].label(name) if name in group else _null_like(labelled[name]) for name in used
+        ]
         selects.append(
-            sa.select(*columns, *measures)
-            .select_from(source)
-            .where(*where)
-            .group_by(*[keys[name] for name in group])
+            sa.select(*columns, *branch_measures)
+            .select_from(branch_source)
+            .where(*branch_where)
+            .group_by(*branch_keys.values())
         )
     return selects[0] if len(selects) == 1 else sa.union_all(*selects)
 
 
-def summary_query(
-    rows: sa.Subquery,
-    numeric: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
-    categorical: list[ColumnElement[Any]],
-    with_distinct: bool,
-    one_read: bool = False,
-) -> sa.Select[Any] | sa.CompoundSelect[Any]:
-    """Per day: rows, first and last timestamp, moments and non-null counts; with approximate distinct counts,
-    one more row (day NULL) holding each column's distinct count over the whole window. With `one_read` (a
-    dialect with GROUPING SETS) that row comes from the same read of the window as the days.
+NUMERIC_MEASURES = ("n", "k", "mean", "var", "min", "max")
+"""Per-day aggregates of a numeric column in a summary row: values, values within the safe magnitude, the safe
+values' mean and variance, and the range of all values."""
 
-    Each numeric column comes as (value, value within the safe magnitude): counts and ranges read the value,
-    means and spreads the safe one, so that no sum of squares overflows."""
-    daily: list[ColumnElement[Any]] = [
-        sa.func.count().label("rows"),
-        sa.func.min(rows.c.ts).label("min_ts"),
-        sa.func.max(rows.c.ts).label("max_ts"),
-    ]
-    distinct: list[ColumnElement[Any]] = []
-    for index, (value, safe) in enumerate(numeric):
-        daily += [
-            sa.func.count(value).label(f"n{index}"),
-            sa.func.count(safe).label(f"k{index}"),
-            sa.func.avg(safe).label(f"mean{index}"),
-            population_variance(safe).label(f"var{index}"),
-            sa.func.min(value).label(f"min{index}"),
-            sa.func.max(value).label(f"max{index}"),
+
+@dataclass(frozen=True)
+class NumericDay:
+    """One numeric column's aggregates over one day, as the warehouse returned them."""
+
+    count: int
+    """Non-null values."""
+    safe_count: int
+    """Values within the safe magnitude; `mean` and `variance` are theirs."""
+    mean: Any
+    variance: Any
+    minimum: Any
+    maximum: Any
+
+
+@dataclass(frozen=True)
+class SummaryDay:
+    """One day of a summary query: rows, first and last timestamp, and per column its aggregates."""
+
+    day: Any
+    """The warehouse's day value (date, timestamp or text; see `day_key`)."""
+    rows: int
+    min_ts: Any
+    max_ts: Any
+    numeric: tuple[NumericDay, ...]
+    """Aligned with the summary's numeric columns."""
+    categorical: tuple[int, ...]
+    """Non-null values of each categorical column."""
+
+
+@dataclass(frozen=True)
+class WindowDistinct:
+    """Approximate distinct counts of each numeric and categorical column over the whole window."""
+
+    numeric: tuple[int | None, ...]
+    categorical: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class SummaryRows:
+    """A summary query's rows, decoded: its days, and the window's distinct counts when it computed them."""
+
+    days: tuple[SummaryDay, ...]
+    distinct: WindowDistinct | None
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    """Per day: rows, first and last timestamp, moments and non-null counts; with approximate distinct counts,
+    one more row (day NULL) holding each column's distinct count over the whole window. `decode` reads back
+    the labels `build` writes."""
+
+    statement: sa.Select[Any] | sa.CompoundSelect[Any]
+    numeric_columns: int
+    categorical_columns: int
+
+    @classmethod
+    def build(
+        cls,
+        rows: sa.Subquery,
+        numeric: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
+        categorical: list[ColumnElement[Any]],
+        with_distinct: bool,
+        one_read: bool = False,
+    ) -> SummaryQuery:
+        """The summary of `rows` (a `window_rows` subquery with ``day`` and ``ts``). With `one_read` (a dialect
+        with GROUPING SETS) the distinct counts come from the same read of the window as the days.
+
+        Each numeric column comes as (value, value within the safe magnitude): counts and ranges read the value,
+        means and spreads the safe one, so that no sum of squares overflows."""
+        daily: list[ColumnElement[Any]] = [
+            sa.func.count().label("rows"),
+            sa.func.min(rows.c.ts).label("min_ts"),
+            sa.func.max(rows.c.ts).label("max_ts"),
         ]
-        distinct.append(approx_distinct(value).label(f"nd{index}"))
-    for index, value in enumerate(categorical):
-        daily.append(sa.func.count(value).label(f"c{index}"))
-        distinct.append(approx_distinct(value).label(f"cd{index}"))
-    per_day = sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day)
-    if not with_distinct:
-        return per_day
-    if one_read:
-        # Billed by bytes read, a second read of the window costs more than feeding each sketch twice.
-        return (
-            sa.select(rows.c.day, *daily, *distinct)
-            .select_from(rows)
-            .group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_()))
+        distinct: list[ColumnElement[Any]] = []
+        for index, (value, safe) in enumerate(numeric):
+            measures = (
+                sa.func.count(value),
+                sa.func.count(safe),
+                sa.func.avg(safe),
+                population_variance(safe),
+                sa.func.min(value),
+                sa.func.max(value),
+            )
+            daily += [
+                measure.label(cls._label(name, index))
+                for name, measure in zip(NUMERIC_MEASURES, measures, strict=True)
+            ]
+            distinct.append(approx_distinct(value).label(cls._label("nd", index)))
+        for index, value in enumerate(categorical):
+            daily.append(sa.func.count(value).label(cls._label("c", index)))
+            distinct.append(approx_distinct(value).label(cls._label("cd", index)))
+        shape = {"numeric_columns": len(numeric), "categorical_columns": len(categorical)}
+        per_day = sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day)
+        if not with_distinct:
+            return cls(per_day, **shape)
+        if one_read:
+            # Billed by bytes read, a second read of the window costs more than feeding each sketch twice.
+            return cls(
+                sa.select(rows.c.day, *daily, *distinct)
+                .select_from(rows)
+                .group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_())),
+                **shape,
+            )
+        # Two selects rather than GROUPING SETS ((day), ()): each row feeds the distinct sketches once, not once
+        # per set, and no engine has to materialise the window to serve two sets.
+        return cls(
+            sa.union_all(
+                per_day.add_columns(*[_null_like(column) for column in distinct]),
+                sa.select(
+                    _null_like(rows.c.day.label("day")), *[_null_like(column) for column in daily], *distinct
+                ).select_from(rows),
+            ),
+            **shape,
         )
-    # Two selects rather than GROUPING SETS ((day), ()): each row feeds the distinct sketches once, not once
-    # per set, and no engine has to materialise the window to serve two sets.
-    return sa.union_all(
-        per_day.add_columns(*[_null_like(column) for column in distinct]),
-        sa.select(
-            _null_like(rows.c.day.label("day")), *[_null_like(column) for column in daily], *distinct
-        ).select_from(rows),
-    )
+
+    @staticmethod
+    def _label(measure: str, index: int) -> str:
+        """The result column of `measure` of the column at `index` (``mean3``, ``cd0`` ...)."""
+        return f"{measure}{index}"
+
+    def decode(self, rows: Sequence[Any]) -> SummaryRows:
+        """The days of the result rows, and the distinct counts of its day-NULL row (the last, if several)."""
+        days: list[SummaryDay] = []
+        distinct: WindowDistinct | None = None
+        numeric, categorical = range(self.numeric_columns), range(self.categorical_columns)
+        for row in rows:
+            values = row._mapping
+            if values["day"] is None:
+                distinct = WindowDistinct(
+                    numeric=tuple(_optional_int(values.get(self._label("nd", index))) for index in numeric),
+                    categorical=tuple(
+                        _optional_int(values.get(self._label("cd", index))) for index in categorical
+                    ),
+                )
+                continue
+            days.append(
+                SummaryDay(
+                    day=values["day"],
+                    rows=int(values["rows"]),
+                    min_ts=values["min_ts"],
+                    max_ts=values["max_ts"],
+                    numeric=tuple(
+                        NumericDay(
+                            *(int(values[self._label(name, index)] or 0) for name in ("n", "k")),
+                            *(values[self._label(name, index)] for name in ("mean", "var", "min", "max")),
+                        )
+                        for index in numeric
+                    ),
+                    categorical=tuple(int(values[self._label("c", index)] or 0) for index in categorical),
+                )
+            )
+        return SummaryRows(tuple(days), distinct)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -196,30 +318,63 @@ def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return sa.cast(sa.null(), column.type).label(column.key)
 
 
-def top_values_query(
-    rows: sa.Subquery,
-    columns: list[ColumnElement[Any]],
-    top_k: int,
-    grouping_sets: bool,
-) -> sa.Select[Any]:
-    """The `top_k` most frequent values of each column with their counts and the column's distinct count."""
-    keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
-    inner = grouped(
-        rows, [], keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
-    ).subquery()
-    column_index = sa.case(
-        *[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1
-    )
-    value = sa.func.coalesce(*[inner.c[name] for name in keys]) if len(keys) > 1 else inner.c["k0"]
-    ranked = sa.select(
-        column_index.label("col"),
-        value.label("value"),
-        inner.c.n,
-        sa.func.row_number()
-        .over(partition_by=column_index, order_by=(inner.c.n.desc(), value))
-        .label("rank"),
-        sa.func.count().over(partition_by=column_index).label("distinct_values"),
-    ).subquery()
-    return sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(
-        ranked.c["rank"] <= top_k
-    )
+@dataclass(frozen=True)
+class TopValues:
+    """The most frequent values of each ranked column (by its index among the ranked columns), with their
+    counts in the order the warehouse returned them, and each column's distinct count."""
+
+    values: dict[int, list[tuple[str, int]]]
+    distinct: dict[int, int]
+
+
+@dataclass(frozen=True)
+class TopValuesQuery:
+    """The `top_k` most frequent values of each column with their counts and the column's distinct count;
+    `decode` reads back the labels `build` writes."""
+
+    statement: sa.Select[Any]
+
+    @classmethod
+    def build(
+        cls,
+        rows: sa.Subquery,
+        columns: list[ColumnElement[Any]],
+        top_k: int,
+        grouping_sets: bool,
+    ) -> TopValuesQuery:
+        """The top values of `columns` of `rows`, grouped by raw value (as text, MISSING for NULL)."""
+        keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
+        inner = grouped(
+            rows, [], keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
+        ).subquery()
+        column_index = sa.case(
+            *[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1
+        )
+        value = sa.func.coalesce(*[inner.c[name] for name in keys]) if len(keys) > 1 else inner.c["k0"]
+        ranked = sa.select(
+            column_index.label("col"),
+            value.label("value"),
+            inner.c.n,
+            sa.func.row_number()
+            .over(partition_by=column_index, order_by=(inner.c.n.desc(), value))
+            .label("rank"),
+            sa.func.count().over(partition_by=column_index).label("distinct_values"),
+        ).subquery()
+        return cls(
+            sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(
+                ranked.c["rank"] <= top_k
+            )
+        )
+
+    @staticmethod
+    def decode(rows: Sequence[Any]) -> TopValues:
+        """Each column's values and counts, and its distinct count."""
+        values: dict[int, list[tuple[str, int]]] = {}
+        distinct: dict[int, int] = {}
+        for row in rows:
+            column = int(row.col)
+            if column < 0:
+                continue
+            values.setdefault(column, []).append((str(row.value), int(row.n)))
+            distinct[column] = int(row.distinct_values)
+        return TopValues(values, distinct)

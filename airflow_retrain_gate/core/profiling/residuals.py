@@ -108,9 +108,7 @@ def profile_residuals(
             rows.c.day,
             feature,
             *key_columns,
-            sa.func.count(residual).label("n"),
-            sa.func.sum(residual).label("residual_sum"),
-            sa.func.sum(residual * residual).label("residual_sq"),
+            *_residual_measures(residual),
         )
         .select_from(rows.join(indexes, sa.true()))
         .group_by(rows.c.day, feature, *[column.element for column in key_columns])
@@ -119,6 +117,16 @@ def profile_residuals(
     result = warehouse.fetch(query, f"profile residuals by feature bin {window.name}", scans)
     days = [day.isoformat() for day in window.days()]
     return _assemble(window, days, binning, names, len(numeric), result)
+
+
+def _residual_measures(residual: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The RESIDUAL_METRICS aggregates of the grouped residuals, labelled by metric (`_assemble` reads them)."""
+    measures = {
+        "n": sa.func.count(residual),
+        "residual_sum": sa.func.sum(residual),
+        "residual_sq": sa.func.sum(residual * residual),
+    }
+    return [measures[name].label(name) for name in RESIDUAL_METRICS]
 
 
 def _assemble(
@@ -156,7 +164,7 @@ def _assemble(
         if slot is None:
             continue
         for index, metric in enumerate(RESIDUAL_METRICS):
-            arrays[name][index, position, slot] += float(getattr(row, metric) or 0.0)
+            arrays[name][index, position, slot] += float(row._mapping[metric] or 0.0)
     profiles = {
         name: FeatureResiduals(
             column=name,

@@ -20,10 +20,10 @@ from airflow_retrain_gate.core.profiling.profiles import (
     VersionProfile,
 )
 from airflow_retrain_gate.core.profiling.queries import (
+    TopValuesQuery,
     category_key,
     day_key,
     grouped,
-    top_values_query,
     window_rows,
 )
 from airflow_retrain_gate.core.profiling.table_source import TableSource
@@ -146,15 +146,15 @@ def _daily_by_value(
     (`columns` gives each one's policy path and name); the queries read `scans`, in one statement of GROUPING SETS or UNION ALL."""
     tracked: list[list[str]] = [[] for _ in columns]
     if columns:
-        top = top_values_query(
+        top = TopValuesQuery.build(
             rows,
             [rows.c[f"v{index}"] for index in range(len(columns))],
             MAX_VERSION_VALUES,
             warehouse.supports_grouping_sets,
         )
-        for row in warehouse.fetch(top, purpose + ": top values", scans):
-            if int(row.col) >= 0 and row.value != MISSING:
-                tracked[int(row.col)].append(str(row.value))
+        ranked = top.decode(warehouse.fetch(top.statement, purpose + ": top values", scans))
+        for index, values in ranked.values.items():
+            tracked[index] = [value for value, _ in values if value != MISSING]
     keys: dict[str, ColumnElement[Any]] = {"day": rows.c.day}
     keys.update(
         {f"v{index}": category_key(rows.c[f"v{index}"], tracked[index]) for index in range(len(columns))}
