@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -17,17 +16,6 @@ from airflow_retrain_gate.core.moments import Moments
 
 PSEUDO_COUNT = 0.5
 """Added to every bin before taking logs, so an empty bin gives a large but finite divergence."""
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """An effect size between reference and current, with the test behind it."""
-
-    statistic: str
-    value: float
-    p_value: float
-    sample_size: int
-    """The effective sample size the test saw (harmonic combination of both windows)."""
 
 
 def effective_size(reference_n: float, current_n: float) -> float:

@@ -70,7 +70,7 @@ class ProfileCache:
         table = self.state.tables["cache"]
         row = {
             "cache_key": key,
-            "kind": kind,
+            "kind": str(kind),
             "table_name": table_name,
             "window_start": window.start,
             "window_end": window.end,
