@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from airflow_retrain_gate.core import (
     Branch,
     Decision,
     DecisionLog,
+    Policy,
     PolicyError,
     RunKey,
     StateStore,
@@ -28,6 +30,7 @@ from airflow_retrain_gate.core import (
     load_policy,
     run_gate,
 )
+from airflow_retrain_gate.core.backtest import ReplayedDay, dates_every, replay
 from airflow_retrain_gate.core.dry_run import dry_run
 from airflow_retrain_gate.core.escaping import one_line, printable
 from airflow_retrain_gate.core.policy import load_base_policy, parse_policy, policy_json_schema
@@ -241,6 +244,9 @@ def _demo(args: argparse.Namespace) -> int:
     stories = [name for name in names if name != YEAR_SCHEMA]
     progress = lambda name: print(f"  building {name} ...", file=sys.stderr)  # noqa: E731
     policies = build_demo_warehouse(url, stories, progress=progress) if stories else {}
+    if YEAR_SCHEMA in names:
+        progress(YEAR_SCHEMA)
+        year_policy = build_year_demo(url, Path(args.write_policies or path.parent))
     print(f"Demo warehouse {path} ({time.perf_counter() - started:.1f} s); as_of {DEMO_AS_OF.isoformat()}\n")
     warehouse = Warehouse(url)
     header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
@@ -260,8 +266,6 @@ def _demo(args: argparse.Namespace) -> int:
         f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}"
     )
     if YEAR_SCHEMA in names:
-        progress(YEAR_SCHEMA)
-        year_policy = build_year_demo(url, Path(args.write_policies or path.parent))
         print(
             f"\nA year in the life of a model (schema {YEAR_SCHEMA}): replay it against a weekly retrain with"
         )
@@ -298,29 +302,19 @@ def _positive_duration(flag: str, text: str) -> timedelta:
 
 def _backtest(args: argparse.Namespace) -> int:
     from airflow_retrain_gate.backtest_report import RENDERERS, BacktestReport
-    from airflow_retrain_gate.core.backtest import dates_every, replay
     from airflow_retrain_gate.core.backtest_summary import compare_with_schedule
 
     start, end = _instant("--start", args.start), _instant("--end", args.end)
     if end < start:
         raise UsageError(f"--end: {end.isoformat()} is before --start {start.isoformat()}")
-    every, schedule = (
-        _positive_duration("--every", args.every),
-        _positive_duration("--schedule", args.schedule),
-    )
+    every = _positive_duration("--every", args.every)
+    schedule = _positive_duration("--schedule", args.schedule)
     plot = _plot_target(args.plot) if args.plot else None  # before the replay: fail in seconds, not minutes
     try:
         policy = load_policy(args.policy)
     except PolicyError as error:
         raise UsageError(f"--policy: {error}") from None
-    warehouse = Warehouse(args.warehouse)
-    dates = dates_every(start, end, every)
-    try:
-        timeline = run_until_terminated(
-            lambda: replay(policy, warehouse, dates, progress=_report_progress), warehouse.cancel
-        )
-    finally:
-        warehouse.dispose()
+    timeline = _replay_until_stopped(policy, Warehouse(args.warehouse), dates_every(start, end, every))
     report = BacktestReport(policy.name, timeline, compare_with_schedule(timeline, schedule, end), args.every)
     print(RENDERERS[args.format](report), flush=True)
     if plot:
@@ -329,6 +323,23 @@ def _backtest(args: argparse.Namespace) -> int:
         write_chart(report, plot)
         print(f"chart written to {plot}", file=sys.stderr)
     return 0
+
+
+def _replay_until_stopped(policy: Policy, warehouse: Warehouse, dates: list[datetime]) -> list[ReplayedDay]:
+    """Replay `dates` with progress on stderr; SIGTERM or Ctrl-C cancels the running queries and starts no
+    further date, so the replay's temporary state is removed before the process ends."""
+    stopped = threading.Event()
+
+    def cancel() -> None:
+        stopped.set()
+        warehouse.cancel()
+
+    try:
+        return run_until_terminated(
+            lambda: replay(policy, warehouse, dates, progress=_report_progress, stop=stopped), cancel
+        )
+    finally:
+        warehouse.dispose()
 
 
 def _report_progress(index: int, count: int, as_of: datetime) -> None:

@@ -1,0 +1,114 @@
+"""`retrain-gate backtest` as a user runs it: every format parses, --plot draws a PNG, bad flags exit 2 naming
+the flag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_retrain_gate.cli import main
+from airflow_retrain_gate.demo.loading import load_tables
+from airflow_retrain_gate.demo.stories import build_story, story_policy
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A DuckDB warehouse telling the pipeline-lag story, and its policy file."""
+    folder = tmp_path_factory.mktemp("backtest_cli")
+    url = f"duckdb:///{folder / 'w.duckdb'}"
+    load_tables(url, build_story("pipeline_lag", rows_per_day=300))
+    policy = folder / "policy.yaml"
+    policy.write_text(yaml.safe_dump(story_policy("pipeline_lag")))
+    return url, policy
+
+
+def backtest(warehouse: tuple[str, Path], *flags: str) -> list[str]:
+    """The arguments of a backtest of one date, the story's last."""
+    url, policy = warehouse
+    return ["backtest", "--policy", str(policy), "--warehouse", url, "--start", "2024-06-01", "--end", "2024-06-01",
+            *flags]  # fmt: skip
+
+
+def test_json_holds_the_timeline_and_the_comparison_and_plot_draws_a_png(
+    warehouse: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "timeline.png"
+
+    assert main(backtest(warehouse, "--format", "json", "--plot", str(chart))) == 0
+
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert [day["branch"] for day in report["timeline"]] == ["fix_features"]
+    assert report["timeline"][0]["deciding_checks"][0] == "freshness"
+    assert report["comparison"]["schedule_retrains_on_broken_inputs"] == ["2024-06-01T00:00:00+00:00"]
+    assert "backtest: date 1 of 1 (2024-06-01)" in captured.err
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"), [("markdown", "| date | branch |"), ("table", "fix_features")]
+)
+def test_markdown_and_table_show_the_timeline(
+    warehouse: tuple[str, Path], capsys: pytest.CaptureFixture[str], output: str, expected: str
+) -> None:
+    assert main(backtest(warehouse, "--format", output)) == 0
+
+    printed = capsys.readouterr().out
+    assert expected in printed
+    assert "scheduled retrains on broken inputs (policy: fix_features) | 1 (2024-06-01)" in printed or (
+        "scheduled retrains on broken inputs (policy: fix_features): 1 (2024-06-01)" in printed
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--end", "2024-05-01"], "--end: 2024-05-01T00:00:00+00:00 is before --start"),
+        (["--every", "7"], "--every: '7' has no unit"),
+        (["--every=-1d"], "--every: '-1d' is not a positive duration"),
+        (["--schedule", "weekly"], "--schedule: 'weekly' is not a duration"),
+        (["--start", "yesterday"], "--start: 'yesterday' is not an ISO-8601 date"),
+        (["--plot", "/no/such/folder/chart.png"], "--plot: folder '/no/such/folder' does not exist"),
+        (["--format", "html"], "argument --format: invalid choice"),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_flag(
+    warehouse: tuple[str, Path], capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    url, policy = warehouse
+    arguments = ["backtest", "--policy", str(policy), "--warehouse", url, "--start", "2024-06-01",
+                 "--end", "2024-06-01", *flags]  # fmt: skip
+
+    assert main(arguments) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_an_unreadable_policy_exits_2_naming_the_flag(
+    warehouse: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = warehouse
+    missing = tmp_path / "missing.yaml"
+
+    assert main(["backtest", "--policy", str(missing), "--warehouse", url, "--start", "2024-06-01",
+                 "--end", "2024-06-02"]) == 2  # fmt: skip
+    assert "--policy:" in capsys.readouterr().err
+
+
+def test_demo_builds_the_year_and_prints_the_command_to_backtest_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = tmp_path / "demo.duckdb"
+
+    assert main(["demo", "--path", str(demo), "--story", "year_in_the_life"]) == 0
+
+    printed = capsys.readouterr().out
+    policy = tmp_path / "year_in_the_life.yaml"
+    assert (
+        f"retrain-gate backtest --policy {policy} --warehouse duckdb:///{demo} --start 2024-03-04" in printed
+    )
+    assert yaml.safe_load(policy.read_text())["tables"]["features"]["table"] == "year_in_the_life.features"
