@@ -248,23 +248,24 @@ def _demo(args: argparse.Namespace) -> int:
         progress(YEAR_SCHEMA)
         year_policy = build_year_demo(url, Path(args.write_policies or path.parent))
     print(f"Demo warehouse {path} ({time.perf_counter() - started:.1f} s); as_of {DEMO_AS_OF.isoformat()}\n")
-    warehouse = Warehouse(url)
-    header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
-    print(header)
-    print("-" * len(header))
-    mismatches = 0
-    for name, policy in policies.items():
-        decision = run_gate(parse_policy(policy), warehouse, DEMO_AS_OF)
-        deciding = decision.deciding_findings
-        evidence = f"[{deciding[0].check}] {deciding[0].message}" if deciding else decision.reasons[0]
-        mark = "" if decision.branch.value == expected[name] else "  <-- differs"
-        mismatches += bool(mark)
-        print(f"{name:24s} {expected[name]:13s} {decision.branch.value:13s} {evidence[:150]}{mark}")
-    warehouse.dispose()
-    print(f"\n{len(policies) - mismatches}/{len(policies)} stories took the branch they call for.")
-    print(
-        f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}"
-    )
+    if policies:  # none when only the year was asked for
+        warehouse = Warehouse(url)
+        header = f"{'story':24s} {'expected':13s} {'branch':13s} deciding finding"
+        print(header)
+        print("-" * len(header))
+        mismatches = 0
+        for name, policy in policies.items():
+            decision = run_gate(parse_policy(policy), warehouse, DEMO_AS_OF)
+            deciding = decision.deciding_findings
+            evidence = f"[{deciding[0].check}] {deciding[0].message}" if deciding else decision.reasons[0]
+            mark = "" if decision.branch.value == expected[name] else "  <-- differs"
+            mismatches += bool(mark)
+            print(f"{name:24s} {expected[name]:13s} {decision.branch.value:13s} {evidence[:150]}{mark}")
+        warehouse.dispose()
+        print(f"\n{len(policies) - mismatches}/{len(policies)} stories took the branch they call for.")
+        print(
+            f"Try one yourself: retrain-gate diagnose --policy <policy.yaml> --warehouse {url} --as-of {DEMO_AS_OF.date()}"
+        )
     if YEAR_SCHEMA in names:
         print(
             f"\nA year in the life of a model (schema {YEAR_SCHEMA}): replay it against a weekly retrain with"

@@ -24,7 +24,7 @@ YEAR_SCHEMA = "year_in_the_life"
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
 YEAR_DAYS = 366
 YEAR_ROWS_PER_DAY = 300
-"""Small enough that a replay of one date costs about two seconds on DuckDB, big enough for the checks' tests."""
+"""Small enough that a replay of one date costs about three seconds on DuckDB, big enough for the checks' tests."""
 
 
 YEAR_END = (YEAR_START + timedelta(days=YEAR_DAYS)).date()
