@@ -4,6 +4,10 @@ the flag."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +116,26 @@ def test_demo_builds_the_year_and_prints_the_command_to_backtest_it(
         f"retrain-gate backtest --policy {policy} --warehouse duckdb:///{demo} --start 2024-03-04" in printed
     )
     assert yaml.safe_load(policy.read_text())["tables"]["features"]["table"] == "year_in_the_life.features"
+
+
+def test_sigterm_stops_the_replay_and_removes_its_temporary_state(
+    warehouse: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, policy = warehouse
+    command = [sys.executable, "-m", "airflow_retrain_gate.cli", "backtest", "--policy", str(policy),
+               "--warehouse", url, "--start", "2024-04-01", "--end", "2024-06-01"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # the second date has started: the first is in the private decision log
+        if line.startswith("backtest: date 2 of 62"):
+            break
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=60) == 143
+    assert not list(tmp_path.glob("retrain_gate_backtest_*"))
