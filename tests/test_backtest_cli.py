@@ -139,3 +139,18 @@ def test_sigterm_stops_the_replay_and_removes_its_temporary_state(
 
     assert process.wait(timeout=60) == 143
     assert not list(tmp_path.glob("retrain_gate_backtest_*"))
+
+
+def test_plot_without_matplotlib_exits_2_saying_how_to_install_it(
+    warehouse: tuple[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an install without the plot extra looks like
+
+    assert main(backtest(warehouse, "--plot", str(tmp_path / "chart.png"))) == 2
+    assert (
+        "--plot: matplotlib is not installed; install it with: pip install 'airflow-retrain-gate[plot]'"
+        in (capsys.readouterr().err)
+    )
