@@ -33,12 +33,12 @@ from .bad_policies import BASE
 
 SEARCH = int(os.environ.get("RETRAIN_GATE_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
-    max_examples=SEARCH or 60,
+    max_examples=SEARCH or 40,
     deadline=None,
     derandomize=not SEARCH,
     suppress_health_check=[HealthCheck.too_slow],
 )
-"""60 fixed examples per test, so CI runs the same ones every time; RETRAIN_GATE_FUZZ_EXAMPLES=2000 searches
+"""40 fixed examples per test, so CI runs the same ones every time; RETRAIN_GATE_FUZZ_EXAMPLES=2000 searches
 that many random examples instead."""
 
 SCALARS = st.one_of(
