@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="warehouse SQLAlchemy URL")
     parser.add_argument("--state-url", help="state database URL (reference-profile cache); none: no cache")
     parser.add_argument("--state-schema", default=None)
+    parser.add_argument("--policy-json", type=Path, help="policy to run (default: the benchmark's own)")
     parser.add_argument("--capture-sql", type=Path, help="write the statements sent to this JSON-lines file")
     parser.add_argument(
         "--duckdb-memory-limit", help="DuckDB's memory_limit setting, e.g. 128MB (default: DuckDB's own)"
@@ -47,10 +48,13 @@ def main() -> None:
         warehouse = Warehouse(args.url, read_only=True)
     if args.capture_sql:
         capture_statements(warehouse, args.capture_sql)
-    state = StateStore(args.state_url, schema=args.state_schema) if args.state_url else None
-    decision = run_gate(
-        parse_policy(scenario.policy(args.engine, args.rows)), warehouse, scenario.AS_OF, state=state
+    policy_data = (
+        json.loads(args.policy_json.read_text())
+        if args.policy_json
+        else scenario.policy(args.engine, args.rows)
     )
+    state = StateStore(args.state_url, schema=args.state_schema) if args.state_url else None
+    decision = run_gate(parse_policy(policy_data), warehouse, scenario.AS_OF, state=state)
     report(
         {
             "seconds": decision.duration_s,
