@@ -177,7 +177,9 @@ def check_residual_drift(inputs: CheckInputs, settings: ResidualDriftSettings) -
                 "residual_drift",
                 subject,
                 Status.INSUFFICIENT_DATA,
-                "Residuals need one score per prediction; a score per class has none to compare.",
+                "Residual drift compares label - score by feature bin, one score per prediction, and this model has one per "
+                "class (residuals per class are not supported yet); concept_drift and performance judge each class "
+                "against the others.",
             )
         ]
     needed = inputs.policy.check_settings("label_maturity").min_labels
