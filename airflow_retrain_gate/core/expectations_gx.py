@@ -19,8 +19,8 @@ from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.warehouse import QueryRecord, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
-    from great_expectations.core.batch import Batch
     from great_expectations.data_context import AbstractDataContext
+    from great_expectations.datasource.fluent.interfaces import Batch
 
 ASSET = "current_window"
 QUERY_CLOCK = "retrain_gate_query_started"
@@ -97,14 +97,18 @@ def sql_batch(
 ) -> Iterator[Batch]:
     """A GX batch over a query asset; GX wraps `query_sql` (a `scan` of the table) as a subquery, so the database
     applies it."""
-    sources = context.data_sources
-    add = {"postgresql": sources.add_postgres, "sqlite": sources.add_sqlite}.get(
-        warehouse.dialect, sources.add_sql
+    from great_expectations.datasource.fluent import PostgresDatasource, SQLDatasource, SqliteDatasource
+
+    # Built here and passed whole: GX's typed add_* stubs omit the `kwargs` (engine arguments) its models take.
+    datasource_type: type[SQLDatasource] = {"postgresql": PostgresDatasource, "sqlite": SqliteDatasource}.get(
+        warehouse.dialect, SQLDatasource
     )
-    datasource = add(
-        name="warehouse",
-        connection_string=warehouse.engine.url.render_as_string(hide_password=False),
-        kwargs=engine_kwargs(warehouse),
+    datasource = context.data_sources.add_sql(
+        datasource_type(
+            name="warehouse",
+            connection_string=warehouse.engine.url.render_as_string(hide_password=False),
+            kwargs=engine_kwargs(warehouse),
+        )
     )
     engine = datasource.get_execution_engine().engine
     sa.event.listen(engine, "before_cursor_execute", _probe_columns_without_rows(query_sql), retval=True)

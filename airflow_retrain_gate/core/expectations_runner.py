@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -33,7 +33,7 @@ from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError, short_error
 
 log = logging.getLogger("airflow_retrain_gate")
-RESULT_FORMAT = "SUMMARY"
+RESULT_FORMAT: Final = "SUMMARY"
 """Counts, observed values and up to 20 unexpected examples: evidence without fetching every bad row."""
 
 
@@ -94,8 +94,15 @@ def run_expectations(
         validated_with["validate_s"],
     )
     order = {expectation.id: index for index, expectation in enumerate(gx_suite.expectations)}
+    # A result without its expectation (GX attaches one to every result of a suite) sorts last.
+    unknown = len(order)
     results = sorted(
-        validation.results, key=lambda result: order.get(result.expectation_config.id, len(order))
+        validation.results,
+        key=lambda result: (
+            order.get(result.expectation_config.id, unknown)
+            if result.expectation_config is not None
+            else unknown
+        ),
     )
     return tuple(to_result(result, gx_suite.name, validated_with) for result in results)
 

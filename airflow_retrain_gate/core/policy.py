@@ -306,7 +306,7 @@ class WindowSpec(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> WindowSpec:
         try:
-            start, end = parse_duration(self.start), parse_duration(self.end)  # type: ignore[arg-type]
+            start, end = parse_duration(self.start), parse_duration(self.end)
         except (ValueError, TypeError):
             try:
                 start_at, end_at = to_utc(self.start), to_utc(self.end)
@@ -510,7 +510,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

@@ -13,7 +13,7 @@ from airflow_retrain_gate.core.timeframes import is_bare_number, parse_duration,
 def _duration_input(value: object) -> object:
     """Refuse a bare number before pydantic's string check, with a message saying it needs a unit."""
     if is_bare_number(value):
-        parse_duration(value)  # type: ignore[arg-type] - raises: a duration needs a unit
+        parse_duration(value)  # raises: a duration needs a unit
     return value
 
 

@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 if TYPE_CHECKING:
     from airflow_retrain_gate.core.warehouse import QueryRecord
+
+Statement = ExecutableReturnsRows | sa.TextClause
+"""A query the warehouse runs: a select (or a union of selects) or raw SQL text."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class TableScans:
         )
 
 
-def references(query: sa.Executable, table: str) -> int:
+def references(query: Statement, table: str) -> int:
     """How many times `query` reads `table` (qualified name): once per SELECT whose FROM names it (joins included),
     so a UNION ALL of three selects over one window subquery reads it three times, GROUPING SETS once. At least 1
     (a textual query names no table SQLAlchemy can see)."""

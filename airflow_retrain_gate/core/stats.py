@@ -7,9 +7,9 @@ p-values guard small samples (see `is_material`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as scipy_stats
 
 from airflow_retrain_gate.core.moments import Moments
@@ -34,18 +34,18 @@ def is_material(
     return sample_size >= large_sample or p_value < alpha
 
 
-def _smoothed(counts: Sequence[float]) -> np.ndarray:
+def _smoothed(counts: npt.ArrayLike) -> np.ndarray:
     array = np.asarray(counts, dtype=float) + PSEUDO_COUNT
     return array / array.sum()
 
 
-def psi(reference_counts: Sequence[float], current_counts: Sequence[float]) -> float:
+def psi(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float:
     """Population stability index: sum((c - r) * ln(c / r)) over bins."""
     reference, current = _smoothed(reference_counts), _smoothed(current_counts)
     return float(np.sum((current - reference) * np.log(current / reference)))
 
 
-def jensen_shannon(reference_counts: Sequence[float], current_counts: Sequence[float]) -> float:
+def jensen_shannon(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float:
     """Jensen-Shannon distance (natural log; the square root of the divergence, 0..0.83)."""
     reference, current = _smoothed(reference_counts), _smoothed(current_counts)
     middle = (reference + current) / 2
@@ -55,9 +55,7 @@ def jensen_shannon(reference_counts: Sequence[float], current_counts: Sequence[f
     return float(math.sqrt(max(divergence, 0.0)))
 
 
-def chi_square(
-    reference_counts: Sequence[float], current_counts: Sequence[float]
-) -> tuple[float, float, int]:
+def chi_square(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> tuple[float, float, int]:
     """Chi-square test of homogeneity of two histograms: (statistic, p-value, degrees of freedom)."""
     table = np.vstack([np.asarray(reference_counts, float), np.asarray(current_counts, float)])
     table = table[:, table.sum(axis=0) > 0]
@@ -70,7 +68,7 @@ def chi_square(
     return statistic, chi_square_p(statistic, dof), dof
 
 
-def ks_binned(reference_counts: Sequence[float], current_counts: Sequence[float]) -> tuple[float, float]:
+def ks_binned(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> tuple[float, float]:
     """Kolmogorov-Smirnov distance between binned CDFs, with the asymptotic two-sample p-value."""
     reference = np.asarray(reference_counts, float)
     current = np.asarray(current_counts, float)
@@ -84,7 +82,7 @@ def ks_binned(reference_counts: Sequence[float], current_counts: Sequence[float]
     return distance, p_value
 
 
-def bin_centres(edges: Sequence[float], low: float, high: float) -> np.ndarray:
+def bin_centres(edges: npt.ArrayLike, low: float, high: float) -> np.ndarray:
     """Representative values of the bins [underflow, fine bins..., overflow] given the data's observed range."""
     edges_array = np.asarray(edges, float)
     inner = (edges_array[:-1] + edges_array[1:]) / 2 if len(edges_array) > 1 else edges_array
@@ -94,7 +92,7 @@ def bin_centres(edges: Sequence[float], low: float, high: float) -> np.ndarray:
 
 
 def wasserstein_binned(
-    centres: Sequence[float], reference_counts: Sequence[float], current_counts: Sequence[float]
+    centres: npt.ArrayLike, reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike
 ) -> float:
     """Earth mover's distance between two histograms whose mass sits at the bin centres."""
     reference = np.asarray(reference_counts, float)
@@ -106,7 +104,7 @@ def wasserstein_binned(
     return float(np.sum(cdf_gap * np.diff(points)))
 
 
-def equal_mass_groups(reference_counts: Sequence[float], groups: int) -> np.ndarray:
+def equal_mass_groups(reference_counts: npt.ArrayLike, groups: int) -> np.ndarray:
     """Assign consecutive fine bins to about `groups` groups of equal reference mass; returns a group per bin."""
     reference = np.asarray(reference_counts, float)
     total = reference.sum()
@@ -124,7 +122,7 @@ def equal_mass_groups(reference_counts: Sequence[float], groups: int) -> np.ndar
     return np.minimum(assignment, last_group)
 
 
-def regroup(counts: Sequence[float], assignment: np.ndarray) -> np.ndarray:
+def regroup(counts: npt.ArrayLike, assignment: np.ndarray) -> np.ndarray:
     """Sum fine-bin counts into the groups of `equal_mass_groups`."""
     return np.bincount(assignment, weights=np.asarray(counts, float), minlength=int(assignment.max()) + 1)
 
@@ -156,7 +154,7 @@ def mean_difference(reference: Moments, current: Moments) -> tuple[float, float]
     return difference, float(2 * scipy_stats.norm.sf(abs(t)))
 
 
-def auc_from_bins(positives: Sequence[float], negatives: Sequence[float]) -> tuple[float, float]:
+def auc_from_bins(positives: npt.ArrayLike, negatives: npt.ArrayLike) -> tuple[float, float]:
     """Area under the ROC curve from positive/negative counts per ascending score bin, and its standard error.
 
     Ties inside a bin count one half, as the Mann-Whitney statistic does; the error is Hanley & McNeil's.

@@ -61,4 +61,4 @@ def run_until_terminated(action: Callable[[], Result], cancel: Callable[[], None
             signal.signal(number, handler)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]

@@ -18,7 +18,7 @@ def is_bare_number(value: object) -> bool:
     return isinstance(value, int | float) or (isinstance(value, str) and bool(_NUMBER.match(value)))
 
 
-def parse_duration(text: str | timedelta) -> timedelta:
+def parse_duration(text: object) -> timedelta:
     """Parse a signed duration such as ``"-63d"``, ``"12h"`` or ``"1.5w"`` (units s, m, h, d, w).
 
     A bare number is refused: whether ``7`` means seconds or days is a guess the gate does not make.

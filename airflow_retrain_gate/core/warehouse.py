@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from airflow_retrain_gate.core.engines import (
 )
 from airflow_retrain_gate.core.profiling.table_schema import ColumnSchema, MappingError, TableSchema
 from airflow_retrain_gate.core.retry import RetrySettings
-from airflow_retrain_gate.core.scans import Scan, references
+from airflow_retrain_gate.core.scans import Scan, Statement, references
 from airflow_retrain_gate.core.secrets import RedactingFilter, scrub
 from airflow_retrain_gate.core.sql import (
     APPROX_DISTINCT_DIALECTS,
@@ -291,7 +291,7 @@ class Warehouse:
             except Exception as error:  # noqa: BLE001 - the read may have finished meanwhile
                 log.warning("could not cancel a running warehouse read: %s", short_error(error))
 
-    def fetch(self, query: sa.Executable, purpose: str, scans: tuple[Scan, ...] = ()) -> list[sa.Row[Any]]:
+    def fetch(self, query: Statement, purpose: str, scans: tuple[Scan, ...] = ()) -> list[sa.Row[Any]]:
         """Run one aggregate query and return its (bounded) rows, recording them in the query log with the table
         windows it `scans` (as the caller declares them) and how many times the statement reads each."""
         started = time.perf_counter()
@@ -301,8 +301,8 @@ class Warehouse:
                 return list(connection.execute(query).all())
 
         rows = self._read(read, purpose, f"{purpose}: query failed")
-        read = tuple((scan, references(query, scan.table)) for scan in scans)
-        record = QueryRecord(purpose, len(rows), time.perf_counter() - started, read)
+        reads = tuple((scan, references(query, scan.table)) for scan in scans)
+        record = QueryRecord(purpose, len(rows), time.perf_counter() - started, reads)
         log.info("%s: %d aggregate rows in %.2f s", purpose, record.rows, record.seconds)
         self.query_log.add(record)
         for observer in self.observers:
@@ -329,7 +329,7 @@ class Warehouse:
             raise WarehouseError(f"{failure}: {reason}") from None
 
     def fetch_all(
-        self, queries: list[tuple[sa.Executable, str, tuple[Scan, ...]]]
+        self, queries: Sequence[tuple[Statement, str, tuple[Scan, ...]]]
     ) -> list[list[sa.Row[Any]]]:
         """Run independent queries (with their purposes and scans, as `fetch` takes them), up to `concurrency` at
         once; results in the order given."""

@@ -144,9 +144,12 @@ def numeric_finding(
             evidence={**evidence, "frozen_since": run[0]},
         )
     moments = current.daily_moments
-    repeats: list[bool | None] = [None] + [
-        None if moments[i].count < MIN_ROWS_PER_DAY else _same(moments[i], moments[i - 1])
-        for i in range(1, len(moments))
+    repeats: list[bool | None] = [
+        None,
+        *(
+            None if moments[i].count < MIN_ROWS_PER_DAY else _same(moments[i], moments[i - 1])
+            for i in range(1, len(moments))
+        ),
     ]
     locked = _trailing(days, repeats)
     reference_repeats = any(

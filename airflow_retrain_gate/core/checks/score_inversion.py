@@ -52,7 +52,7 @@ class Span:
 def current_spans(current: OutcomeProfile) -> list[Span]:
     """The whole current window, then its second half of days with matured labels."""
     _, second = current.halves()
-    spans = [("the current window", None)]
+    spans: list[tuple[str, list[int] | None]] = [("the current window", None)]
     if second:
         spans.append((f"the current window since {current.days[second[0]]}", second))
     return [

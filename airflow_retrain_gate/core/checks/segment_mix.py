@@ -14,7 +14,12 @@ from airflow_retrain_gate.core.checks.drift import drift_spec
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.profiles import TableProfile, display_label
+from airflow_retrain_gate.core.profiling.profiles import (
+    CategoricalProfile,
+    NumericProfile,
+    TableProfile,
+    display_label,
+)
 
 
 class SegmentMixSettings(CheckSettings):
@@ -31,8 +36,14 @@ def within_segment_drift(
     """Per (segment, column) with enough rows in both windows: PSI and whether it drifts at the warn level."""
     spec = drift_spec(inputs)
     results = []
-    for name, ref_profile in [*reference.numeric.items(), *reference.categorical.items()]:
-        cur_profile = current.numeric.get(name) or current.categorical.get(name)
+    column_profiles: list[tuple[str, NumericProfile | CategoricalProfile]] = [
+        *reference.numeric.items(),
+        *reference.categorical.items(),
+    ]
+    for name, ref_profile in column_profiles:
+        cur_profile: NumericProfile | CategoricalProfile | None = current.numeric.get(name)
+        if cur_profile is None:
+            cur_profile = current.categorical.get(name)
         if cur_profile is None:
             continue
         groups = stats.equal_mass_groups(ref_profile.counts, spec.bins) if name in reference.numeric else None

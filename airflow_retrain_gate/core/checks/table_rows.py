@@ -67,7 +67,8 @@ def check_table_rows(inputs: CheckInputs, settings: CheckSettings) -> list[Findi
     profiles, tables = inputs.profiles, inputs.policy.tables
     findings = []
     reference, current = profiles.outcomes_reference, profiles.outcomes_current
-    if reference is not None and current is not None:
+    # Outcome profiles exist only when an outcomes table is mapped.
+    if reference is not None and current is not None and tables.outcomes is not None:
         rows = [(profile.window, profile.predictions + profile.unscored) for profile in (reference, current)]
         if profiles.outcomes_have_predictions:
             findings.append(_table_finding("tables.predictions", tables.predictions, rows))
