@@ -120,7 +120,7 @@ class ProfileBuilder:
         cached = self.cache.get(key, reads)
         if cached is not None:
             log.info("reference profile of %s %s: from cache", table, kind)
-            return cached  # type: ignore[no-any-return]
+            return cached
         profile = compute()
         self.cache.put(key, kind, table, window, profile)
         return profile

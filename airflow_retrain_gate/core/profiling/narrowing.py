@@ -41,7 +41,9 @@ def narrowed(
     kept = [inner.selected_columns[name] for name in names] or [sa.literal(1).label("one")]
     narrow = inner.with_only_columns(*kept, maintain_column_froms=True).subquery(source.name)
 
-    def onto_narrow(element: Any) -> Any:
+    def onto_narrow(
+        element: visitors.ExternallyTraversible, **_: Any
+    ) -> visitors.ExternallyTraversible | None:
         if isinstance(element, sa.ColumnClause) and element.table is source:
             return narrow.c[element.key]
         return None

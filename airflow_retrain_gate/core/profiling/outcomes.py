@@ -223,7 +223,7 @@ def _reference_binning(
     )[0]
     label_kind = "binary" if (row.non_binary or 0) == 0 else "numeric"
     whole = (row.fractional or 0) == 0
-    classes = (0.0, 1.0) if label_kind == "binary" else ()
+    classes: tuple[float, ...] = (0.0, 1.0) if label_kind == "binary" else ()
     if label_kind == "numeric" and whole:
         classes = _label_classes(warehouse, joined, purpose + " (label values)")
     if joined.score is None:

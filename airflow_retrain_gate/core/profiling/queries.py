@@ -111,8 +111,8 @@ def grouped(
     source: sa.FromClause,
     where: list[ColumnElement[bool]],
     keys: dict[str, ColumnElement[Any]],
-    sets: list[tuple[str, ...]],
-    measures: list[ColumnElement[Any]],
+    sets: Sequence[tuple[str, ...]],
+    measures: Sequence[ColumnElement[Any]],
     grouping_sets: bool,
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Aggregate `measures` over several GROUP BY sets of named key expressions in one statement."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,7 +63,7 @@ class TableSource:
         """The reflected kind of a column (numeric, boolean, timestamp ...)."""
         return self.info.column(self.section, column_name).kind
 
-    def require_kind(self, field_path: str, column_name: str, kinds: set[str], expected: str) -> None:
+    def require_kind(self, field_path: str, column_name: str, kinds: Collection[str], expected: str) -> None:
         """Raise a MappingError naming the field when a column's type cannot serve its role."""
         column = self.info.column(f"{self.section}.{field_path}", column_name)
         if column.kind not in kinds:

@@ -87,7 +87,7 @@ def profile_versions(
     values.update({f"v{index}": column for index, (_, column, _) in enumerate(mapped)})
     rows = window_rows(joined.source, joined.where, values, warehouse.dialect)
     zero = sa.literal(0.0, sa.Double)
-    measures: list[ColumnElement[Any]] = [sa.func.count().label("n")]
+    measures: list[sa.Label[Any]] = [sa.func.count().label("n")]
     for name in ("label", "proxy", "score"):
         value = rows.c[name] if name in values else None
         measures += [
@@ -107,7 +107,7 @@ def profile_versions(
     )
     columns = list(joined_columns)
     features_columns = versioned_columns(features)
-    if features_columns:
+    if features is not None and features_columns:
         feature_rows = window_rows(
             features.clause,
             features.in_window("timestamp", features.window_of("timestamp", window)),
@@ -138,7 +138,7 @@ def _daily_by_value(
     rows: sa.Subquery,
     scans: tuple[Scan, ...],
     columns: list[tuple[str, str]],
-    measures: list[ColumnElement[Any]],
+    measures: list[sa.Label[Any]],
     days: list[str],
     purpose: str,
 ) -> tuple[dict[str, tuple[float, ...]], list[VersionCounts]]:
@@ -153,8 +153,8 @@ def _daily_by_value(
             warehouse.supports_grouping_sets,
         )
         ranked = top.decode(warehouse.fetch(top.statement, purpose + ": top values", scans))
-        for index, values in ranked.values.items():
-            tracked[index] = [value for value, _ in values if value != MISSING]
+        for index, counted in ranked.values.items():
+            tracked[index] = [value for value, _ in counted if value != MISSING]
     keys: dict[str, ColumnElement[Any]] = {"day": rows.c.day}
     keys.update(
         {f"v{index}": category_key(rows.c[f"v{index}"], tracked[index]) for index in range(len(columns))}
