@@ -11,12 +11,26 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from airflow.models.taskinstance import TaskInstance
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from airflow_retrain_gate.core import RunKey
 from airflow_retrain_gate.operators.gate import RetrainGateOperator
 
 FAILED_STATES = frozenset({"failed", "upstream_failed"})
+
+
+def _rendered_map_index() -> QueryableAttribute[str | None]:
+    """Airflow's `TaskInstance.rendered_map_index` as SQL: the rendered `map_index_template`, else the number.
+
+    Taken from the mapper: Airflow redefines the hybrid's SQL half under the same name, so type checkers see a
+    plain function where SQLAlchemy builds the expression."""
+    hybrid = sa.inspect(TaskInstance).all_orm_descriptors["rendered_map_index"]
+    if not isinstance(hybrid, hybrid_property):
+        raise TypeError(
+            f"TaskInstance.rendered_map_index is a {type(hybrid).__name__}, not a hybrid property"
+        )
+    return hybrid.__get__(None, TaskInstance)
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ def rendered_map_indexes(session: Session, keys: Collection[RunKey]) -> dict[Run
             TaskInstance.run_id,
             TaskInstance.task_id,
             TaskInstance.map_index,
-            TaskInstance.rendered_map_index,
+            _rendered_map_index(),
         ).where(
             sa.or_(
                 *(
@@ -61,7 +75,12 @@ def rendered_map_indexes(session: Session, keys: Collection[RunKey]) -> dict[Run
             )
         )
     )
-    return {RunKey(*row[:4]): row[4] for row in rows}
+    # Every key asked about is mapped, so Airflow renders a label for each: the template's, else the number.
+    return {
+        RunKey(dag_id, run_id, task_id, map_index): label
+        for dag_id, run_id, task_id, map_index, label in rows
+        if label is not None
+    }
 
 
 def gate_tasks(session: Session, dag_id: str, run_id: str) -> list[GateTask]:
@@ -72,7 +91,7 @@ def gate_tasks(session: Session, dag_id: str, run_id: str) -> list[GateTask]:
             TaskInstance.map_index,
             TaskInstance.state,
             TaskInstance.try_number,
-            TaskInstance.rendered_map_index,
+            _rendered_map_index(),
         )
         .where(
             TaskInstance.dag_id == dag_id,
