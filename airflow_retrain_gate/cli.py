@@ -222,13 +222,14 @@ def _checks(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from airflow_retrain_gate.demo.catalog import DEMO_AS_OF, build_demo_warehouse
-    from airflow_retrain_gate.demo.multiclass_world import MULTICLASS_STORIES
-    from airflow_retrain_gate.demo.stories import STORIES
+    from airflow_retrain_gate.demo.multiclass_world import MULTICLASS_STORIES, MulticlassStory
+    from airflow_retrain_gate.demo.stories import STORIES, Story
     from airflow_retrain_gate.demo.year_world import YEAR_SCHEMA, backtest_command, build_year_demo
 
     # The multiclass stories too: the example DAGs read this warehouse, and a multiclass gate without its
     # tables could only take on_error.
-    expected = {name: story.branch for name, story in {**STORIES, **MULTICLASS_STORIES}.items()}
+    all_stories: dict[str, Story | MulticlassStory] = {**STORIES, **MULTICLASS_STORIES}
+    expected = {name: story.branch for name, story in all_stories.items()}
     path = Path(args.path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():

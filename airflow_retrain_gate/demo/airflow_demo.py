@@ -58,7 +58,10 @@ def summarize(dag_run: DagRun) -> DagRunSummary:
     from airflow_retrain_gate.operators.gate import XCOM_DECISION_KEY
 
     with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, key=XCOM_DECISION_KEY, dag_ids=dag_run.dag_id)
+        # Same statement; restating the entity types its rows as XComModel (Airflow annotates it SQLAlchemy 1.4's way).
+        query = XComModel.get_many(
+            run_id=dag_run.run_id, key=XCOM_DECISION_KEY, dag_ids=dag_run.dag_id
+        ).with_only_columns(XComModel)
         xcoms = sorted(session.scalars(query), key=lambda xcom: (xcom.task_id, xcom.map_index))
         decisions = {
             instance_name(xcom.task_id, xcom.map_index): XComModel.deserialize_value(xcom) for xcom in xcoms

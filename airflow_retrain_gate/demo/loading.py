@@ -4,6 +4,7 @@ from Parquet files."""
 from __future__ import annotations
 
 import io
+from contextlib import closing
 from typing import Any
 
 import pandas as pd
@@ -73,7 +74,7 @@ def _load_postgres(engine: Engine, table: str, schema: str | None, frame: pd.Dat
     buffer.seek(0)
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cursor:
+        with closing(raw.cursor()) as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
             cursor.execute(f"CREATE TABLE {name} ({columns})")
             _copy_in(cursor, f"COPY {name} FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)

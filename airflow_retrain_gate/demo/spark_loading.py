@@ -50,7 +50,8 @@ def load_spark(engine: Engine, table: str, schema: str | None, frame: pd.DataFra
                 f'CAST("{column}" AS {_PARQUET_TYPES.get(kind, kind)}) AS "{column}"'
                 for column, kind in types.items()
             )
-            relation.query("frame", f"SELECT {selected} FROM frame").write_parquet(
-                str(directory / "part-00000.parquet")
-            )
+            typed = relation.query("frame", f"SELECT {selected} FROM frame")
+            if typed is None:  # DuckDB returns no relation only for a statement that is not a query
+                raise RuntimeError(f"DuckDB returned no rows for the typed SELECT of {name}")
+            typed.write_parquet(str(directory / "part-00000.parquet"))
             connection.exec_driver_sql(f"REFRESH TABLE {name}")

@@ -25,10 +25,11 @@ def decision_message(context: Context, gate_task_id: str) -> DecisionMessage:
             f"(map index {ti.map_index}) of run {ti.run_id!r}: is the notifier's gate_task_id the gate, and "
             "does the gate run before it?"
         )
-    gate_task = gate_task_id if ti.map_index < 0 else f"{gate_task_id}[{ti.map_index}]"
+    map_index = ti.map_index if ti.map_index is not None else -1  # None: not mapped, as Airflow reads it
+    gate_task = gate_task_id if map_index < 0 else f"{gate_task_id}[{map_index}]"
     return DecisionMessage(
         decision=Decision.from_dict(data),
-        decision_url=decision_url(ti.dag_id, ti.run_id, gate_task_id, ti.map_index),
+        decision_url=decision_url(ti.dag_id, ti.run_id, gate_task_id, map_index),
         dag_id=ti.dag_id,
         run_id=ti.run_id,
         gate_task=gate_task,

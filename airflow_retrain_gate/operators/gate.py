@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import Asset, AssetAlias, BaseBranchOperator, Context, conf
 from airflow.sdk.exceptions import AirflowFailException
+from pydantic import JsonValue
 
 from airflow_retrain_gate.core import (
     Branch,
@@ -55,7 +56,7 @@ def train_asset(policy_name: str) -> Asset:
 
 def add_train_event(context: Context, asset: Asset, decision: Decision, **extra: Any) -> None:
     """Add an event for `asset` through the task's TRAIN_ALIAS outlet, with the decision's provenance as extra."""
-    provenance = {
+    provenance: dict[str, JsonValue] = {
         "policy_name": decision.policy_name,
         "policy_sha256": decision.policy_sha256,
         "as_of": decision.as_of.isoformat(),
