@@ -84,18 +84,25 @@ def qualified_table(engine: str, rows: int) -> str:
 
 def policy(engine: str, rows: int) -> dict[str, Any]:
     """A features-only policy watching all 15 columns over the reference and current windows."""
+    return features_policy(
+        f"bench-{engine}-{size_label(rows)}", qualified_table(engine, rows), list(NUMERIC), list(CATEGORICAL)
+    )
+
+
+def features_policy(name: str, table: str, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
+    """A features-only policy named `name` watching the given columns of `table` over the benchmark's windows."""
     return {
-        "name": f"bench-{engine}-{size_label(rows)}",
+        "name": name,
         "windows": {
             "reference": {"start": f"{REFERENCE_DAYS[0]}d", "end": f"{REFERENCE_DAYS[1]}d"},
             "current": {"start": f"{CURRENT_DAYS[0]}d", "end": f"{CURRENT_DAYS[1]}d"},
         },
         "tables": {
             "features": {
-                "table": qualified_table(engine, rows),
+                "table": table,
                 "timestamp": TIMESTAMP,
-                "numeric": list(NUMERIC),
-                "categorical": list(CATEGORICAL),
+                "numeric": numeric,
+                "categorical": categorical,
             }
         },
     }

@@ -97,25 +97,6 @@ def generate(path: Path, rows: int, columns: dict[str, str]) -> None:
     partial.rename(path)
 
 
-def shape_policy(name: str, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
-    """A features-only policy over the benchmark's windows watching the given columns."""
-    return {
-        "name": f"bench-shape-{name}",
-        "windows": {
-            "reference": {"start": f"{scenario.REFERENCE_DAYS[0]}d", "end": f"{scenario.REFERENCE_DAYS[1]}d"},
-            "current": {"start": f"{scenario.CURRENT_DAYS[0]}d", "end": f"{scenario.CURRENT_DAYS[1]}d"},
-        },
-        "tables": {
-            "features": {
-                "table": scenario.TABLE,
-                "timestamp": scenario.TIMESTAMP,
-                "numeric": numeric,
-                "categorical": categorical,
-            }
-        },
-    }
-
-
 def measure(
     shape: str, rows: int, path: Path, policy: dict[str, Any], *, memory_cap_mb: float
 ) -> dict[str, Any]:
@@ -177,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         path = scenario.DATA_DIR / f"shape-wide-{count}-{scenario.size_label(args.rows)}.duckdb"
         columns = wide_columns(count)
         generate(path, args.rows, columns)
-        policy = shape_policy(f"wide-{count}", list(columns), [])
+        policy = scenario.features_policy(f"bench-shape-wide-{count}", scenario.TABLE, list(columns), [])
         say(f"wide: {count} columns x {args.rows:,} rows")
         runs.append(
             ShapeRun(
@@ -189,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     generate(path, args.rows, high_cardinality_columns(args.distinct))
     say(f"high cardinality: {args.distinct:,} distinct values x {args.rows:,} rows")
-    policy = shape_policy("high-cardinality", ["num_0"], ["cat_id"])
+    policy = scenario.features_policy("bench-shape-high-cardinality", scenario.TABLE, ["num_0"], ["cat_id"])
     runs.append(
         ShapeRun(
             "high_cardinality",

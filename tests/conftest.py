@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +61,26 @@ def duckdb_url(tmp_path: Path) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite file warehouse in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+
+
+StoryWarehouse = Callable[[str, int], tuple[str, Path]]
+"""(story, rows a day) -> (the URL of a DuckDB warehouse telling that story, the path of its policy file)."""
+
+
+@pytest.fixture(scope="session")
+def story_warehouse(tmp_path_factory: pytest.TempPathFactory) -> StoryWarehouse:
+    """Builds a story's DuckDB warehouse and writes its policy YAML, in a folder of its own."""
+    import yaml
+
+    from airflow_retrain_gate.demo.loading import load_tables
+    from airflow_retrain_gate.demo.stories import build_story, story_policy
+
+    def build(story: str, rows_per_day: int) -> tuple[str, Path]:
+        folder = tmp_path_factory.mktemp(story)
+        url = f"duckdb:///{folder / 'w.duckdb'}"
+        load_tables(url, build_story(story, rows_per_day=rows_per_day))
+        policy = folder / "policy.yaml"
+        policy.write_text(yaml.safe_dump(story_policy(story)))
+        return url, policy
+
+    return build

@@ -8,27 +8,21 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from airflow_retrain_gate.cli import main
-from airflow_retrain_gate.demo.loading import load_tables
-from airflow_retrain_gate.demo.stories import build_story, story_policy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def warehouse(story_warehouse: Callable[[str, int], tuple[str, Path]]) -> tuple[str, Path]:
     """A DuckDB warehouse telling the pipeline-lag story, and its policy file."""
-    folder = tmp_path_factory.mktemp("backtest_cli")
-    url = f"duckdb:///{folder / 'w.duckdb'}"
-    load_tables(url, build_story("pipeline_lag", rows_per_day=300))
-    policy = folder / "policy.yaml"
-    policy.write_text(yaml.safe_dump(story_policy("pipeline_lag")))
-    return url, policy
+    return story_warehouse("pipeline_lag", 300)
 
 
 def backtest(warehouse: tuple[str, Path], *flags: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def trust_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def trust_warehouse(story_warehouse: Callable[[str, int], tuple[str, Path]]) -> tuple[str, Path]:
     """A DuckDB warehouse telling the trust-decay story, and its policy file."""
-    folder = tmp_path_factory.mktemp("cli")
-    url = f"duckdb:///{folder / 'w.duckdb'}"
-    load_tables(url, build_story("trust_decay", rows_per_day=600))
-    policy = folder / "policy.yaml"
-    policy.write_text(yaml.safe_dump(story_policy("trust_decay")))
-    return url, policy
+    return story_warehouse("trust_decay", 600)
 
 
 def test_diagnose_prints_the_decision_as_json_and_exits_0(trust_warehouse: tuple[str, Path]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +15,6 @@ import yaml
 from airflow_retrain_gate.cli import main
 from airflow_retrain_gate.core import Branch, Warehouse, parse_policy
 from airflow_retrain_gate.core.backtest import ReplayedDay, dates_every, private_state, replay
-from airflow_retrain_gate.demo.loading import load_tables
-from airflow_retrain_gate.demo.stories import build_story, story_policy
 
 LAST_DAY = datetime(2024, 5, 31, tzinfo=UTC)
 DEMO_DAY = datetime(2024, 6, 1, tzinfo=UTC)
@@ -23,14 +22,9 @@ DEMO_DAY = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def concept_drift(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def concept_drift(story_warehouse: Callable[[str, int], tuple[str, Path]]) -> tuple[str, Path]:
     """A DuckDB warehouse telling the concept-drift story (policy cooldown 7d), and its policy file."""
-    folder = tmp_path_factory.mktemp("backtest")
-    url = f"duckdb:///{folder / 'w.duckdb'}"
-    load_tables(url, build_story("concept_drift", rows_per_day=400))
-    policy = folder / "policy.yaml"
-    policy.write_text(yaml.safe_dump(story_policy("concept_drift")))
-    return url, policy
+    return story_warehouse("concept_drift", 400)
 
 
 @pytest.fixture(scope="module")
