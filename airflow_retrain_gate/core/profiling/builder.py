@@ -132,6 +132,10 @@ class ProfileBuilder:
             "top_k": self.settings.top_k,
         }
 
+    def _labelled_identity(self, *mappings: Any) -> dict[str, Any]:
+        """The cache identity of a profile of matured labels: its tables, and the day by which labels count."""
+        return {**self._identity(*mappings), "labels_known_by": self.as_of.date().isoformat()}
+
     def _schema(self) -> dict[str, Any]:
         mapping = self.policy.tables.features
         info = self.warehouse.describe(mapping.table, "tables.features.table")
@@ -223,10 +227,7 @@ class ProfileBuilder:
         )
         fine_bins = self.settings.fine_bins
         judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
-        identity = {
-            **self._identity(tables.predictions, tables.outcomes),
-            "labels_known_by": self.as_of.date().isoformat(),
-        }
+        identity = self._labelled_identity(tables.predictions, tables.outcomes)
         reference = self._cached(
             ProfileKind.OUTCOMES,
             identity,
@@ -276,10 +277,7 @@ class ProfileBuilder:
             else None
         )
         judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
-        identity = {
-            **self._identity(tables.features, tables.predictions, tables.outcomes),
-            "labels_known_by": self.as_of.date().isoformat(),
-        }
+        identity = self._labelled_identity(tables.features, tables.predictions, tables.outcomes)
         reference = self._cached(
             ProfileKind.VERSIONS,
             identity,
@@ -305,8 +303,7 @@ class ProfileBuilder:
         binning = FeatureBinning.of(features_reference)
         judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
         identity = {
-            **self._identity(tables.features, tables.predictions, tables.outcomes),
-            "labels_known_by": self.as_of.date().isoformat(),
+            **self._labelled_identity(tables.features, tables.predictions, tables.outcomes),
             "feature_bins": to_jsonable(binning),
         }
 
