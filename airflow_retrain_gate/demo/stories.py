@@ -92,8 +92,15 @@ def _transient_campaign(world: World, magnitude: float) -> None:
     campaign_days = [start, start + 1]
     in_campaign = np.isin(world.day, campaign_days)
     extra = int(in_campaign.sum() * (0.6 + 0.6 * magnitude))
-    new_rows = world.rng.choice(np.nonzero(in_campaign)[0], size=extra)
-    _append_rows(world, new_rows)
+    add_campaign(world, in_campaign, extra, start, start + 2, "Weekend promo")
+
+
+def add_campaign(
+    world: World, in_campaign: np.ndarray, extra: int, first_day: int, end_day: int, description: str
+) -> None:
+    """Append `extra` newcomers (short tenure, low engagement, promo intent, consumer segment) on the days of the
+    rows in `in_campaign`, and declare the campaign (days `first_day` to `end_day`, exclusive) in the events."""
+    _append_rows(world, world.rng.choice(np.nonzero(in_campaign)[0], size=extra))
     newcomers = np.zeros(len(world.day), dtype=bool)
     newcomers[-extra:] = True
     world.tenure_score[newcomers] = world.rng.normal(22.0, 8.0, extra)
@@ -102,10 +109,10 @@ def _transient_campaign(world: World, magnitude: float) -> None:
     world.segment[newcomers] = "consumer"
     world.extra_events.append(
         {
-            "starts_at": world.day_start(start),
-            "ends_at": world.day_start(start + 2),
+            "starts_at": world.day_start(first_day),
+            "ends_at": world.day_start(end_day),
             "kind": "campaign",
-            "description": "Weekend promo",
+            "description": description,
         }
     )
 

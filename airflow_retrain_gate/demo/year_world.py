@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from airflow_retrain_gate.demo.loading import load_tables
-from airflow_retrain_gate.demo.stories import _append_rows, story_policy
+from airflow_retrain_gate.demo.stories import add_campaign, story_policy
 from airflow_retrain_gate.demo.world import World, WorldConfig, generate, tables
 
 YEAR_SCHEMA = "year_in_the_life"
@@ -73,20 +73,13 @@ def _campaign(world: World) -> None:
     """Newcomers with short tenure and low engagement double a weekend's traffic; an events row declares it."""
     in_campaign = CAMPAIGN.covers(world.day)
     extra = int(in_campaign.sum() * 1.2)
-    _append_rows(world, world.rng.choice(np.nonzero(in_campaign)[0], size=extra))
-    newcomers = np.zeros(len(world.day), dtype=bool)
-    newcomers[-extra:] = True
-    world.tenure_score[newcomers] = world.rng.normal(22.0, 8.0, extra)
-    world.engagement_rate[newcomers] = world.rng.beta(1.5, 6.0, extra)
-    world.query_intent[newcomers] = "promo"
-    world.segment[newcomers] = "consumer"
-    world.extra_events.append(
-        {
-            "starts_at": world.day_start(day_of_year(CAMPAIGN.starts)),
-            "ends_at": world.day_start(day_of_year(CAMPAIGN.ends)),
-            "kind": "campaign",
-            "description": "Spring weekend promo",
-        }
+    add_campaign(
+        world,
+        in_campaign,
+        extra,
+        day_of_year(CAMPAIGN.starts),
+        day_of_year(CAMPAIGN.ends),
+        "Spring weekend promo",
     )
 
 
