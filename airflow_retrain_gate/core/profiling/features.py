@@ -24,6 +24,7 @@ from airflow_retrain_gate.core.profiling.queries import (
     NumericEdges,
     SummaryQuery,
     SummaryRows,
+    TopValues,
     TopValuesQuery,
     category_key,
     day_key,
@@ -130,7 +131,7 @@ def profile_features(
     ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
     if ranked_columns:
         top_query = TopValuesQuery.build(
-            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets
+            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets, by_day=True
         )
         queries.append((top_query.statement, f"{purpose}: top values", whole_window))
     results = warehouse.fetch_all(queries)
@@ -140,10 +141,12 @@ def profile_features(
         categorical_names,
         day_index,
     )
-    top = TopValuesQuery.decode(results[len(parts)] if ranked_columns else [])
+    top = (
+        top_query.decode(results[len(parts)])
+        if ranked_columns
+        else TopValues(values={}, distinct={}, daily={})
+    )
     top_rows, distinct_from_top = top.values, top.distinct
-    for values in top_rows.values():
-        values.sort(key=lambda item: (-item[1], item[0]))
 
     if binning is None:
         binning = FeatureBinning(
@@ -186,9 +189,7 @@ def profile_features(
         if (query := histogram_query(rows)) is not None
     ]
     bins_rows = [row for rows in warehouse.fetch_all(histograms) for row in rows]
-    return _assemble(
-        mapping, window, days, day_index, summary, binning, bins_rows, top_rows, distinct_from_top, source
-    )
+    return _assemble(mapping, window, days, day_index, summary, binning, bins_rows, top, source)
 
 
 def _histogram_query(
@@ -198,8 +199,8 @@ def _histogram_query(
     segment: Any | None,
     grouping_sets: bool,
 ) -> Any:
-    """Rows per day (and per segment) of each numeric column's bucket and each categorical column's key, in one
-    statement (None without columns); `_RowPositions` reads back the labels written here."""
+    """Rows per day (and per day and segment) of each numeric column's bucket and each categorical column's key,
+    in one statement (None without columns); `_RowPositions` reads back the labels written here."""
     keys: dict[str, Any] = {"day": rows.c.day}
     keys.update({_bucket_label(index): bucket for index, bucket in enumerate(buckets)})
     keys.update({_category_label(index): category for index, category in enumerate(categories)})
@@ -207,7 +208,7 @@ def _histogram_query(
     sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
     if segment is not None:
         keys["seg"] = segment
-        sets += [("seg", key) for key in value_keys] + [("day", "seg")]
+        sets += [("day", "seg", key) for key in value_keys] + [("day", "seg")]
     count = [sa.func.count().label("n")]
     return grouped(rows, [], keys, sets, count, grouping_sets) if sets else None
 
@@ -260,6 +261,8 @@ class _Summary:
     rows: np.ndarray
     min_timestamp: datetime | None
     max_timestamp: datetime | None
+    daily_min_timestamps: list[datetime | None]
+    daily_max_timestamps: list[datetime | None]
     daily_moments: dict[str, list[Moments]]
     moments: dict[str, Moments]
     daily_nonnull: dict[str, np.ndarray]
@@ -275,8 +278,8 @@ class _Summary:
         daily_moments = {name: [Moments()] * size for name in numeric}
         daily_nonnull = {name: np.zeros(size, dtype=np.int64) for name in numeric + categorical}
         distinct: dict[str, int | None] = {name: None for name in numeric + categorical}
-        min_timestamp: datetime | None = None
-        max_timestamp: datetime | None = None
+        daily_min: list[datetime | None] = [None] * size
+        daily_max: list[datetime | None] = [None] * size
         for part in parts:
             if part.distinct is not None:
                 distinct.update(zip(numeric, part.distinct.numeric, strict=True))
@@ -286,12 +289,8 @@ class _Summary:
                 if position is None:
                     continue
                 daily_rows[position] = day.rows
-                if day.max_ts is not None:
-                    stamp = to_utc(day.max_ts)
-                    max_timestamp = stamp if max_timestamp is None else max(max_timestamp, stamp)
-                if day.min_ts is not None:
-                    stamp = to_utc(day.min_ts)
-                    min_timestamp = stamp if min_timestamp is None else min(min_timestamp, stamp)
+                daily_max[position] = None if day.max_ts is None else to_utc(day.max_ts)
+                daily_min[position] = None if day.min_ts is None else to_utc(day.min_ts)
                 for name, aggregates in zip(numeric, day.numeric, strict=True):
                     daily_nonnull[name][position] = aggregates.count
                     daily_moments[name][position] = Moments.from_aggregates(
@@ -305,7 +304,17 @@ class _Summary:
                 for name, count in zip(categorical, day.categorical, strict=True):
                     daily_nonnull[name][position] = count
         moments = {name: Moments.combine_all(parts) for name, parts in daily_moments.items()}
-        return cls(daily_rows, min_timestamp, max_timestamp, daily_moments, moments, daily_nonnull, distinct)
+        return cls(
+            daily_rows,
+            min((stamp for stamp in daily_min if stamp is not None), default=None),
+            max((stamp for stamp in daily_max if stamp is not None), default=None),
+            daily_min,
+            daily_max,
+            daily_moments,
+            moments,
+            daily_nonnull,
+            distinct,
+        )
 
 
 def _assemble(
@@ -316,20 +325,20 @@ def _assemble(
     summary: _Summary,
     binning: FeatureBinning,
     bins_rows: list[Any],
-    top_rows: dict[int, list[tuple[str, int]]],
-    distinct_from_top: dict[int, int],
+    top: TopValues,
     source: TableSource,
 ) -> TableProfile:
     size = len(days)
     numeric_daily = {
         name: np.zeros((size, edges.slots), dtype=np.int64) for name, edges in binning.numeric.items()
     }
-    numeric_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.numeric}
     categorical_slots = {name: len(values) + 1 for name, values in binning.categories.items()}
     categorical_daily = {
         name: np.zeros((size, slots), dtype=np.int64) for name, slots in categorical_slots.items()
     }
-    categorical_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in binning.categories}
+    column_slots = {**{name: edges.slots for name, edges in binning.numeric.items()}, **categorical_slots}
+    by_segment: dict[str, dict[str, np.ndarray]] = {name: {} for name in column_slots}
+    """Column -> segment -> [day][slot]."""
     segment_slots = [*binning.segments, OTHER, MISSING]
     segment_daily = np.zeros((size, len(segment_slots)), dtype=np.int64)
     numeric_names, categorical_names = list(mapping.numeric), list(mapping.categorical)
@@ -341,81 +350,72 @@ def _assemble(
     day_positions: dict[Any, int | None] = {}
     for row in bins_rows:
         day = row[positions.day] if positions.day is not None else None
+        if day not in day_positions:
+            day_positions[day] = None if day is None else day_index.get(day_key(day))
+        position = day_positions[day]
+        if position is None:
+            continue
         segment = row[positions.segment] if positions.segment is not None else None
         count = int(row[positions.count])
-        position = None
-        if day is not None:
-            if day not in day_positions:
-                day_positions[day] = day_index.get(day_key(day))
-            position = day_positions[day]
-        if day is not None and segment is not None:
-            if position is not None:
+        found = _slot_of(row, positions, binning, category_slots)
+        if found is None:
+            if segment is not None:
                 segment_daily[position, _segment_slot(segment_slots, segment)] += count
             continue
-        for at, name in positions.numeric:
-            bucket = row[at]
-            if bucket is None:
-                continue
-            bucket = int(bucket)
-            if bucket == NULL_BUCKET:
-                break
-            slots = binning.numeric[name].slots
-            slot = min(max(bucket + 1, 0), slots - 1)
-            if segment is not None:
-                numeric_segment[name].setdefault(str(segment), np.zeros(slots, np.int64))[slot] += count
-            elif position is not None:
-                numeric_daily[name][position, slot] += count
-            break
+        name, slot = found
+        if slot is None:
+            continue  # a NULL value: counted by the summary's nulls, in no slot
+        if segment is None:
+            daily = numeric_daily[name] if name in numeric_daily else categorical_daily[name]
+            daily[position, slot] += count
         else:
-            for at, name in positions.categorical:
-                key = row[at]
-                if key is None:
-                    continue
-                if key == MISSING:
-                    break
-                slot = category_slots[name].get(key, len(binning.categories[name]))
-                if segment is not None:
-                    categorical_segment[name].setdefault(
-                        str(segment), np.zeros(categorical_slots[name], np.int64)
-                    )[slot] += count
-                elif position is not None:
-                    categorical_daily[name][position, slot] += count
-                break
+            segments = by_segment[name]
+            if str(segment) not in segments:
+                segments[str(segment)] = np.zeros((size, column_slots[name]), np.int64)
+            segments[str(segment)][position, slot] += count
+
+    def segment_fields(name: str) -> dict[str, Any]:
+        return {
+            "segment_counts": {key: _ints(counts.sum(axis=0)) for key, counts in by_segment[name].items()},
+            "daily_segment_counts": {
+                key: tuple(_ints(day) for day in counts) for key, counts in by_segment[name].items()
+            },
+        }
+
+    def null_fields(name: str) -> dict[str, Any]:
+        daily_nulls = summary.rows - summary.daily_nonnull[name]
+        return {"nulls": int(daily_nulls.sum()), "daily_nulls": _ints(daily_nulls)}
 
     numeric_profiles = {}
     for name in numeric_names:
         daily = numeric_daily[name]
         numeric_profiles[name] = NumericProfile(
             column=name,
-            nulls=int((summary.rows - summary.daily_nonnull[name]).sum()),
             distinct=summary.distinct[name],
             moments=summary.moments[name],
             edges=binning.numeric[name].edges,
-            counts=tuple(int(value) for value in daily.sum(axis=0)),
-            daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
+            counts=_ints(daily.sum(axis=0)),
+            daily_counts=tuple(_ints(day) for day in daily),
             daily_moments=tuple(summary.daily_moments[name]),
-            daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
-            segment_counts={
-                key: tuple(int(v) for v in counts) for key, counts in numeric_segment[name].items()
-            },
+            **null_fields(name),
+            **segment_fields(name),
         )
     categorical_profiles = {}
     for index, name in enumerate(categorical_names):
         daily = categorical_daily[name]
+        daily_top = top.daily.get(index, {})
         categorical_profiles[name] = CategoricalProfile(
             column=name,
-            nulls=int((summary.rows - summary.daily_nonnull[name]).sum()),
             distinct=summary.distinct[name]
             if summary.distinct[name] is not None
-            else distinct_from_top.get(index),
+            else top.distinct.get(index),
             categories=binning.categories[name],
-            counts=tuple(int(value) for value in daily.sum(axis=0)),
-            daily_counts=tuple(tuple(int(value) for value in day) for day in daily),
-            daily_nulls=tuple(int(value) for value in summary.rows - summary.daily_nonnull[name]),
-            top_values=tuple(top_rows.get(index, [])),
-            segment_counts={
-                key: tuple(int(v) for v in counts) for key, counts in categorical_segment[name].items()
-            },
+            counts=_ints(daily.sum(axis=0)),
+            daily_counts=tuple(_ints(day) for day in daily),
+            top_values=tuple(top.values.get(index, [])),
+            daily_top_values=tuple(tuple(daily_top.get(day, ())) for day in days),
+            **null_fields(name),
+            **segment_fields(name),
         )
     return TableProfile(
         table=source.info.qualified_name,
@@ -424,16 +424,42 @@ def _assemble(
         max_timestamp=summary.max_timestamp,
         min_timestamp=summary.min_timestamp,
         days=tuple(days),
-        daily_rows=tuple(int(value) for value in summary.rows),
+        daily_rows=_ints(summary.rows),
         numeric=numeric_profiles,
         categorical=categorical_profiles,
         segments=tuple(segment_slots) if mapping.segment else (),
-        segment_rows=tuple(int(value) for value in segment_daily.sum(axis=0)) if mapping.segment else (),
-        daily_segment_rows=tuple(tuple(int(v) for v in day) for day in segment_daily)
-        if mapping.segment
-        else (),
+        segment_rows=_ints(segment_daily.sum(axis=0)) if mapping.segment else (),
+        daily_segment_rows=tuple(_ints(day) for day in segment_daily) if mapping.segment else (),
         column_types={name: column.sql_type for name, column in source.info.columns.items()},
+        daily_min_timestamps=tuple(summary.daily_min_timestamps),
+        daily_max_timestamps=tuple(summary.daily_max_timestamps),
     )
+
+
+def _slot_of(
+    row: Any,
+    positions: _RowPositions,
+    binning: FeatureBinning,
+    category_slots: dict[str, dict[str, int]],
+) -> tuple[str, int | None] | None:
+    """The column a histogram row counts and its slot (None for NULL values); None for a row of no column."""
+    for at, name in positions.numeric:
+        bucket = row[at]
+        if bucket is not None:
+            bucket = int(bucket)
+            slots = binning.numeric[name].slots
+            return name, None if bucket == NULL_BUCKET else min(max(bucket + 1, 0), slots - 1)
+    for at, name in positions.categorical:
+        key = row[at]
+        if key is not None:
+            return name, None if key == MISSING else category_slots[name].get(
+                key, len(binning.categories[name])
+            )
+    return None
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(int(value) for value in values)
 
 
 def _category(column: Any, tracked: tuple[str, ...], distinct: int | None) -> Any:

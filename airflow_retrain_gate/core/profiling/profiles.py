@@ -6,6 +6,7 @@ index 0 is the underflow (below the reference range), then the fine bins, then t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,8 @@ class NumericProfile:
     daily_moments: tuple[Moments, ...]
     daily_nulls: tuple[int, ...]
     segment_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    daily_segment_counts: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    """Segment -> [day][slot]: `segment_counts` per day (empty when no segment is mapped)."""
 
     def histogram(self, days: list[int] | None = None) -> np.ndarray:
         """Bin counts over the whole window, or summed over the given day indexes."""
@@ -60,8 +63,13 @@ class CategoricalProfile:
     daily_counts: tuple[tuple[int, ...], ...]
     daily_nulls: tuple[int, ...]
     top_values: tuple[tuple[str, int], ...]
-    """This window's own most frequent values, to name categories the reference never saw."""
+    """This window's own most frequent values, to name categories the reference never saw: the sums of each
+    day's most frequent values (`daily_top_values`), so that a window's are the merge of its days'."""
     segment_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    daily_segment_counts: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    """Segment -> [day][slot]: `segment_counts` per day (empty when no segment is mapped)."""
+    daily_top_values: tuple[tuple[tuple[str, int], ...], ...] = ()
+    """Each day's most frequent values with their counts."""
 
     def share(self, category: str) -> float:
         """Share of non-null rows in `category` (OTHER for the untracked rest)."""
@@ -90,6 +98,9 @@ class TableProfile:
     column_types: dict[str, str] = field(default_factory=dict)
     min_timestamp: datetime | None = None
     """The window's earliest timestamp: equal to `max_timestamp` when every row shares one instant."""
+    daily_min_timestamps: tuple[datetime | None, ...] = ()
+    daily_max_timestamps: tuple[datetime | None, ...] = ()
+    """Each day's earliest and latest timestamp (None on a day without rows)."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +389,15 @@ class EventRecord:
         kind = f"{self.kind} " if self.kind and self.description else ""
         until = self.ends_at.date().isoformat() if self.ends_at else "ongoing"
         return f"{kind}'{name}' ({self.starts_at.date().isoformat()} to {until})"
+
+
+def merge_top_values(lists: Iterable[Iterable[tuple[str, int]]], top_k: int) -> tuple[tuple[str, int], ...]:
+    """The `top_k` most frequent values of several lists of (value, count), counts summed across lists."""
+    totals: dict[str, int] = {}
+    for values in lists:
+        for value, count in values:
+            totals[value] = totals.get(value, 0) + count
+    return tuple(sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:top_k])
 
 
 def to_jsonable(value: Any) -> Any:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiling.narrowing import narrowed
-from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, merge_top_values
 from airflow_retrain_gate.core.sql import approx_distinct, equal_width_bucket, population_variance
 
 NULL_BUCKET = -2
@@ -321,18 +321,23 @@ def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
 @dataclass(frozen=True)
 class TopValues:
     """The most frequent values of each ranked column (by its index among the ranked columns), with their
-    counts in the order the warehouse returned them, and each column's distinct count."""
+    counts, most frequent first; with a day grouping also per day. `distinct` is each column's distinct count
+    (per day: the largest day's)."""
 
     values: dict[int, list[tuple[str, int]]]
     distinct: dict[int, int]
+    daily: dict[int, dict[str, list[tuple[str, int]]]]
+    """Column -> ISO day -> that day's most frequent values (empty without a day grouping)."""
 
 
 @dataclass(frozen=True)
 class TopValuesQuery:
-    """The `top_k` most frequent values of each column with their counts and the column's distinct count;
-    `decode` reads back the labels `build` writes."""
+    """The `top_k` most frequent values of each column with their counts and the column's distinct count, over
+    the whole of `rows` or per day of it; `decode` reads back the labels `build` writes."""
 
     statement: sa.Select[Any]
+    top_k: int
+    by_day: bool
 
     @classmethod
     def build(
@@ -341,40 +346,63 @@ class TopValuesQuery:
         columns: list[ColumnElement[Any]],
         top_k: int,
         grouping_sets: bool,
+        by_day: bool = False,
     ) -> TopValuesQuery:
-        """The top values of `columns` of `rows`, grouped by raw value (as text, MISSING for NULL)."""
-        keys = {f"k{index}": raw_key(column) for index, column in enumerate(columns)}
+        """The top values of `columns` of `rows`, grouped by raw value (as text, MISSING for NULL); with `by_day`
+        ranked within each day of ``rows.c.day``, so that the tops of a window's days merge into the window's."""
+        keys: dict[str, ColumnElement[Any]] = {
+            f"k{index}": raw_key(column) for index, column in enumerate(columns)
+        }
+        day: tuple[str, ...] = ()
+        if by_day:
+            keys["day"] = rows.c.day
+            day = ("day",)
+        value_keys = [name for name in keys if name != "day"]
         inner = grouped(
-            rows, [], keys, [(name,) for name in keys], [sa.func.count().label("n")], grouping_sets
+            rows, [], keys, [(*day, name) for name in value_keys], [sa.func.count().label("n")], grouping_sets
         ).subquery()
         column_index = sa.case(
-            *[(inner.c[name].is_not(None), index) for index, name in enumerate(keys)], else_=-1
+            *[(inner.c[name].is_not(None), index) for index, name in enumerate(value_keys)], else_=-1
         )
-        value = sa.func.coalesce(*[inner.c[name] for name in keys]) if len(keys) > 1 else inner.c["k0"]
+        value = (
+            sa.func.coalesce(*[inner.c[name] for name in value_keys])
+            if len(value_keys) > 1
+            else inner.c["k0"]
+        )
+        partition = [column_index, *(inner.c[name] for name in day)]
         ranked = sa.select(
             column_index.label("col"),
+            *(inner.c[name] for name in day),
             value.label("value"),
             inner.c.n,
             sa.func.row_number()
-            .over(partition_by=column_index, order_by=(inner.c.n.desc(), value))
+            .over(partition_by=partition, order_by=(inner.c.n.desc(), value))
             .label("rank"),
-            sa.func.count().over(partition_by=column_index).label("distinct_values"),
+            sa.func.count().over(partition_by=partition).label("distinct_values"),
         ).subquery()
         return cls(
-            sa.select(ranked.c.col, ranked.c.value, ranked.c.n, ranked.c.distinct_values).where(
-                ranked.c["rank"] <= top_k
-            )
+            sa.select(
+                ranked.c.col,
+                *(ranked.c[name] for name in day),
+                ranked.c.value,
+                ranked.c.n,
+                ranked.c.distinct_values,
+            ).where(ranked.c["rank"] <= top_k),
+            top_k,
+            by_day,
         )
 
-    @staticmethod
-    def decode(rows: Sequence[Any]) -> TopValues:
-        """Each column's values and counts, and its distinct count."""
-        values: dict[int, list[tuple[str, int]]] = {}
+    def decode(self, rows: Sequence[Any]) -> TopValues:
+        """Each column's values and counts (summed over days, the `top_k` largest), per day, and its distinct
+        count."""
+        daily: dict[int, dict[str, list[tuple[str, int]]]] = {}
         distinct: dict[int, int] = {}
         for row in rows:
             column = int(row.col)
             if column < 0:
                 continue
-            values.setdefault(column, []).append((str(row.value), int(row.n)))
-            distinct[column] = int(row.distinct_values)
-        return TopValues(values, distinct)
+            day = day_key(row.day) if self.by_day else ""
+            daily.setdefault(column, {}).setdefault(day, []).append((str(row.value), int(row.n)))
+            distinct[column] = max(distinct.get(column, 0), int(row.distinct_values))
+        values = {column: list(merge_top_values(days.values(), self.top_k)) for column, days in daily.items()}
+        return TopValues(values, distinct, daily if self.by_day else {})
