@@ -29,6 +29,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_retrain_gate tests dags_examples benchmarks
 	$(BIN)/ruff format --check airflow_retrain_gate tests dags_examples benchmarks
+	$(BIN)/mypy
 
 # The stories on a real Spark SQL engine: starts Spark's Thrift server from the pyspark package (local-cluster,
 # 2 executors; needs Java 17), loads every story as Parquet tables, runs `retrain-gate diagnose` on each, stops it.
