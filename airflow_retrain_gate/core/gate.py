@@ -131,12 +131,14 @@ def run_gate(
     queries_before = len(warehouse.query_log.records)
     cache = None
     state_note = None
+    trained_at = None
     if state is not None:
         try:
             state.migrate()
             cache = ProfileCache(state)
+            trained_at = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
         except WarehouseError as error:
-            state_note = f"state database unavailable, reference profiles not cached: {error}"
+            state_note = f"state database unavailable, profiles not cached: {error}"
             log.warning(state_note)
     log.info("retrain gate %r: as_of %s, %d checks", policy.name, as_of_utc.isoformat(), len(enabled))
     expectations_runner = None
@@ -153,6 +155,7 @@ def run_gate(
         cache,
         settings or ProfileSettings(),
         expectations_runner,
+        trained_at,
     ).build(kinds)
     warehouse.release()  # the reads are done: an embedded file is free for other uses in this process
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
@@ -185,7 +188,13 @@ def run_gate(
     queries = [record for record in records if record.catalog is None]
     notes: dict[str, object] = {}
     if cache is not None:
-        notes["profile_cache"] = {"hits": cache.hits, "misses": cache.misses}
+        notes["profile_cache"] = {
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "day_parts_cached": cache.parts_cached,
+            "day_parts_computed": cache.parts_computed,
+            "recomputed_days": cache.recomputed_days,
+        }
     if state_note:
         notes["state"] = state_note
     decision = Decision(

@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_retrain_gate.core.feature_roles import has_misfits
-from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy
+from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, TableMapping
+from airflow_retrain_gate.core.profiling.baseline import Baseline, BaselineStore
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiling.daily_counts import profile_overrides, profile_training_signals
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings, profile_features
 from airflow_retrain_gate.core.profiling.freshness import latest_timestamp
+from airflow_retrain_gate.core.profiling.incremental import DayPartProfiler
 from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.known_events import load_events
@@ -49,6 +51,8 @@ class ProfileBuilder:
     expectations_runner: Callable[[Warehouse, Policy, TimeWindow], tuple[ExpectationResult, ...]] | None = (
         None
     )
+    trained_at: datetime | None = None
+    """The latest train carried out under the policy before `as_of`: the epoch of the pinned bins (baseline.py)."""
 
     def build(self, kinds: set[ProfileKind]) -> ProfileSet:
         """Compute every profile kind in `kinds` that the policy maps."""
@@ -142,22 +146,16 @@ class ProfileBuilder:
         recorded: dict[str, str] = {}
         if self.cache is not None and has_misfits(mapping, info):
             # Tells an upstream type change from a policy mistake: the features profile fails on a misfit.
-            cached = self.cache.get(cache_key(ProfileKind.FEATURES, self._identity(mapping), self.reference))
-            recorded = cached.column_types if cached is not None else {}
+            baseline = BaselineStore(self.cache, self.trained_at).load(
+                ProfileKind.FEATURES, self._identity(mapping)
+            )
+            recorded = baseline.column_types if baseline is not None else {}
         return {"feature_schema": info, "recorded_feature_types": recorded}
 
     def _features(self) -> dict[str, Any]:
         mapping = self.policy.tables.features
         source = TableSource.bind(self.warehouse, mapping, "tables.features")
-        reference = self._cached(
-            ProfileKind.FEATURES,
-            self._identity(mapping),
-            self.reference,
-            mapping.table,
-            lambda: profile_features(source, self.reference, None, self.settings),
-            (source.scan(self.reference),),
-        )
-        current = profile_features(source, self.current, FeatureBinning.of(reference), self.settings)
+        reference, current = self._by_day(ProfileKind.FEATURES, source, mapping)
         latest = None if current.max_timestamp is None else source.end_of("timestamp", current.max_timestamp)
         if latest is None:
             latest = latest_timestamp(
@@ -178,17 +176,33 @@ class ProfileBuilder:
         as_feature = FeaturesTable(
             table=mapping.table, filters=mapping.filters, timestamp=mapping.timestamp, numeric=[mapping.score]
         )
-        scores = replace(source, mapping=as_feature)
-        reference = self._cached(
-            ProfileKind.PREDICTIONS,
-            self._identity(mapping),
-            self.reference,
-            mapping.table,
-            lambda: profile_features(scores, self.reference, None, self.settings),
-            (source.scan(self.reference),),
+        reference, current = self._by_day(
+            ProfileKind.PREDICTIONS, replace(source, mapping=as_feature), mapping
         )
-        current = profile_features(scores, self.current, FeatureBinning.of(reference), self.settings)
         return {"scores_reference": reference, "scores_current": current}
+
+    def _by_day(
+        self, kind: ProfileKind, source: TableSource, mapping: TableMapping
+    ) -> tuple[TableProfile, TableProfile]:
+        """The reference and current profiles of a features-like `source`: without a cache, the reference on its
+        own bins and the current on the reference's; with one, both merged from day parts on the baseline's bins
+        (pinned from this reference when there is none yet)."""
+        if self.cache is None:
+            reference = profile_features(source, self.reference, None, self.settings)
+            return reference, profile_features(
+                source, self.current, FeatureBinning.of(reference), self.settings
+            )
+        identity = self._identity(mapping)
+        parts = DayPartProfiler(self.cache, kind, identity, source, self.settings, profile_features)
+        baselines = BaselineStore(self.cache, self.trained_at)
+        baseline = baselines.load(kind, identity)
+        reference = parts.profile(self.reference, baseline.binning if baseline is not None else None)
+        binning = FeatureBinning.of(reference)
+        if baseline is None:
+            baselines.store(
+                kind, identity, mapping.table, Baseline(binning, reference.column_types, reference.window)
+            )
+        return reference, parts.profile(self.current, binning)
 
     def _keys(self) -> dict[str, Any]:
         """Rows and distinct keys of the features and predictions tables in both windows, where a key is known."""

@@ -1,4 +1,5 @@
-"""Reference profiles cached in the state database: a past window does not change, so it is scanned once."""
+"""Profiles cached in the state database: a past window or day does not change (unless verified otherwise), so
+it is scanned once."""
 
 from __future__ import annotations
 
@@ -19,23 +20,25 @@ from airflow_retrain_gate.core.warehouse import short_error
 
 log = logging.getLogger("airflow_retrain_gate")
 
-QUERY_VERSION = 3
+QUERY_VERSION = 4
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
 
 
-def cache_key(kind: ProfileKind, identity: dict[str, Any], window: TimeWindow) -> str:
-    """A stable key from the profile kind, the mapping and settings that shape it, and the window."""
+def cache_key(kind: ProfileKind, identity: dict[str, Any], window: TimeWindow | None) -> str:
+    """A stable key from the profile kind, the mapping and settings that shape it, and the window (None for an
+    entry of no window, such as a baseline)."""
     payload = {
         "kind": kind,
         "identity": identity,
-        "window": [window.start.isoformat(), window.end.isoformat()],
+        "window": None if window is None else [window.start.isoformat(), window.end.isoformat()],
         "query_version": QUERY_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class ProfileCache:
-    """Get and put reference profiles by key; a concurrent duplicate put is harmless."""
+    """Get and put profiles by key, and tally this run's use of the cache; a concurrent duplicate put is
+    harmless."""
 
     def __init__(self, state: StateStore) -> None:
         self.state = state
@@ -43,49 +46,80 @@ class ProfileCache:
         self.misses = 0
         self.answered: list[Scan] = []
         """The table windows whose reads cached profiles spared, one entry per profile."""
+        self.parts_cached = 0
+        self.parts_computed = 0
+        """Day parts (`incremental.py`) merged from the cache and computed in this run."""
+        self.recomputed_days: dict[str, list[str]] = {}
+        """Table -> days whose cached part was stale (rows arrived or changed since) and were computed again."""
 
     def get(self, key: str, answers: tuple[Scan, ...] = ()) -> Any | None:
         """The cached profile, or None (also when the cache cannot be read: it only saves work); on a hit, the
         reads the profile `answers` for are noted in `answered`."""
-        table = self.state.tables["cache"]
-        try:
-            with self.state.reading() as connection:
-                text = connection.execute(
-                    sa.select(table.c.profile_json).where(
-                        table.c.cache_key == key, table.c.query_version == QUERY_VERSION
-                    )
-                ).scalar()
-        except sa.exc.SQLAlchemyError as error:
-            log.warning("reference-profile cache unreadable, profiling afresh: %s", short_error(error))
-            text = None
-        if text is None:
+        found = self.get_many([key]).get(key)
+        if found is None:
             self.misses += 1
             return None
         self.hits += 1
         self.answered.extend(answers)
-        return from_jsonable(json.loads(text))
+        return found
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The cached entries among `keys` (by key), in one read; an unreadable cache or entry is a warning and
+        a miss, never a failure."""
+        table = self.state.tables["cache"]
+        try:
+            with self.state.reading() as connection:
+                rows = connection.execute(
+                    sa.select(table.c.cache_key, table.c.profile_json).where(
+                        table.c.cache_key.in_(keys), table.c.query_version == QUERY_VERSION
+                    )
+                ).all()
+        except sa.exc.SQLAlchemyError as error:
+            log.warning("profile cache unreadable, profiling afresh: %s", short_error(error))
+            return {}
+        found = {}
+        for key, text in rows:
+            try:
+                found[key] = from_jsonable(json.loads(text))
+            except (ValueError, TypeError, KeyError) as error:
+                log.warning("cached profile %s unreadable, profiling afresh: %s", key[:12], error)
+        return found
 
     def put(self, key: str, kind: ProfileKind, table_name: str, window: TimeWindow, profile: Any) -> None:
         """Store a profile once; if another gate stored the same key first, keep theirs."""
+        self.put_many(kind, table_name, [(key, window, profile)])
+
+    def put_many(
+        self, kind: ProfileKind, table_name: str, entries: list[tuple[str, TimeWindow, Any]]
+    ) -> None:
+        """Store (key, window, profile) entries of one table in one transaction, each once; entries another gate
+        stored first are kept as they are."""
         table = self.state.tables["cache"]
-        row = {
-            "cache_key": key,
-            "kind": str(kind),
-            "table_name": table_name,
-            "window_start": window.start,
-            "window_end": window.end,
-            "query_version": QUERY_VERSION,
-            "created_at": datetime.now(UTC),
-            "profile_json": json.dumps(to_jsonable(profile)),
+        created_at = datetime.now(UTC)
+        rows = {
+            key: {
+                "cache_key": key,
+                "kind": str(kind),
+                "table_name": table_name,
+                "window_start": window.start,
+                "window_end": window.end,
+                "query_version": QUERY_VERSION,
+                "created_at": created_at,
+                "profile_json": json.dumps(to_jsonable(profile)),
+            }
+            for key, window, profile in entries
         }
         try:
             with self.state.writing() as connection:
-                exists = connection.execute(
-                    sa.select(table.c.cache_key).where(table.c.cache_key == key)
-                ).first()
-                if exists is None:
-                    connection.execute(table.insert().values(**row))
+                stored = set(
+                    connection.execute(
+                        sa.select(table.c.cache_key).where(table.c.cache_key.in_(list(rows)))
+                    ).scalars()
+                )
+                fresh = [row for key, row in rows.items() if key not in stored]
+                if fresh:
+                    connection.execute(table.insert(), fresh)
         except sa.exc.IntegrityError:
-            pass  # a concurrent gate cached the same window first; both computed the same aggregates
+            pass  # a concurrent gate cached the same entries first; both computed the same aggregates
         except sa.exc.SQLAlchemyError as error:
-            log.warning("reference profile not cached: %s", short_error(error))
+            log.warning("profile not cached: %s", short_error(error))

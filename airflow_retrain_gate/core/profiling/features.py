@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +68,31 @@ class FeatureBinning:
         categories = {name: profile.categories for name, profile in reference.categorical.items()}
         segments = tuple(value for value in reference.segments if value not in (OTHER, MISSING))
         return cls(numeric, categories, segments)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: each numeric column's (low, high, bins), the tracked categories and segments."""
+        return {
+            "numeric": {name: [edges.low, edges.high, edges.bins] for name, edges in self.numeric.items()},
+            "categories": {name: list(values) for name, values in self.categories.items()},
+            "segments": list(self.segments),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureBinning:
+        """Inverse of `to_dict` (sequences may come back as tuples)."""
+        return cls(
+            numeric={
+                name: NumericEdges(float(low), float(high), int(bins))
+                for name, (low, high, bins) in data["numeric"].items()
+            },
+            categories={name: tuple(values) for name, values in data["categories"].items()},
+            segments=tuple(data["segments"]),
+        )
+
+    def digest(self) -> str:
+        """A short stable hash of the bins, naming the parts counted on them."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def profile_features(

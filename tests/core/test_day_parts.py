@@ -1,0 +1,174 @@
+"""Per-day profile parts: a daily gate computes only the days it has not profiled yet, verifies the cached ones,
+recomputes and names a day whose rows changed, and decides exactly as a gate with a cold state database does."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.core.decision import Decision
+from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
+from airflow_retrain_gate.core.findings import Branch
+from airflow_retrain_gate.core.profiling.day_parts import merge_days, split_days
+from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.profiles import TableProfile
+from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
+POLICY = parse_policy(
+    {
+        "name": "day_parts",
+        "tables": {
+            "features": {
+                "table": "features",
+                "timestamp": "event_ts",
+                "numeric": ["amount", "age"],
+                "categorical": ["city"],
+                "segment": "tier",
+            }
+        },
+    }
+)
+
+
+@pytest.fixture
+def warehouse_url(tmp_path: Path) -> str:
+    """70 days of 400 rows a day before AS_OF (and 5 days after), generated inside DuckDB."""
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            """
+            CREATE TABLE features AS
+            SELECT TIMESTAMP '2024-03-23' + to_microseconds(CAST(i * (86400e6 / 400) AS BIGINT)) AS event_ts,
+                   random() * 100 AS amount, 20 + (i * 7919) % 50 AS age,
+                   'city_' || CAST(i % 13 AS VARCHAR) AS city, ['gold', 'silver', 'bronze'][1 + i % 3] AS tier
+            FROM range(75 * 400) t(i)
+            """
+        )
+    engine.dispose()
+    return url
+
+
+def gate(url: str, state: StateStore, as_of: datetime = AS_OF) -> Decision:
+    """One gate run against the warehouse with `state`."""
+    warehouse = Warehouse(url, read_only=True)
+    try:
+        return run_gate(POLICY, warehouse, as_of, state=state)
+    finally:
+        warehouse.dispose()
+
+
+def parts_note(decision: Decision) -> dict[str, object]:
+    """The decision's account of the day parts it merged and computed."""
+    return decision.notes["profile_cache"]  # type: ignore[return-value]
+
+
+def judged(decision: Decision) -> list[tuple[str, str, str, float | None]]:
+    """What the decision found, check by check."""
+    return [(f.check, f.subject, f.status.value, f.value) for f in decision.findings]
+
+
+def verdicts(decision: Decision) -> tuple[str, list[tuple[str, str, str]]]:
+    """The branch and each finding's status: what must not depend on the state of the cache."""
+    return decision.branch.value, [(f.check, f.subject, f.status.value) for f in decision.findings]
+
+
+def new_state(tmp_path: Path, name: str) -> StateStore:
+    """An empty state database."""
+    return StateStore(f"sqlite:///{tmp_path / name}.sqlite")
+
+
+def test_a_window_profile_is_the_merge_of_its_day_parts(warehouse_url: str) -> None:
+    warehouse = Warehouse(warehouse_url, read_only=True)
+    source = TableSource.bind(warehouse, POLICY.tables.features, "tables.features")
+    window = TimeWindow("reference", AS_OF - timedelta(days=20, hours=6), AS_OF - timedelta(days=3))
+    profile = profile_features(source, window, None, ProfileSettings())
+    warehouse.dispose()
+
+    parts = split_days(profile)
+
+    assert [part.days for part in parts] == [(day,) for day in profile.days]
+    assert parts[0].window.start == window.start  # a partial first day keeps its own span
+    assert sum(part.rows for part in parts) == profile.rows
+    merged = merge_days(profile.window, parts, ProfileSettings().top_k)
+    assert merged == without_distinct_counts(profile)
+
+
+def without_distinct_counts(profile: TableProfile) -> TableProfile:
+    """`profile` as merged parts hold it: distinct counts do not merge, so they are unknown."""
+    return replace(
+        profile,
+        numeric={name: replace(column, distinct=None) for name, column in profile.numeric.items()},
+        categorical={name: replace(column, distinct=None) for name, column in profile.categorical.items()},
+    )
+
+
+def test_the_next_day_computes_only_the_new_day_of_each_window(warehouse_url: str, tmp_path: Path) -> None:
+    state = new_state(tmp_path, "state")
+    first = gate(warehouse_url, state)
+    assert parts_note(first)["day_parts_computed"] == 28 + 7
+    assert parts_note(first)["day_parts_cached"] == 0
+
+    same_day = gate(warehouse_url, state)
+    next_day = gate(warehouse_url, state, AS_OF + timedelta(days=1))
+
+    assert parts_note(same_day)["day_parts_computed"] == 0
+    assert parts_note(same_day)["day_parts_cached"] == 28 + 7
+    assert judged(same_day) == judged(first)
+    assert parts_note(next_day)["day_parts_computed"] == 2
+    assert parts_note(next_day)["day_parts_cached"] == 28 + 7 - 2
+    cold = gate(warehouse_url, new_state(tmp_path, "cold"), AS_OF + timedelta(days=1))
+    assert verdicts(next_day) == verdicts(cold)  # yesterday's bins, not today's reference's: same verdicts
+
+
+def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: str, tmp_path: Path) -> None:
+    state = new_state(tmp_path, "state")
+    gate(warehouse_url, state)
+    engine = sa.create_engine(warehouse_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO features SELECT event_ts + INTERVAL 1 MINUTE, amount * 3, age, 'city_new', tier "
+            "FROM features WHERE event_ts >= TIMESTAMP '2024-04-10' AND event_ts < TIMESTAMP '2024-04-11'"
+        )
+    engine.dispose()
+
+    late = gate(warehouse_url, state)
+
+    assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
+    assert parts_note(late)["day_parts_computed"] == 1
+    assert verdicts(late) == verdicts(gate(warehouse_url, new_state(tmp_path, "cold")))
+
+
+def test_a_broken_cache_entry_is_a_warning_and_the_decision_stands(
+    warehouse_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = new_state(tmp_path, "state")
+    first = gate(warehouse_url, state)
+    with state.writing() as connection:
+        connection.execute(state.tables["cache"].update().values(profile_json="{not json"))
+
+    with caplog.at_level(logging.WARNING, logger="airflow_retrain_gate"):
+        broken = gate(warehouse_url, state)
+
+    assert "unreadable, profiling afresh" in caplog.text
+    assert judged(broken) == judged(first)
+
+
+def test_a_carried_out_train_pins_new_bins(warehouse_url: str, tmp_path: Path) -> None:
+    state = new_state(tmp_path, "state")
+    first = gate(warehouse_url, state)
+    trained = replace(first, branch=Branch.TRAIN, as_of=AS_OF + timedelta(hours=12))
+    DecisionLog(state).record(RunKey("model_dag", "run_1", "gate"), trained)
+
+    after_train = gate(warehouse_url, state, AS_OF + timedelta(days=1))
+
+    assert parts_note(after_train)["day_parts_cached"] == 0
+    assert parts_note(after_train)["day_parts_computed"] == 28 + 7
