@@ -188,11 +188,10 @@ def run_gate(
     queries = [record for record in records if record.catalog is None]
     notes: dict[str, object] = {}
     if cache is not None:
-        notes["profile_cache"] = {
-            "hits": cache.hits,
-            "misses": cache.misses,
-            "day_parts_cached": cache.parts_cached,
-            "day_parts_computed": cache.parts_computed,
+        notes["profile_cache"] = {"hits": cache.hits, "misses": cache.misses}
+        notes["day_parts"] = {
+            "cached": cache.parts_cached,
+            "computed": cache.parts_computed,
             "recomputed_days": cache.recomputed_days,
         }
     if state_note:

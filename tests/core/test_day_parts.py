@@ -68,7 +68,7 @@ def gate(url: str, state: StateStore, as_of: datetime = AS_OF) -> Decision:
 
 def parts_note(decision: Decision) -> dict[str, object]:
     """The decision's account of the day parts it merged and computed."""
-    return decision.notes["profile_cache"]  # type: ignore[return-value]
+    return decision.notes["day_parts"]  # type: ignore[return-value]
 
 
 def judged(decision: Decision) -> list[tuple[str, str, str, float | None]]:
@@ -114,17 +114,17 @@ def without_distinct_counts(profile: TableProfile) -> TableProfile:
 def test_the_next_day_computes_only_the_new_day_of_each_window(warehouse_url: str, tmp_path: Path) -> None:
     state = new_state(tmp_path, "state")
     first = gate(warehouse_url, state)
-    assert parts_note(first)["day_parts_computed"] == 28 + 7
-    assert parts_note(first)["day_parts_cached"] == 0
+    assert parts_note(first)["computed"] == 28 + 7
+    assert parts_note(first)["cached"] == 0
 
     same_day = gate(warehouse_url, state)
     next_day = gate(warehouse_url, state, AS_OF + timedelta(days=1))
 
-    assert parts_note(same_day)["day_parts_computed"] == 0
-    assert parts_note(same_day)["day_parts_cached"] == 28 + 7
+    assert parts_note(same_day)["computed"] == 0
+    assert parts_note(same_day)["cached"] == 28 + 7
     assert judged(same_day) == judged(first)
-    assert parts_note(next_day)["day_parts_computed"] == 2
-    assert parts_note(next_day)["day_parts_cached"] == 28 + 7 - 2
+    assert parts_note(next_day)["computed"] == 2
+    assert parts_note(next_day)["cached"] == 28 + 7 - 2
     cold = gate(warehouse_url, new_state(tmp_path, "cold"), AS_OF + timedelta(days=1))
     assert verdicts(next_day) == verdicts(cold)  # yesterday's bins, not today's reference's: same verdicts
 
@@ -143,7 +143,7 @@ def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: 
     late = gate(warehouse_url, state)
 
     assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
-    assert parts_note(late)["day_parts_computed"] == 1
+    assert parts_note(late)["computed"] == 1
     assert verdicts(late) == verdicts(gate(warehouse_url, new_state(tmp_path, "cold")))
 
 
@@ -170,5 +170,5 @@ def test_a_carried_out_train_pins_new_bins(warehouse_url: str, tmp_path: Path) -
 
     after_train = gate(warehouse_url, state, AS_OF + timedelta(days=1))
 
-    assert parts_note(after_train)["day_parts_cached"] == 0
-    assert parts_note(after_train)["day_parts_computed"] == 28 + 7
+    assert parts_note(after_train)["cached"] == 0
+    assert parts_note(after_train)["computed"] == 28 + 7

@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 from cluster import (
     CACHED_REFERENCE_PROFILES,
+    DAY_PART_KINDS,
     HEARTBEAT_TIMEOUT_S,
     AirflowCluster,
     ApiClient,
@@ -154,15 +155,21 @@ def test_reference_profiles_are_computed_once_and_reused_across_workers(example_
     cache = Counter(
         (row.kind, row.table_name, row.window_start, row.window_end) for row in example_runs.cache
     )
+    whole = [key for key in cache if key[0] not in DAY_PART_KINDS]
     notes = {key: row.decision["notes"]["profile_cache"] for key, row in example_runs.decisions.items()}
+    parts = {key: row.decision["notes"]["day_parts"] for key, row in example_runs.decisions.items()}
     first = {key: note for key, note in notes.items() if key[1] == WAVES[0]}
     later = {key: note for key, note in notes.items() if key[1] != WAVES[0]}
 
-    assert set(cache.values()) == {1}  # one row per (profile kind, table, window)
-    assert len(cache) == sum(note["misses"] for note in first.values())  # each computed by one gate only
+    assert set(cache.values()) == {1}  # one row per (profile kind, table, window or day)
+    assert len(whole) == sum(note["misses"] for note in first.values())  # each computed by one gate only
     assert all(note["hits"] == 0 for note in first.values())
-    for (dag_id, _, task_id, map_index), note in later.items():
-        assert note == {"hits": first[(dag_id, WAVES[0], task_id, map_index)]["misses"], "misses": 0}
+    for (dag_id, wave, task_id, map_index), note in later.items():
+        gate = (dag_id, WAVES[0], task_id, map_index)
+        assert note == {"hits": first[gate]["misses"], "misses": 0}
+        # The same windows later: every day part comes from the cache, whichever worker computed it.
+        later_parts = parts[(dag_id, wave, task_id, map_index)]
+        assert (later_parts["cached"], later_parts["computed"]) == (parts[gate]["computed"], 0)
     warm_figures = defaultdict(set)  # every warm run of a gate sends the same queries, on either worker
     for (dag_id, wave, task_id, map_index), logged in example_runs.decisions.items():
         if wave != WAVES[0]:
@@ -476,14 +483,14 @@ def _one(cluster: AirflowCluster, sql: str) -> Any:
 
 
 def _slow_cache(warehouse: sa.Engine) -> list[tuple[str, str]]:
-    """(kind, table) of the cached reference profiles of the slow schema's tables."""
+    """(kind, table) of the whole reference profiles cached of the slow schema's tables (day parts apart)."""
     with warehouse.connect() as connection:
         rows = connection.execute(
             sa.text(
                 f"SELECT kind, table_name FROM {DEFAULT_SCHEMA}.retrain_gate_profile_cache "
-                "WHERE table_name LIKE :schema ORDER BY kind"
-            ),
-            {"schema": f"{SLOW_SCHEMA}.%"},
+                "WHERE table_name LIKE :schema AND kind NOT IN :day_part_kinds ORDER BY kind"
+            ).bindparams(sa.bindparam("day_part_kinds", expanding=True)),
+            {"schema": f"{SLOW_SCHEMA}.%", "day_part_kinds": list(DAY_PART_KINDS)},
         ).all()
     return [(row.kind, row.table_name) for row in rows]
 

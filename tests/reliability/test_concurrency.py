@@ -137,9 +137,11 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
         versions = connection.execute(sa.select(state.tables["version"].c.version)).scalars().all()
         cached = connection.execute(sa.select(state.tables["cache"])).mappings().all()
     assert sorted(versions) == sorted(set(versions)), "a migration was applied twice"
-    profiles = sorted((row["kind"], row["table_name"]) for row in cached)
-    assert profiles == sorted(set(profiles)), "a reference profile was cached twice"
-    assert {"features", "outcomes", "overrides", "training_signals"} <= {kind for kind, _ in profiles}
+    profiles = sorted(
+        (row["kind"], row["table_name"], row["window_start"], row["window_end"]) for row in cached
+    )
+    assert profiles == sorted(set(profiles)), "a profile or day part was cached twice"
+    assert {"features", "outcomes", "overrides", "training_signals"} <= {profile[0] for profile in profiles}
     for row in cached:
         assert row["query_version"] == QUERY_VERSION
         assert to_jsonable(from_jsonable(json.loads(row["profile_json"]))) == json.loads(row["profile_json"])
@@ -150,7 +152,9 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
     from_cache = run_gate(
         parse_policy(train_policy(schema=train_schema)), Warehouse(postgres_server), DEMO_AS_OF, state=state
     )
-    assert from_cache.notes["profile_cache"] == {"hits": len(cached), "misses": 0}
+    whole = [row for row in cached if row["kind"] not in ("features", "predictions")]  # else day parts
+    assert from_cache.notes["profile_cache"] == {"hits": len(whole), "misses": 0}
+    assert from_cache.notes["day_parts"]["computed"] == 0
     assert [f.to_dict() for f in from_cache.findings] == [f.to_dict() for f in uncached.findings]
     state.dispose()
 
