@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ def main() -> None:
     parser.add_argument("--state-url", help="state database URL (reference-profile cache); none: no cache")
     parser.add_argument("--state-schema", default=None)
     parser.add_argument("--policy-json", type=Path, help="policy to run (default: the benchmark's own)")
+    parser.add_argument(
+        "--days-before", type=int, default=0, help="decide as of this many days before the benchmark's as_of"
+    )
     parser.add_argument("--capture-sql", type=Path, help="write the statements sent to this JSON-lines file")
     parser.add_argument(
         "--duckdb-memory-limit", help="DuckDB's memory_limit setting, e.g. 128MB (default: DuckDB's own)"
@@ -54,7 +58,8 @@ def main() -> None:
         else scenario.policy(args.engine, args.rows)
     )
     state = StateStore(args.state_url, schema=args.state_schema) if args.state_url else None
-    decision = run_gate(parse_policy(policy_data), warehouse, scenario.AS_OF, state=state)
+    as_of = scenario.AS_OF - timedelta(days=args.days_before)
+    decision = run_gate(parse_policy(policy_data), warehouse, as_of, state=state)
     report(
         {
             "seconds": decision.duration_s,
@@ -62,6 +67,7 @@ def main() -> None:
             "queries": decision.queries,
             "rows_fetched": decision.rows_fetched,
             "profile_cache": decision.notes.get("profile_cache"),
+            "day_parts": decision.notes.get("day_parts"),
             "query_log": [
                 (record.purpose, record.rows, round(record.seconds, 3))
                 for record in warehouse.query_log.records

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 SERIES = (
     ("floor_s", None, "floor (1 aggregate query)", ":v"),
     ("gate_s", "gate_peak_rss_mb", "gate, first run", "-o"),
-    ("cached_s", "cached_peak_rss_mb", "gate, cached reference", "--s"),
+    ("steady_s", "steady_peak_rss_mb", "gate, steady daily run (one new day)", "--s"),
     ("limited_s", "limited_peak_rss_mb", "gate, DuckDB with memory_limit", "-D"),
     ("evidently_s", "evidently_peak_rss_mb", "Evidently DataDriftPreset", "-.^"),
 )

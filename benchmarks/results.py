@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,14 @@ class Measurement:
     rows_fetched: int | None = None
     queries: int | None = None
     query_log: list[tuple[str, int, float]] = field(default_factory=list)
-    cached_s: float | None = None
-    cached_peak_rss_mb: float | None = None
-    cache_note: dict[str, int] | None = None
+    steady_s: float | None = None
+    """A steady-state daily run: yesterday's day parts are cached and one new day arrived in each window."""
+    steady_peak_rss_mb: float | None = None
+    steady_note: dict[str, Any] | None = None
+    """The steady run's day parts: cached, computed and recomputed days."""
+    backtest_s: float | None = None
+    """A backtest of `scenario.BACKTEST_DATES` daily decisions ending at as_of, from an empty state."""
+    backtest_peak_rss_mb: float | None = None
     memory_limit: str | None = None
     """DuckDB's memory_limit in the extra gate run (limited_*); DuckDB runs inside the gate's process."""
     limited_s: float | None = None
@@ -55,9 +60,19 @@ class Measurement:
         return self.gate_s / self.floor_s if self.gate_s and self.floor_s else None
 
     @property
-    def cached_ratio(self) -> float | None:
-        """Second (cached reference) run over the first."""
-        return self.cached_s / self.gate_s if self.cached_s and self.gate_s else None
+    def steady_ratio(self) -> float | None:
+        """Steady-state run over the cold first run."""
+        return self.steady_s / self.gate_s if self.steady_s and self.gate_s else None
+
+    @property
+    def steady_floor_ratio(self) -> float | None:
+        """Steady-state run over the floor."""
+        return self.steady_s / self.floor_s if self.steady_s and self.floor_s else None
+
+    @property
+    def backtest_ratio(self) -> float | None:
+        """The backtest over one cold run."""
+        return self.backtest_s / self.gate_s if self.backtest_s and self.gate_s else None
 
     @property
     def speedup(self) -> float | None:
@@ -124,8 +139,12 @@ def save(path: Path, measurement: Measurement, extra_machine: dict[str, Any]) ->
 
 def measurements(data: dict[str, Any]) -> list[Measurement]:
     """The stored measurements, ordered by engine then size."""
+    known = {item.name for item in fields(Measurement)}  # older runs may hold fields since retired
     found = [
-        Measurement(**{**run, "query_log": [tuple(entry) for entry in run.get("query_log", [])]})
+        Measurement(
+            **{key: value for key, value in run.items() if key in known and key != "query_log"},
+            query_log=[tuple(entry) for entry in run.get("query_log", [])],
+        )
         for run in data["runs"].values()
     ]
     return sorted(found, key=lambda item: (item.engine, item.rows))

@@ -199,18 +199,27 @@ class Bench:
             if result is None or not result["queries"]:
                 reasons = "; ".join(result["reasons"]) if result else "no result"
                 raise RuntimeError(f"{step.label}: the gate sent no query, so it measured nothing: {reasons}")
-        second = self._probe(step, "gate_probe", ["--url", url, *state]).result
+        # Steady state: yesterday's run cached its day parts; today one new day arrived in each window.
+        self._reset_state(measurement.engine, measurement.rows)
+        self._probe(step, "gate_probe", ["--url", url, *state, "--days-before", "1"])
+        steady = self._probe(step, "gate_probe", ["--url", url, *state]).result
         best = min(first_runs, key=lambda result: result["seconds"])  # type: ignore[index]
-        assert best is not None and second is not None
+        assert best is not None and steady is not None
         measurement.gate_s = best["seconds"]
         measurement.gate_peak_rss_mb = max(result["peak_rss_mb"] for result in first_runs)  # type: ignore[index]
         measurement.rows_fetched = best["rows_fetched"]
         measurement.queries = best["queries"]
         measurement.query_log = [tuple(entry) for entry in best["query_log"]]
         measurement.branch = best["branch"]
-        measurement.cached_s = second["seconds"]
-        measurement.cached_peak_rss_mb = second["peak_rss_mb"]
-        measurement.cache_note = second["profile_cache"]
+        measurement.steady_s = steady["seconds"]
+        measurement.steady_peak_rss_mb = steady["peak_rss_mb"]
+        measurement.steady_note = steady["day_parts"]
+        if self.args.backtest_dates:
+            dates = ["--dates", str(self.args.backtest_dates)]
+            backtest = self._probe(step, "backtest_probe", ["--url", url, *dates]).result
+            assert backtest is not None
+            measurement.backtest_s = backtest["seconds"]
+            measurement.backtest_peak_rss_mb = backtest["peak_rss_mb"]
         if measurement.engine == "duckdb" and self.args.duckdb_memory_limit:
             limit = ["--duckdb-memory-limit", self.args.duckdb_memory_limit]
             limited = self._probe(step, "gate_probe", ["--url", url, *limit]).result
@@ -313,6 +322,12 @@ def main(argv: list[str] | None = None) -> None:
         "(the gate's own default is 128MB, RETRAIN_GATE_DUCKDB_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently (and its virtualenv)")
+    parser.add_argument(
+        "--backtest-dates",
+        type=int,
+        default=scenario.BACKTEST_DATES,
+        help="daily decisions the backtest replays, ending at as_of (0: no backtest)",
+    )
     parser.add_argument(
         "--evidently-timeout", type=float, default=1800, help="seconds before Evidently is stopped"
     )

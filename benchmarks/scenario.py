@@ -13,6 +13,8 @@ HISTORY_DAYS = 70
 """Rows are spread evenly over the 70 days before AS_OF, in timestamp order (an append-only event table)."""
 REFERENCE_DAYS = (-63, -35)
 CURRENT_DAYS = (-7, 0)
+BACKTEST_DATES = 90
+"""Daily decisions a benchmark backtest replays, ending at AS_OF (the earliest see windows before the data)."""
 TABLE = "features"
 TIMESTAMP = "event_ts"
 NUMERIC = tuple(f"num_{index}" for index in range(10))
