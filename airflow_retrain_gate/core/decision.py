@@ -110,6 +110,16 @@ class Decision:
         first = self.reasons[0] if self.reasons else ""
         return f"{self.branch.value}: {first}"
 
+    def recomputed_days(self) -> str:
+        """The days whose cached day parts were stale (rows arrived or changed since they were cached) and were
+        profiled again, per table, as one line (empty when none)."""
+        parts = self.notes.get("day_parts")
+        days = parts.get("recomputed_days") if isinstance(parts, dict) else None
+        if not days:
+            return ""
+        tables = "; ".join(f"{table} {', '.join(dates)}" for table, dates in days.items())
+        return f"{tables} (rows changed since these days were profiled, so they were profiled again)"
+
     def to_markdown(self) -> str:
         """The decision as markdown for logs, Rendered Templates and review bodies.
 
@@ -128,6 +138,8 @@ class Decision:
         ]
         if self.scans:
             lines += [f"Scanned: {markdown_text(describe_scans(self.scans))}", ""]
+        if self.recomputed_days():
+            lines += [f"Recomputed: {markdown_text(self.recomputed_days())}", ""]
         lines.append("### Why")
         lines += [f"- {markdown_text(reason)}" for reason in self.reasons] or ["- (no reasons recorded)"]
         lines += [

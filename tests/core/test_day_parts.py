@@ -143,6 +143,7 @@ def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: 
     late = gate(warehouse_url, state)
 
     assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
+    assert "Recomputed: features 2024-04-10 (rows changed since" in late.to_markdown()
     assert parts_note(late)["computed"] == 1
     assert verdicts(late) == verdicts(gate(warehouse_url, new_state(tmp_path, "cold")))
 
