@@ -88,7 +88,7 @@ def paging_run(dags: dict[str, DAG], demo_warehouse: str) -> Iterator[PagingRun]
     threading.Thread(target=slack.serve_forever, daemon=True).start()
     os.environ.update(environment)
     try:
-        dag_run = dags["retrain_gate_paging"].test(
+        dag_run = _own_copy(dags["retrain_gate_paging"]).test(
             logical_date=DEMO_AS_OF, run_conf={"oncall_email": ONCALL, "oncall_slack_channel": CHANNEL}
         )
         yield PagingRun(summarize(dag_run), emails, slack_posts)
@@ -230,6 +230,14 @@ def test_a_paging_task_without_a_decision_fails_naming_the_gate_and_a_callback_o
     assert run.task_states == {"retrain_gate": "success", "page": "failed", "page_by_callback": "success"}
     assert output.count(missing) >= 2  # the task's error, and the callback's, which left its task green
     assert "Failed to run task callback" in output
+
+
+def _own_copy(dag: DAG) -> DAG:
+    """The DAG parsed anew from its file: a run's conf is resolved into the DAG's own Param objects, so a run
+    of the session's DAG with an address and a channel would make them the defaults of its later runs."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag.fileloc).dags[dag.dag_id]
 
 
 class _Mailbox:
