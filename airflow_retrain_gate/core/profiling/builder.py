@@ -13,9 +13,10 @@ from airflow_retrain_gate.core.feature_roles import has_misfits
 from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, TableMapping
 from airflow_retrain_gate.core.profiling.baseline import Baseline, BaselineStore
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiling.column_groups import profile_feature_groups
 from airflow_retrain_gate.core.profiling.daily_counts import profile_overrides, profile_training_signals
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
-from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings, profile_features
+from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.freshness import latest_timestamp
 from airflow_retrain_gate.core.profiling.incremental import DayPartProfiler
 from airflow_retrain_gate.core.profiling.keys import count_keys
@@ -188,12 +189,12 @@ class ProfileBuilder:
         own bins and the current on the reference's; with one, both merged from day parts on the baseline's bins
         (pinned from this reference when there is none yet)."""
         if self.cache is None:
-            reference = profile_features(source, self.reference, None, self.settings)
-            return reference, profile_features(
+            reference = profile_feature_groups(source, self.reference, None, self.settings)
+            return reference, profile_feature_groups(
                 source, self.current, FeatureBinning.of(reference), self.settings
             )
         identity = self._identity(mapping)
-        parts = DayPartProfiler(self.cache, kind, identity, source, self.settings, profile_features)
+        parts = DayPartProfiler(self.cache, kind, identity, source, self.settings, profile_feature_groups)
         baselines = BaselineStore(self.cache, self.trained_at)
         baseline = baselines.load(kind, identity)
         reference = parts.profile(self.reference, baseline.binning if baseline is not None else None)
