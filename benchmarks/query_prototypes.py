@@ -32,10 +32,10 @@ from airflow_retrain_gate.core.profiling.features import (
     _category,
     profile_features,
 )
-from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, TableProfile
-from airflow_retrain_gate.core.profiling.queries import SummaryQuery, grouped, window_rows
+from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER
+from airflow_retrain_gate.core.profiling.queries import grouped, window_rows
 from airflow_retrain_gate.core.profiling.table_source import TableSource
-from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
+from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from benchmarks import scenario
 from benchmarks.progress import say
@@ -55,7 +55,7 @@ def coded_category_key(
 
 
 def histogram_query(
-    rows: sa.Subquery, reference: TableProfile, binning: FeatureBinning, dialect: str, coded: bool
+    rows: sa.Subquery, binning: FeatureBinning, dialect: str, coded: bool
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """The feature profiler's histogram query (features without a segment), or its coded variant."""
     keys: dict[str, ColumnElement[Any]] = {"day": rows.c.day}
@@ -66,7 +66,7 @@ def histogram_query(
         keys[f"c{index}"] = (
             coded_category_key(column, tracked, dialect)
             if coded
-            else _category(column, tracked, reference.categorical[name].distinct)
+            else _category(column, tracked, None)  # tracked values and OTHER (the IN-list form)
         )
     sets = [("day", key) for key in keys if key != "day"]
     return grouped(rows, [], keys, sets, [sa.func.count().label("n")], True)
@@ -158,28 +158,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for window in (reference_window, current_window):
         rows = window_rows(source.clause, source.in_window("timestamp", window), columns, warehouse.dialect)
-        numeric = [
-            (rows.c[f"v{i}"], within_safe_magnitude(rows.c[f"v{i}"])) for i in range(len(mapping.numeric))
-        ]
-        categorical = [rows.c[f"c{i}"] for i in range(len(mapping.categorical))]
         pairs = [
             (
                 "histograms",
-                histogram_query(rows, reference, binning, warehouse.dialect, coded=False),
+                histogram_query(rows, binning, warehouse.dialect, coded=False),
                 "coded",
-                histogram_query(rows, reference, binning, warehouse.dialect, coded=True),
+                histogram_query(rows, binning, warehouse.dialect, coded=True),
             )
         ]
-        if warehouse.supports_approx_distinct:
-            pairs.insert(
-                0,
-                (
-                    "summary",
-                    SummaryQuery.build(rows, numeric, categorical, True).statement,
-                    "no_distinct",
-                    SummaryQuery.build(rows, numeric, categorical, False).statement,
-                ),
-            )
         for purpose, gate_query, name, prototype in pairs:
             gate_s, gate_rows = timed(warehouse, gate_query, args.repeats)
             prototype_s, prototype_rows = timed(warehouse, prototype, args.repeats)

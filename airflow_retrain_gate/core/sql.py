@@ -1,4 +1,4 @@
-"""Portable SQL expressions compiled per dialect (day buckets, floor, approximate distinct, variance)."""
+"""Portable SQL expressions compiled per dialect (day buckets, floor, variance)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import BindParameter, ColumnElement, FunctionElement
 
-APPROX_DISTINCT_DIALECTS = {"duckdb", "snowflake", "bigquery", "trino", "redshift", "databricks", "spark"}
 MAX_DOUBLE = 1.7976931348623157e308
 """The largest finite double: NaN and infinities lie outside [-MAX_DOUBLE, MAX_DOUBLE] on every dialect."""
 SAFE_MAGNITUDE = 1e120
@@ -28,10 +27,6 @@ GROUPING_SETS_DIALECTS = {
     "mssql",
     "spark",
 }
-
-BYTES_BILLED_DIALECTS = {"bigquery", "awsathena"}
-"""Warehouses that bill each query by the bytes it reads (on demand): there a second read of a window costs more
-than the aggregation work it would save, so a profile query reads its window once."""
 
 
 class day_of(FunctionElement[Any]):
@@ -112,28 +107,6 @@ def _bucket_default(element: equal_width_bucket, compiler: Any, **kw: Any) -> st
 def _bucket_postgresql(element: equal_width_bucket, compiler: Any, **kw: Any) -> str:
     value, low, high, bins, _ = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"COALESCE(width_bucket({value}, {low}, {high}, {bins}) - 1, -2)"
-
-
-class approx_distinct(FunctionElement[Any]):
-    """An approximate count of distinct values, where the dialect has one."""
-
-    type = sa.BigInteger()
-    inherit_cache = True
-
-
-@compiles(approx_distinct)
-def _approx_default(element: approx_distinct, compiler: Any, **kw: Any) -> str:
-    return f"approx_count_distinct({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(approx_distinct, "trino")
-def _approx_trino(element: approx_distinct, compiler: Any, **kw: Any) -> str:
-    return f"approx_distinct({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(approx_distinct, "redshift")
-def _approx_redshift(element: approx_distinct, compiler: Any, **kw: Any) -> str:
-    return f"APPROXIMATE COUNT(DISTINCT {compiler.process(element.clauses, **kw)})"
 
 
 class population_variance(FunctionElement[Any]):

@@ -29,8 +29,6 @@ from airflow_retrain_gate.core.retry import RetrySettings
 from airflow_retrain_gate.core.scans import Scan, Statement, references
 from airflow_retrain_gate.core.secrets import RedactingFilter, scrub
 from airflow_retrain_gate.core.sql import (
-    APPROX_DISTINCT_DIALECTS,
-    BYTES_BILLED_DIALECTS,
     GROUPING_SETS_DIALECTS,
 )
 from airflow_retrain_gate.core.warehouse_settings import WarehouseSettings
@@ -194,16 +192,6 @@ class Warehouse:
     def supports_grouping_sets(self) -> bool:
         """Whether one scan can aggregate several GROUP BY sets at once."""
         return self.dialect in GROUPING_SETS_DIALECTS
-
-    @property
-    def bills_by_bytes(self) -> bool:
-        """Whether the warehouse bills each query by the bytes it reads: a window is then best read once."""
-        return self.dialect in BYTES_BILLED_DIALECTS
-
-    @property
-    def supports_approx_distinct(self) -> bool:
-        """Whether the dialect has an approximate distinct-count aggregate."""
-        return self.dialect in APPROX_DISTINCT_DIALECTS
 
     def describe(self, qualified_name: str, field_path: str) -> TableSchema:
         """Reflect a table named in the policy; a MappingError lists the tables that do exist."""

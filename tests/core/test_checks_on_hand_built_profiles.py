@@ -121,7 +121,6 @@ def amount_profile(days: list[Day]) -> NumericProfile:
     return NumericProfile(
         column="amount",
         nulls=sum(daily_nulls),
-        distinct=None,
         moments=Moments.combine_all(daily_moments),
         edges=AMOUNT_EDGES,
         counts=totals(np.sum(daily_counts, axis=0)),
@@ -144,7 +143,6 @@ def channel_profile(days: list[Day]) -> CategoricalProfile:
     return CategoricalProfile(
         column="channel",
         nulls=0,
-        distinct=len(seen),
         categories=CHANNELS,
         counts=totals(np.sum(daily_counts, axis=0)),
         daily_counts=daily_counts,

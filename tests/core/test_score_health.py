@@ -47,7 +47,6 @@ def scores_profile(window: TimeWindow, daily_scores: np.ndarray) -> TableProfile
     score = NumericProfile(
         column="score",
         nulls=sum(daily_nulls),
-        distinct=None,
         moments=Moments.combine_all(daily_moments),
         edges=(0.0, 1.0),
         counts=(0, 0, 0),

@@ -1,6 +1,6 @@
 """Per-day profile parts: a window's table profile cut into one profile per day, and days merged back into a
-window's. Every field of a part is a count, a sum or a day's own value, so merging is exact except the
-distinct counts (unknown for merged windows) and the top values (the `top_k` largest sums of each day's top).
+window's. Every field of a part is a count, a sum or a day's own value, so merging is exact; a window's most frequent
+values are the `top_k` largest sums of each day's most frequent values, as profiles compute them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ def _day(profile: TableProfile, index: int, span: TimeWindow) -> TableProfile:
         name: NumericProfile(
             column=column.column,
             nulls=column.daily_nulls[index],
-            distinct=None,
             moments=column.daily_moments[index],
             edges=column.edges,
             counts=column.daily_counts[index],
@@ -65,7 +64,6 @@ def _day(profile: TableProfile, index: int, span: TimeWindow) -> TableProfile:
         name: CategoricalProfile(
             column=column.column,
             nulls=column.daily_nulls[index],
-            distinct=None,
             categories=column.categories,
             counts=column.daily_counts[index],
             daily_counts=at(column.daily_counts),
@@ -124,7 +122,6 @@ def merge_days(window: TimeWindow, parts: Sequence[TableProfile], top_k: int) ->
         numeric[name] = NumericProfile(
             column=column.column,
             nulls=sum(daily_nulls),
-            distinct=None,
             moments=Moments.combine_all(list(daily_moments)),
             edges=column.edges,
             counts=_sum(daily_counts, len(column.counts)),
@@ -144,7 +141,6 @@ def merge_days(window: TimeWindow, parts: Sequence[TableProfile], top_k: int) ->
         categorical[name] = CategoricalProfile(
             column=kept.column,
             nulls=sum(daily_nulls),
-            distinct=None,
             categories=kept.categories,
             counts=_sum(daily_counts, len(kept.counts)),
             daily_counts=daily_counts,

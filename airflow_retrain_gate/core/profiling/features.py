@@ -24,8 +24,8 @@ from airflow_retrain_gate.core.profiling.profiles import (
 from airflow_retrain_gate.core.profiling.queries import (
     NULL_BUCKET,
     NumericEdges,
+    SummaryDay,
     SummaryQuery,
-    SummaryRows,
     TopValues,
     TopValuesQuery,
     category_key,
@@ -146,8 +146,6 @@ def profile_features(
             rows,
             list(zip(numeric_of(rows), safe_of(rows), strict=True)),
             categorical_of(rows),
-            warehouse.supports_approx_distinct,
-            warehouse.bills_by_bytes and warehouse.supports_grouping_sets,
         )
         for rows in part_rows
     ]
@@ -293,25 +291,24 @@ class _Summary:
     daily_moments: dict[str, list[Moments]]
     moments: dict[str, Moments]
     daily_nonnull: dict[str, np.ndarray]
-    distinct: dict[str, int | None]
 
     @classmethod
     def decode(
-        cls, parts: list[SummaryRows], numeric: list[str], categorical: list[str], day_index: dict[str, int]
+        cls,
+        parts: list[tuple[SummaryDay, ...]],
+        numeric: list[str],
+        categorical: list[str],
+        day_index: dict[str, int],
     ) -> _Summary:
-        """The window's summary from the decoded summaries of its parts (the last part's distinct counts win)."""
+        """The window's summary from the decoded summaries of its parts."""
         size = len(day_index)
         daily_rows = np.zeros(size, dtype=np.int64)
         daily_moments = {name: [Moments()] * size for name in numeric}
         daily_nonnull = {name: np.zeros(size, dtype=np.int64) for name in numeric + categorical}
-        distinct: dict[str, int | None] = {name: None for name in numeric + categorical}
         daily_min: list[datetime | None] = [None] * size
         daily_max: list[datetime | None] = [None] * size
         for part in parts:
-            if part.distinct is not None:
-                distinct.update(zip(numeric, part.distinct.numeric, strict=True))
-                distinct.update(zip(categorical, part.distinct.categorical, strict=True))
-            for day in part.days:
+            for day in part:
                 position = day_index.get(day_key(day.day))
                 if position is None:
                     continue
@@ -340,7 +337,6 @@ class _Summary:
             daily_moments,
             moments,
             daily_nonnull,
-            distinct,
         )
 
 
@@ -418,7 +414,6 @@ def _assemble(
         daily = numeric_daily[name]
         numeric_profiles[name] = NumericProfile(
             column=name,
-            distinct=summary.distinct[name],
             moments=summary.moments[name],
             edges=binning.numeric[name].edges,
             counts=_ints(daily.sum(axis=0)),
@@ -433,9 +428,6 @@ def _assemble(
         daily_top = top.daily.get(index, {})
         categorical_profiles[name] = CategoricalProfile(
             column=name,
-            distinct=summary.distinct[name]
-            if summary.distinct[name] is not None
-            else top.distinct.get(index),
             categories=binning.categories[name],
             counts=_ints(daily.sum(axis=0)),
             daily_counts=tuple(_ints(day) for day in daily),

@@ -28,7 +28,6 @@ class NumericProfile:
 
     column: str
     nulls: int
-    distinct: int | None
     moments: Moments
     edges: tuple[float, ...]
     counts: tuple[int, ...]
@@ -56,7 +55,6 @@ class CategoricalProfile:
 
     column: str
     nulls: int
-    distinct: int | None
     categories: tuple[str, ...]
     """The tracked categories (the reference window's most frequent); `counts` has one more slot for OTHER."""
     counts: tuple[int, ...]

@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiling.narrowing import narrowed
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, merge_top_values
-from airflow_retrain_gate.core.sql import approx_distinct, equal_width_bucket, population_variance
+from airflow_retrain_gate.core.sql import equal_width_bucket, population_variance
 
 NULL_BUCKET = -2
 UNDERFLOW_BUCKET = -1
@@ -182,28 +182,11 @@ class SummaryDay:
 
 
 @dataclass(frozen=True)
-class WindowDistinct:
-    """Approximate distinct counts of each numeric and categorical column over the whole window."""
-
-    numeric: tuple[int | None, ...]
-    categorical: tuple[int | None, ...]
-
-
-@dataclass(frozen=True)
-class SummaryRows:
-    """A summary query's rows, decoded: its days, and the window's distinct counts when it computed them."""
-
-    days: tuple[SummaryDay, ...]
-    distinct: WindowDistinct | None
-
-
-@dataclass(frozen=True)
 class SummaryQuery:
-    """Per day: rows, first and last timestamp, moments and non-null counts; with approximate distinct counts,
-    one more row (day NULL) holding each column's distinct count over the whole window. `decode` reads back
+    """Per day: rows, first and last timestamp, moments and non-null counts of each column; `decode` reads back
     the labels `build` writes."""
 
-    statement: sa.Select[Any] | sa.CompoundSelect[Any]
+    statement: sa.Select[Any]
     numeric_columns: int
     categorical_columns: int
 
@@ -213,11 +196,8 @@ class SummaryQuery:
         rows: sa.Subquery,
         numeric: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
         categorical: list[ColumnElement[Any]],
-        with_distinct: bool,
-        one_read: bool = False,
     ) -> SummaryQuery:
-        """The summary of `rows` (a `window_rows` subquery with ``day`` and ``ts``). With `one_read` (a dialect
-        with GROUPING SETS) the distinct counts come from the same read of the window as the days.
+        """The summary of `rows` (a `window_rows` subquery with ``day`` and ``ts``), in one read of them.
 
         Each numeric column comes as (value, value within the safe magnitude): counts and ranges read the value,
         means and spreads the safe one, so that no sum of squares overflows."""
@@ -226,7 +206,6 @@ class SummaryQuery:
             sa.func.min(rows.c.ts).label("min_ts"),
             sa.func.max(rows.c.ts).label("max_ts"),
         ]
-        distinct: list[ColumnElement[Any]] = []
         for index, (value, safe) in enumerate(numeric):
             measures = (
                 sa.func.count(value),
@@ -240,54 +219,26 @@ class SummaryQuery:
                 measure.label(cls._label(name, index))
                 for name, measure in zip(NUMERIC_MEASURES, measures, strict=True)
             ]
-            distinct.append(approx_distinct(value).label(cls._label("nd", index)))
-        for index, value in enumerate(categorical):
-            daily.append(sa.func.count(value).label(cls._label("c", index)))
-            distinct.append(approx_distinct(value).label(cls._label("cd", index)))
-        shape = {"numeric_columns": len(numeric), "categorical_columns": len(categorical)}
-        per_day = sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day)
-        if not with_distinct:
-            return cls(per_day, **shape)
-        if one_read:
-            # Billed by bytes read, a second read of the window costs more than feeding each sketch twice.
-            return cls(
-                sa.select(rows.c.day, *daily, *distinct)
-                .select_from(rows)
-                .group_by(sa.func.grouping_sets(sa.tuple_(rows.c.day), sa.tuple_())),
-                **shape,
-            )
-        # Two selects rather than GROUPING SETS ((day), ()): each row feeds the distinct sketches once, not once
-        # per set, and no engine has to materialise the window to serve two sets.
+        daily += [
+            sa.func.count(value).label(cls._label("c", index)) for index, value in enumerate(categorical)
+        ]
         return cls(
-            sa.union_all(
-                per_day.add_columns(*[_null_like(column) for column in distinct]),
-                sa.select(
-                    _null_like(rows.c.day.label("day")), *[_null_like(column) for column in daily], *distinct
-                ).select_from(rows),
-            ),
-            **shape,
+            sa.select(rows.c.day, *daily).select_from(rows).group_by(rows.c.day),
+            len(numeric),
+            len(categorical),
         )
 
     @staticmethod
     def _label(measure: str, index: int) -> str:
-        """The result column of `measure` of the column at `index` (``mean3``, ``cd0`` ...)."""
+        """The result column of `measure` of the column at `index` (``mean3``, ``c0`` ...)."""
         return f"{measure}{index}"
 
-    def decode(self, rows: Sequence[Any]) -> SummaryRows:
-        """The days of the result rows, and the distinct counts of its day-NULL row (the last, if several)."""
-        days: list[SummaryDay] = []
-        distinct: WindowDistinct | None = None
+    def decode(self, rows: Sequence[Any]) -> tuple[SummaryDay, ...]:
+        """The days of the result rows."""
         numeric, categorical = range(self.numeric_columns), range(self.categorical_columns)
+        days = []
         for row in rows:
             values = row._mapping
-            if values["day"] is None:
-                distinct = WindowDistinct(
-                    numeric=tuple(_optional_int(values.get(self._label("nd", index))) for index in numeric),
-                    categorical=tuple(
-                        _optional_int(values.get(self._label("cd", index))) for index in categorical
-                    ),
-                )
-                continue
             days.append(
                 SummaryDay(
                     day=values["day"],
@@ -304,11 +255,7 @@ class SummaryQuery:
                     categorical=tuple(int(values[self._label("c", index)] or 0) for index in categorical),
                 )
             )
-        return SummaryRows(tuple(days), distinct)
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+        return tuple(days)
 
 
 def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
