@@ -57,27 +57,32 @@ class Measurement:
     @property
     def ratio(self) -> float | None:
         """Gate time over floor time."""
-        return self.gate_s / self.floor_s if self.gate_s and self.floor_s else None
+        return _over(self.gate_s, self.floor_s)
 
     @property
     def steady_ratio(self) -> float | None:
         """Steady-state run over the cold first run."""
-        return self.steady_s / self.gate_s if self.steady_s and self.gate_s else None
+        return _over(self.steady_s, self.gate_s)
 
     @property
     def steady_floor_ratio(self) -> float | None:
         """Steady-state run over the floor."""
-        return self.steady_s / self.floor_s if self.steady_s and self.floor_s else None
+        return _over(self.steady_s, self.floor_s)
 
     @property
     def backtest_ratio(self) -> float | None:
         """The backtest over one cold run."""
-        return self.backtest_s / self.gate_s if self.backtest_s and self.gate_s else None
+        return _over(self.backtest_s, self.gate_s)
 
     @property
     def speedup(self) -> float | None:
         """Evidently's time over the gate's (a lower bound when Evidently was stopped)."""
-        return self.evidently_s / self.gate_s if self.evidently_s and self.gate_s else None
+        return _over(self.evidently_s, self.gate_s)
+
+
+def _over(numerator: float | None, denominator: float | None) -> float | None:
+    """A ratio of two measured times, None when either was not measured."""
+    return numerator / denominator if numerator and denominator else None
 
 
 def machine() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -103,52 +103,46 @@ def merge_days(window: TimeWindow, parts: Sequence[TableProfile], top_k: int) ->
     def days_of(values: Sequence[tuple[Item, ...]]) -> tuple[Item, ...]:
         return tuple(value for day in values for value in day)
 
-    def segment_days(
-        daily: Sequence[dict[str, tuple[tuple[int, ...], ...]]], slots: int
-    ) -> dict[str, tuple[tuple[int, ...], ...]]:
-        keys = dict.fromkeys(key for day in daily for key in day)
-        return {key: tuple(day.get(key, ((0,) * slots,))[0] for day in daily) for key in keys}
-
-    def sums(daily: dict[str, tuple[tuple[int, ...], ...]]) -> dict[str, tuple[int, ...]]:
-        return {key: _sum(days) for key, days in daily.items()}
+    def counted(days: Sequence[NumericProfile] | Sequence[CategoricalProfile]) -> dict[str, Any]:
+        """The fields a numeric and a categorical column share, merged over `days` (one column's parts)."""
+        slots = len(days[0].counts)
+        daily_counts = days_of([day.daily_counts for day in days])
+        daily_nulls = days_of([day.daily_nulls for day in days])
+        daily_segments = [day.daily_segment_counts for day in days]
+        zeros = ((0,) * slots,)
+        by_segment = {
+            key: tuple(day.get(key, zeros)[0] for day in daily_segments)
+            for key in dict.fromkeys(key for day in daily_segments for key in day)
+        }
+        return {
+            "column": days[0].column,
+            "nulls": sum(daily_nulls),
+            "counts": _sum(daily_counts, slots),
+            "daily_counts": daily_counts,
+            "daily_nulls": daily_nulls,
+            "segment_counts": {key: _sum(counts) for key, counts in by_segment.items()},
+            "daily_segment_counts": by_segment,
+        }
 
     numeric = {}
     for name, column in first.numeric.items():
-        columns = [part.numeric[name] for part in parts]
-        daily_counts = days_of([day.daily_counts for day in columns])
-        daily_moments = days_of([day.daily_moments for day in columns])
-        daily_nulls = days_of([day.daily_nulls for day in columns])
-        by_segment = segment_days([day.daily_segment_counts for day in columns], len(column.counts))
+        numeric_days = [part.numeric[name] for part in parts]
+        daily_moments = days_of([day.daily_moments for day in numeric_days])
         numeric[name] = NumericProfile(
-            column=column.column,
-            nulls=sum(daily_nulls),
             moments=Moments.combine_all(list(daily_moments)),
             edges=column.edges,
-            counts=_sum(daily_counts, len(column.counts)),
-            daily_counts=daily_counts,
             daily_moments=daily_moments,
-            daily_nulls=daily_nulls,
-            segment_counts=sums(by_segment),
-            daily_segment_counts=by_segment,
+            **counted(numeric_days),
         )
     categorical = {}
     for name, kept in first.categorical.items():
-        kept_days = [part.categorical[name] for part in parts]
-        daily_counts = days_of([day.daily_counts for day in kept_days])
-        daily_nulls = days_of([day.daily_nulls for day in kept_days])
-        daily_top = days_of([day.daily_top_values for day in kept_days])
-        by_segment = segment_days([day.daily_segment_counts for day in kept_days], len(kept.counts))
+        categorical_days = [part.categorical[name] for part in parts]
+        daily_top = days_of([day.daily_top_values for day in categorical_days])
         categorical[name] = CategoricalProfile(
-            column=kept.column,
-            nulls=sum(daily_nulls),
             categories=kept.categories,
-            counts=_sum(daily_counts, len(kept.counts)),
-            daily_counts=daily_counts,
-            daily_nulls=daily_nulls,
             top_values=merge_top_values(daily_top, top_k),
-            segment_counts=sums(by_segment),
-            daily_segment_counts=by_segment,
             daily_top_values=daily_top,
+            **counted(categorical_days),
         )
     daily_rows = days_of([part.daily_rows for part in parts])
     daily_segment_rows = days_of([part.daily_segment_rows for part in parts])
