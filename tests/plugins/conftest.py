@@ -98,8 +98,10 @@ def airflow_site(tmp_path_factory: pytest.TempPathFactory, demo_warehouse: Path)
     site.airflow("db", "migrate")
     site.airflow("teams", "sync")
     site.airflow("dags", "reserialize")
-    dags = json.loads(site.airflow("dags", "list", "--output", "json").strip().splitlines()[-1])
-    listed = {dag["dag_id"] for dag in dags}
+    metadata = sa.create_engine(config["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    with metadata.connect() as metadata_connection:
+        listed = set(metadata_connection.execute(sa.text("SELECT dag_id FROM serialized_dag")).scalars())
+    metadata.dispose()
     assert {"fraud_scorer", "churn_model"} <= listed, f"DAGs not parsed (import errors?): {listed}"
     return site
 
