@@ -18,9 +18,12 @@ from pathlib import Path
 from airflow_retrain_gate.core.decision import Decision
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
 from airflow_retrain_gate.core.findings import Action, Branch
-from airflow_retrain_gate.core.gate import run_gate
+from airflow_retrain_gate.core.gate import resolve_windows, run_gate
 from airflow_retrain_gate.core.policy import Policy
+from airflow_retrain_gate.core.profiling.builder import ProfileBuilder
+from airflow_retrain_gate.core.profiling.cache import ProfileCache
 from airflow_retrain_gate.core.state import StateStore
+from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse
 
 BACKTEST_DAG_ID = "backtest"
@@ -109,4 +112,30 @@ def replay(
             decision = run_gate(policy, warehouse, as_of, state=state, run_key=key)
             log.record(key, decision)
             timeline.append(ReplayedDay.from_decision(decision))
+            if index == 1 and len(dates) > 1:
+                prepare_days(policy, warehouse, state, sorted(dates))
     return timeline
+
+
+def prepare_days(policy: Policy, warehouse: Warehouse, state: StateStore, dates: list[datetime]) -> None:
+    """Cache the day parts of every day the replayed windows hold, in one pass per run of missing days, on the
+    bins the first date pinned: each later date then verifies and merges them instead of profiling its new days
+    (a replayed train pins new bins, and the dates after it profile their days again)."""
+    reference, current = resolve_windows(policy, dates[0])
+    last_reference, last_current = resolve_windows(policy, dates[-1])
+    span = TimeWindow(
+        "backtest",
+        min(reference.start, current.start),
+        max(last_reference.end, last_current.end),
+    )
+    builder = ProfileBuilder(
+        warehouse,
+        policy,
+        reference,
+        current,
+        dates[0],
+        ProfileCache(state),
+        trained_at=DecisionLog(state).last_train_before(policy.name, dates[0]),
+    )
+    builder.prepare_days(span)
+    warehouse.release()

@@ -109,3 +109,19 @@ def test_dates_every_includes_the_end_and_refuses_a_step_of_zero() -> None:
     ]
     with pytest.raises(ValueError, match="positive"):
         dates_every(start, start, timedelta(0))
+
+
+def test_a_backtest_profiles_each_day_once_and_its_later_dates_only_merge(
+    story_warehouse: Callable[[str, int], tuple[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, policy = story_warehouse("healthy", 200)
+    dates = dates_every(DEMO_DAY - timedelta(days=4), DEMO_DAY, timedelta(days=1))
+
+    timeline = replay(parse_policy(yaml.safe_load(policy.read_text())), Warehouse(url), dates)
+
+    notes = [day.decision.notes["day_parts"] for day in timeline if day.decision is not None]
+    assert notes[0]["computed"] > 0  # the first date pins the bins and profiles its windows' days
+    assert [note["computed"] for note in notes[1:]] == [0, 0, 0, 0]  # every later day was prepared in one pass
+    assert all(day.branch is Branch.SKIP for day in timeline)
+    last = diagnose_as_of((url, policy), DEMO_DAY, capsys)
+    assert comparable(timeline[-1].decision.to_dict())["findings"] == comparable(last)["findings"]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_retrain_gate.core.feature_roles import has_misfits
-from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, TableMapping
+from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, PredictionsTable, TableMapping
 from airflow_retrain_gate.core.profiling.baseline import Baseline, BaselineStore
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiling.column_groups import profile_feature_groups
@@ -172,15 +172,47 @@ class ProfileBuilder:
         """The score column, profiled the way a numeric feature is: moments, histogram and per-day slices."""
         mapping = self.policy.tables.predictions
         assert mapping is not None
+        reference, current = self._by_day(ProfileKind.PREDICTIONS, self._scores(mapping), mapping)
+        return {"scores_reference": reference, "scores_current": current}
+
+    def _scores(self, mapping: PredictionsTable) -> TableSource:
+        """The predictions table as a features table of one numeric column, its score."""
         source = TableSource.bind(self.warehouse, mapping, "tables.predictions")
         source.require_kind("score", mapping.score, NUMERIC_KINDS, "a number")
         as_feature = FeaturesTable(
             table=mapping.table, filters=mapping.filters, timestamp=mapping.timestamp, numeric=[mapping.score]
         )
-        reference, current = self._by_day(
-            ProfileKind.PREDICTIONS, replace(source, mapping=as_feature), mapping
-        )
-        return {"scores_reference": reference, "scores_current": current}
+        return replace(source, mapping=as_feature)
+
+    def prepare_days(self, span: TimeWindow) -> None:
+        """Compute and cache the day parts of the features and the score over `span`, on their pinned bins (where
+        a baseline is pinned), in one pass per run of missing days: the dates of a backtest then only merge them.
+        Nothing is cached without a cache; a failure is a warning (each date profiles what it misses itself)."""
+        if self.cache is None:
+            return
+        tables = self.policy.tables
+        targets: list[tuple[ProfileKind, Callable[[], TableSource], TableMapping]] = [
+            (
+                ProfileKind.FEATURES,
+                lambda: TableSource.bind(self.warehouse, tables.features, "tables.features"),
+                tables.features,
+            )
+        ]
+        if tables.predictions is not None:
+            predictions = tables.predictions
+            targets.append((ProfileKind.PREDICTIONS, lambda: self._scores(predictions), predictions))
+        for kind, bind, mapping in targets:
+            identity = self._identity(mapping)
+            baseline = BaselineStore(self.cache, self.trained_at).load(kind, identity)
+            if baseline is None:
+                continue
+            try:
+                parts = DayPartProfiler(
+                    self.cache, kind, identity, bind(), self.settings, profile_feature_groups
+                )
+                parts.profile(span, baseline.binning)
+            except WarehouseError as error:
+                log.warning("day parts of %s not prepared: %s", mapping.table, error)
 
     def _by_day(
         self, kind: ProfileKind, source: TableSource, mapping: TableMapping
