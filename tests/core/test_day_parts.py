@@ -21,20 +21,19 @@ from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
-POLICY = parse_policy(
-    {
-        "name": "day_parts",
-        "tables": {
-            "features": {
-                "table": "features",
-                "timestamp": "event_ts",
-                "numeric": ["amount", "age"],
-                "categorical": ["city"],
-                "segment": "tier",
-            }
-        },
-    }
-)
+POLICY_DATA = {
+    "name": "day_parts",
+    "tables": {
+        "features": {
+            "table": "features",
+            "timestamp": "event_ts",
+            "numeric": ["amount", "age"],
+            "categorical": ["city"],
+            "segment": "tier",
+        }
+    },
+}
+POLICY = parse_policy(POLICY_DATA)
 
 
 @pytest.fixture
@@ -162,3 +161,28 @@ def test_a_carried_out_train_pins_new_bins(warehouse_url: str, tmp_path: Path) -
 
     assert parts_note(after_train)["cached"] == 0
     assert parts_note(after_train)["computed"] == 28 + 7
+
+
+def test_windows_meeting_within_a_day_keep_one_part_per_window_and_day(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    meeting = parse_policy(
+        {
+            **POLICY_DATA,
+            "windows": {
+                "reference": {"start": "-20d", "end": "-252h"},
+                "current": {"start": "-252h", "end": "0d"},
+            },
+        }
+    )
+    state = new_state(tmp_path, "state")
+    warehouse = Warehouse(warehouse_url, read_only=True)
+    run_gate(meeting, warehouse, AS_OF - timedelta(days=1), state=state)
+    warm = run_gate(meeting, warehouse, AS_OF, state=state)
+    cold = run_gate(meeting, warehouse, AS_OF)
+    warehouse.dispose()
+
+    # The seam moved by a day: the reference gains yesterday's seam day whole and today's morning half, the
+    # current today's afternoon half and its new last day.
+    assert warm.notes["day_parts"]["computed"] == 2 + 2
+    assert verdicts(warm) == verdicts(cold)

@@ -229,12 +229,14 @@ class ProfileBuilder:
         parts = DayPartProfiler(self.cache, kind, identity, source, self.settings, profile_feature_groups)
         baselines = BaselineStore(self.cache, self.trained_at)
         baseline = baselines.load(kind, identity)
-        reference = parts.profile(self.reference, baseline.binning if baseline is not None else None)
+        if baseline is not None:
+            reference, current = parts.profiles([self.reference, self.current], baseline.binning)
+            return reference, current
+        reference = parts.profile(self.reference, None)
         binning = FeatureBinning.of(reference)
-        if baseline is None:
-            baselines.store(
-                kind, identity, mapping.table, Baseline(binning, reference.column_types, reference.window)
-            )
+        baselines.store(
+            kind, identity, mapping.table, Baseline(binning, reference.column_types, reference.window)
+        )
         return reference, parts.profile(self.current, binning)
 
     def _keys(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,11 @@ from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
 log = logging.getLogger("airflow_retrain_gate")
+
+SHORT_RUN_DAYS = 2
+"""Runs of at most this many missing days (a daily run's new day in each window) are profiled together, in one
+set of statements reading only their days; longer runs each get their own (a restricted scan of the days
+between them costs more than the statements it saves, measured on DuckDB)."""
 
 WindowProfiler = Callable[[TableSource, TimeWindow, FeatureBinning | None, ProfileSettings], TableProfile]
 """Profiles a table over a window on given bins (None: derives them), as `profile_features` does."""
@@ -54,33 +59,71 @@ class DayPartProfiler:
 
     def profile(self, window: TimeWindow, binning: FeatureBinning | None) -> TableProfile:
         """The profile of `window` on `binning` (None: derive the bins from this window, computing every day)."""
+        if binning is not None:
+            return self.profiles([window], binning)[0]
         window = self.source.window_of("timestamp", window)
-        if binning is None:
-            profile = self.profiler(self.source, window, None, self.settings)
-            self._store(FeatureBinning.of(profile), split_days(profile))
-            self.cache.parts_computed += len(profile.days)
-            return profile
-        spans = day_spans(window)
-        keys = [self._key(binning, span) for span in spans]
-        cached = self.cache.get_many(keys)
-        stale = self._stale(window, spans, keys, cached) if cached else set()
-        parts: list[TableProfile | None] = [None if key in stale else cached.get(key) for key in keys]
-        for run in _missing_runs(parts):
-            first, last = spans[run[0]], spans[run[-1]]
-            computed = split_days(
-                self.profiler(
-                    self.source, TimeWindow(window.name, first.start, last.end), binning, self.settings
-                )
-            )
-            self._store(binning, computed)
-            for index, part in zip(run, computed, strict=True):
-                parts[index] = part
-        reused = sum(1 for key in keys if key in cached and key not in stale)
-        self.cache.parts_cached += reused
-        self.cache.parts_computed += len(keys) - reused
-        if reused:
-            self.cache.answered.append(self.source.scan(window, reused / len(keys)))
-        return merge_days(window, [part for part in parts if part is not None], self.settings.top_k)
+        profile = self.profiler(self.source, window, None, self.settings)
+        self._store(FeatureBinning.of(profile), split_days(profile))
+        self.cache.parts_computed += len(profile.days)
+        return profile
+
+    def profiles(self, windows: list[TimeWindow], binning: FeatureBinning) -> list[TableProfile]:
+        """The profiles of `windows` on `binning`: their cached days verified in one query, the days missing or
+        stale computed together in one profile, the rest merged from the cache."""
+        windows = [self.source.window_of("timestamp", window) for window in windows]
+        spans = [day_spans(window) for window in windows]
+        keys = [[self._key(binning, span) for span in window_spans] for window_spans in spans]
+        cached = self.cache.get_many([key for window_keys in keys for key in window_keys])
+        stale = self._stale(windows, spans, keys, cached) if cached else set()
+        found = {key: part for key, part in cached.items() if key not in stale}
+        missing = {
+            key: span
+            for window_spans, window_keys in zip(spans, keys, strict=True)
+            for span, key in zip(window_spans, window_keys, strict=True)
+            if key not in found
+        }
+        found.update(self._compute(binning, missing))
+        profiles = []
+        for window, window_keys in zip(windows, keys, strict=True):
+            reused = sum(1 for key in window_keys if key in cached and key not in stale)
+            self.cache.parts_cached += reused
+            self.cache.parts_computed += len(window_keys) - reused
+            if reused:
+                self.cache.answered.append(self.source.scan(window, reused / len(window_keys)))
+            profiles.append(merge_days(window, [found[key] for key in window_keys], self.settings.top_k))
+        return profiles
+
+    def _compute(self, binning: FeatureBinning, missing: dict[str, TimeWindow]) -> dict[str, TableProfile]:
+        """The parts of the `missing` spans (by key), computed and cached: short runs of days by one profile of
+        the window from the first to the last that reads only their rows, long runs each by their own."""
+        if not missing:
+            return {}
+        ordered = sorted(missing.items(), key=lambda item: item[1].start)
+        days = [span.start.date() for _, span in ordered]
+        runs = _runs(ordered)
+        if len(runs) > 1 and any(len(run) > SHORT_RUN_DAYS for run in runs):
+            # Each long run reads only its own days; the short ones (a daily run's new days) go together.
+            computed: dict[str, TableProfile] = {}
+            short = [item for run in runs if len(run) <= SHORT_RUN_DAYS for item in run]
+            for group in [run for run in runs if len(run) > SHORT_RUN_DAYS] + ([short] if short else []):
+                computed.update(self._compute(binning, dict(group)))
+            return computed
+        if len(set(days)) < len(days):
+            # Two windows meet within a day, and a day part holds one span: compute them one by one.
+            one_by_one: dict[str, TableProfile] = {}
+            for key, span in ordered:
+                one_by_one.update(self._compute(binning, {key: span}))
+            return one_by_one
+        names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
+        covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
+        source = self.source if len(runs) == 1 else self.source.only_within("timestamp", missing.values())
+        by_day = {
+            part.window.start.date(): part
+            for part in split_days(self.profiler(source, covering, binning, self.settings))
+        }
+        parts = {key: replace(by_day[span.start.date()], window=span) for key, span in ordered}
+        self._store(binning, list(parts.values()))
+        return parts
 
     def _key(self, binning: FeatureBinning, span: TimeWindow) -> str:
         return cache_key(self.kind, {**self.identity, "part": "day", "bins": binning.digest()}, span)
@@ -93,45 +136,53 @@ class DayPartProfiler:
         )
 
     def _stale(
-        self, window: TimeWindow, spans: list[TimeWindow], keys: list[str], cached: dict[str, Any]
+        self,
+        windows: list[TimeWindow],
+        spans: list[list[TimeWindow]],
+        keys: list[list[str]],
+        cached: dict[str, Any],
     ) -> set[str]:
         """Keys of cached parts whose day no longer holds what the part counted; their days are reported."""
-        totals = self._totals(window)
+        totals = self._totals(windows)
         stale = set()
-        for span, key in zip(spans, keys, strict=True):
-            part = cached.get(key)
-            if part is None:
-                continue
-            day = span.start.date().isoformat()
-            now = totals.get(day, DayTotals(0, None))
-            if (part.rows, part.max_timestamp) != (now.rows, now.latest):
-                stale.add(key)
-                self.cache.recomputed_days.setdefault(self.source.mapping.table, []).append(day)
-                log.info(
-                    "%s %s: rows %d -> %d, latest %s -> %s since its part was cached: recomputed",
-                    self.source.mapping.table,
-                    day,
-                    part.rows,
-                    now.rows,
-                    part.max_timestamp,
-                    now.latest,
-                )
+        for window_spans, window_keys in zip(spans, keys, strict=True):
+            for span, key in zip(window_spans, window_keys, strict=True):
+                part = cached.get(key)
+                if part is None:
+                    continue
+                day = span.start.date().isoformat()
+                now = totals.get(day, DayTotals(0, None))
+                if (part.rows, part.max_timestamp) != (now.rows, now.latest):
+                    stale.add(key)
+                    self.cache.recomputed_days.setdefault(self.source.mapping.table, []).append(day)
+                    log.info(
+                        "%s %s: rows %d -> %d, latest %s -> %s since its part was cached: recomputed",
+                        self.source.mapping.table,
+                        day,
+                        part.rows,
+                        now.rows,
+                        part.max_timestamp,
+                        now.latest,
+                    )
         return stale
 
-    def _totals(self, window: TimeWindow) -> dict[str, DayTotals]:
-        """Rows and latest timestamp per day of `window` now, in one query."""
+    def _totals(self, windows: list[TimeWindow]) -> dict[str, DayTotals]:
+        """Rows and latest timestamp per day of `windows` now, in one query."""
         timestamp = self.source.column("timestamp")
         day = day_of(timestamp).label("day")
+        source = self.source.only_within("timestamp", windows)
+        covering = TimeWindow(windows[0].name, min(w.start for w in windows), max(w.end for w in windows))
         query = (
             sa.select(day, sa.func.count().label("rows"), sa.func.max(timestamp).label("latest"))
-            .select_from(self.source.clause)
-            .where(*self.source.in_window("timestamp", window))
+            .select_from(source.clause)
+            .where(*source.in_window("timestamp", covering))
             .group_by(day)
         )
+        names = " and ".join(window.name for window in windows)
         rows = self.source.warehouse.fetch(
             query,
-            f"verify cached parts of {self.source.mapping.table} {window.name}",
-            (self.source.scan(window),),
+            f"verify cached parts of {self.source.mapping.table} {names}",
+            tuple(self.source.scan(window) for window in windows),
         )
         return {
             day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
@@ -139,14 +190,12 @@ class DayPartProfiler:
         }
 
 
-def _missing_runs(parts: list[TableProfile | None]) -> list[list[int]]:
-    """Indexes of the missing parts, grouped into runs of consecutive days (each computed by one profile)."""
-    runs: list[list[int]] = []
-    for index, part in enumerate(parts):
-        if part is not None:
-            continue
-        if runs and runs[-1][-1] == index - 1:
-            runs[-1].append(index)
+def _runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
+    """(key, span) pairs in time order, grouped into runs of touching spans."""
+    runs: list[list[tuple[str, TimeWindow]]] = []
+    for item in ordered:
+        if runs and runs[-1][-1][1].end == item[1].start:
+            runs[-1].append(item)
         else:
-            runs.append([index])
+            runs.append([item])
     return runs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,8 @@ class TableSource:
     section: str
     """The policy path of the mapping, e.g. ``tables.features``."""
     clause: sa.TableClause
+    restriction: tuple[ColumnElement[bool], ...] = ()
+    """Further predicates every windowed query of the table applies (`only_within`)."""
 
     @classmethod
     def bind(cls, warehouse: Warehouse, mapping: TableMapping, section: str) -> TableSource:
@@ -109,11 +111,17 @@ class TableSource:
         return instant + timedelta(days=1) if self.is_date(field) else instant
 
     def in_window(self, field: str, window: TimeWindow) -> list[ColumnElement[bool]]:
-        """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters."""
+        """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters and the
+        source's restriction."""
+        return [self._within(field, window), *self.filters(), *self.restriction]
+
+    def only_within(self, field: str, windows: Collection[TimeWindow]) -> TableSource:
+        """This source restricted to rows whose `field` lies in one of `windows`: a window over several of them
+        then reads only their rows."""
+        spans = sa.or_(*(self._within(field, window) for window in windows))
+        return replace(self, restriction=(*self.restriction, spans))
+
+    def _within(self, field: str, window: TimeWindow) -> ColumnElement[bool]:
         column = self.column(field)
         window = self.window_of(field, window)
-        return [
-            column >= self.instant(field, window.start),
-            column < self.instant(field, window.end),
-            *self.filters(),
-        ]
+        return sa.and_(column >= self.instant(field, window.start), column < self.instant(field, window.end))
