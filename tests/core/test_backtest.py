@@ -121,7 +121,12 @@ def test_a_backtest_profiles_each_day_once_and_its_later_dates_only_merge(
 
     notes = [day.decision.notes["day_parts"] for day in timeline if day.decision is not None]
     assert notes[0]["computed"] > 0  # the first date pins the bins and profiles its windows' days
-    assert [note["computed"] for note in notes[1:]] == [0, 0, 0, 0]  # every later day was prepared in one pass
+    assert [note["computed"] for note in notes[1:]] == [
+        0,
+        0,
+        0,
+        0,
+    ]  # every later day was prepared in one pass
     assert all(day.branch is Branch.SKIP for day in timeline)
     last = diagnose_as_of((url, policy), DEMO_DAY, capsys)
     assert comparable(timeline[-1].decision.to_dict())["findings"] == comparable(last)["findings"]
