@@ -9,7 +9,14 @@ Queries and profilers: `table_source` (a policy table bound to its reflected tab
 building blocks), one module per profile: `features`, `outcomes`, `multiclass` (with `class_columns`),
 `residuals`, `versions`, `keys`, `daily_counts`, `known_events`, `freshness`.
 
-Orchestration: `builder` (runs the profilers a gate needs) and `cache` (reference profiles in the state database).
+Wide tables: `column_groups` (a features table profiled a group of columns at a time).
+
+Per-day parts: `day_parts` (a window profile cut into days and merged back), `incremental` (window profiles
+from cached day parts, verified, only missing or stale days computed) and `baseline` (the bins parts are counted
+on, pinned until the mapping changes or the model is retrained).
+
+Orchestration: `builder` (runs the profilers a gate needs) and `cache` (profiles and day parts in the state
+database).
 
 This module imports nothing, so that any of them can be imported alone.
 """
