@@ -2,15 +2,12 @@
 
 Airflow reads its configuration when it is first imported, so importing this module (conftest.py does,
 at collection) sets the environment before any test imports Airflow. The dags folder holds the example
-DAGs and the tests' own DAGs (symlinked), since ``dag.test()`` runs only DAGs from files inside it. Each of
-the two is a DAG bundle of its own, since ``dag.test()`` parses and serialises every DAG of its bundle on
-every call.
+DAGs and the tests' own DAGs (symlinked), since ``dag.test()`` runs only DAGs from files inside it.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import subprocess
@@ -36,16 +33,6 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [
-                {
-                    "name": folder.name,
-                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": str(folder)},
-                }
-                for folder in (EXAMPLES, TEST_DAGS)
-            ]
-        ),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "RETRAIN_GATE_DEMO_HOME": str(AIRFLOW_HOME / "demo"),
     }

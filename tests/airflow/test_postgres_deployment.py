@@ -19,9 +19,6 @@ from airflow_retrain_gate.demo.provision import DEMO_STATE_CONN_ID, DEMO_WAREHOU
 
 pytestmark = pytest.mark.airflow
 
-BUNDLES = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"
-"""The session's DAG bundles (tests/airflow/airflow_env.py); the demo runs with Airflow's default bundle."""
-
 DAGS = {
     "retrain_gate_healthy": {"retrain_gate": "skip"},
     "retrain_gate_pipeline_lag": {"retrain_gate": "fix_features"},
@@ -55,7 +52,7 @@ def test_example_dags_run_on_postgresql_metadata_and_warehouse(postgres_server: 
         scratch_database(postgres_server, "rg_warehouse") as warehouse_url,
     ):
         environment = {
-            **{name: value for name, value in os.environ.items() if name != BUNDLES},
+            **os.environ,
             "RETRAIN_GATE_DEMO_HOME": str(tmp_path),
             **{
                 f"AIRFLOW_CONN_{conn_id.upper()}": compose_connection(conn_id, warehouse_url)
