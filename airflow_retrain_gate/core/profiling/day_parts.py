@@ -42,36 +42,36 @@ def _day(profile: TableProfile, index: int, span: TimeWindow) -> TableProfile:
     def at(values: Sequence[Item]) -> tuple[Item, ...]:
         return (values[index],) if values else ()
 
-    def segment_days(daily: dict[str, tuple[tuple[int, ...], ...]]) -> dict[str, tuple[tuple[int, ...], ...]]:
-        return {key: (days[index],) for key, days in daily.items() if any(days[index])}
+    def counted(column: NumericProfile | CategoricalProfile) -> dict[str, Any]:
+        """The fields a numeric and a categorical column share, for this day."""
+        by_segment = {
+            key: (days[index],) for key, days in column.daily_segment_counts.items() if any(days[index])
+        }
+        return {
+            "column": column.column,
+            "nulls": column.daily_nulls[index],
+            "counts": column.daily_counts[index],
+            "daily_counts": at(column.daily_counts),
+            "daily_nulls": at(column.daily_nulls),
+            "segment_counts": {key: days[0] for key, days in by_segment.items()},
+            "daily_segment_counts": by_segment,
+        }
 
     numeric = {
         name: NumericProfile(
-            column=column.column,
-            nulls=column.daily_nulls[index],
             moments=column.daily_moments[index],
             edges=column.edges,
-            counts=column.daily_counts[index],
-            daily_counts=at(column.daily_counts),
             daily_moments=at(column.daily_moments),
-            daily_nulls=at(column.daily_nulls),
-            segment_counts={key: days[0] for key, days in segment_days(column.daily_segment_counts).items()},
-            daily_segment_counts=segment_days(column.daily_segment_counts),
+            **counted(column),
         )
         for name, column in profile.numeric.items()
     }
     categorical = {
         name: CategoricalProfile(
-            column=column.column,
-            nulls=column.daily_nulls[index],
             categories=column.categories,
-            counts=column.daily_counts[index],
-            daily_counts=at(column.daily_counts),
-            daily_nulls=at(column.daily_nulls),
             top_values=column.daily_top_values[index] if column.daily_top_values else (),
-            segment_counts={key: days[0] for key, days in segment_days(column.daily_segment_counts).items()},
-            daily_segment_counts=segment_days(column.daily_segment_counts),
             daily_top_values=at(column.daily_top_values),
+            **counted(column),
         )
         for name, column in profile.categorical.items()
     }
