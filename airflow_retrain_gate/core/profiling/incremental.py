@@ -1,9 +1,9 @@
 """Window profiles of a features-like table from per-day parts cached in the state database.
 
 A daily gate's windows share all but one day with yesterday's. Each day's part is computed once on the
-baseline's bins (`baseline.py`), cached, and merged into any window holding that day. One cheap query per
-window (rows and latest timestamp per day) verifies the cached parts: a day whose rows changed since its part
-was computed (late rows, a reload) is computed again and reported, so the decision names it.
+baseline's bins (`baseline.py`), cached, and merged into any window holding that day. One cheap query per run
+(rows and latest timestamp per day of its windows) verifies the cached parts: a day whose rows changed since its
+part was computed (late rows, a reload) is computed again and reported, so the decision names it.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class DayPartProfiler:
         stale computed together in one profile, the rest merged from the cache."""
         windows = [self.source.window_of("timestamp", window) for window in windows]
         spans = [day_spans(window) for window in windows]
-        keys = [[self._key(binning, span) for span in window_spans] for window_spans in spans]
+        bins = binning.digest()
+        keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
         cached = self.cache.get_many([key for window_keys in keys for key in window_keys])
         stale = self._stale(windows, spans, keys, cached) if cached else set()
         found = {key: part for key, part in cached.items() if key not in stale}
@@ -125,14 +126,16 @@ class DayPartProfiler:
         self._store(binning, list(parts.values()))
         return parts
 
-    def _key(self, binning: FeatureBinning, span: TimeWindow) -> str:
-        return cache_key(self.kind, {**self.identity, "part": "day", "bins": binning.digest()}, span)
+    def _key(self, bins: str, span: TimeWindow) -> str:
+        """The cache key of the part of `span` counted on the bins of digest `bins`."""
+        return cache_key(self.kind, {**self.identity, "part": "day", "bins": bins}, span)
 
     def _store(self, binning: FeatureBinning, parts: list[TableProfile]) -> None:
+        bins = binning.digest()
         self.cache.put_many(
             self.kind,
             self.source.mapping.table,
-            [(self._key(binning, part.window), part.window, part) for part in parts],
+            [(self._key(bins, part.window), part.window, part) for part in parts],
         )
 
     def _stale(
