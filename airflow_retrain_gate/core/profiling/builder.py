@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_retrain_gate.core.feature_roles import has_misfits
-from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, PredictionsTable, TableMapping
+from airflow_retrain_gate.core.policy import FeaturesTable, KeyedTable, Policy, TableMapping
 from airflow_retrain_gate.core.profiling.baseline import Baseline, BaselineStore
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiling.column_groups import profile_feature_groups
@@ -155,7 +155,7 @@ class ProfileBuilder:
 
     def _features(self) -> dict[str, Any]:
         mapping = self.policy.tables.features
-        source = TableSource.bind(self.warehouse, mapping, "tables.features")
+        source = self._features_like(ProfileKind.FEATURES)
         reference, current = self._by_day(ProfileKind.FEATURES, source, mapping)
         latest = None if current.max_timestamp is None else source.end_of("timestamp", current.max_timestamp)
         if latest is None:
@@ -172,17 +172,10 @@ class ProfileBuilder:
         """The score column, profiled the way a numeric feature is: moments, histogram and per-day slices."""
         mapping = self.policy.tables.predictions
         assert mapping is not None
-        reference, current = self._by_day(ProfileKind.PREDICTIONS, self._scores(mapping), mapping)
-        return {"scores_reference": reference, "scores_current": current}
-
-    def _scores(self, mapping: PredictionsTable) -> TableSource:
-        """The predictions table as a features table of one numeric column, its score."""
-        source = TableSource.bind(self.warehouse, mapping, "tables.predictions")
-        source.require_kind("score", mapping.score, NUMERIC_KINDS, "a number")
-        as_feature = FeaturesTable(
-            table=mapping.table, filters=mapping.filters, timestamp=mapping.timestamp, numeric=[mapping.score]
+        reference, current = self._by_day(
+            ProfileKind.PREDICTIONS, self._features_like(ProfileKind.PREDICTIONS), mapping
         )
-        return replace(source, mapping=as_feature)
+        return {"scores_reference": reference, "scores_current": current}
 
     def prepare_days(self, span: TimeWindow) -> None:
         """Compute and cache the day parts of the features and the score over `span`, on their pinned bins (where
@@ -191,28 +184,41 @@ class ProfileBuilder:
         if self.cache is None:
             return
         tables = self.policy.tables
-        targets: list[tuple[ProfileKind, Callable[[], TableSource], TableMapping]] = [
-            (
-                ProfileKind.FEATURES,
-                lambda: TableSource.bind(self.warehouse, tables.features, "tables.features"),
-                tables.features,
-            )
+        targets: list[tuple[ProfileKind, TableMapping | None]] = [
+            (ProfileKind.FEATURES, tables.features),
+            (ProfileKind.PREDICTIONS, tables.predictions),
         ]
-        if tables.predictions is not None:
-            predictions = tables.predictions
-            targets.append((ProfileKind.PREDICTIONS, lambda: self._scores(predictions), predictions))
-        for kind, bind, mapping in targets:
-            identity = self._identity(mapping)
-            baseline = BaselineStore(self.cache, self.trained_at).load(kind, identity)
+        for kind, mapping in targets:
+            if mapping is None:
+                continue
+            baseline = BaselineStore(self.cache, self.trained_at).load(kind, self._identity(mapping))
             if baseline is None:
                 continue
             try:
-                parts = DayPartProfiler(
-                    self.cache, kind, identity, bind(), self.settings, profile_feature_groups
-                )
-                parts.profile(span, baseline.binning)
+                self._day_parts(kind, self._features_like(kind), mapping).profile(span, baseline.binning)
             except WarehouseError as error:
                 log.warning("day parts of %s not prepared: %s", mapping.table, error)
+
+    def _features_like(self, kind: ProfileKind) -> TableSource:
+        """The source profiled the way a features table is: the features table, or for PREDICTIONS the
+        predictions table as a features table of one numeric column, its score."""
+        if kind is not ProfileKind.PREDICTIONS:
+            return TableSource.bind(self.warehouse, self.policy.tables.features, "tables.features")
+        mapping = self.policy.tables.predictions
+        assert mapping is not None
+        source = TableSource.bind(self.warehouse, mapping, "tables.predictions")
+        source.require_kind("score", mapping.score, NUMERIC_KINDS, "a number")
+        as_feature = FeaturesTable(
+            table=mapping.table, filters=mapping.filters, timestamp=mapping.timestamp, numeric=[mapping.score]
+        )
+        return replace(source, mapping=as_feature)
+
+    def _day_parts(self, kind: ProfileKind, source: TableSource, mapping: TableMapping) -> DayPartProfiler:
+        """The day-part profiler of a features-like `source` (a cache is needed)."""
+        assert self.cache is not None
+        return DayPartProfiler(
+            self.cache, kind, self._identity(mapping), source, self.settings, profile_feature_groups
+        )
 
     def _by_day(
         self, kind: ProfileKind, source: TableSource, mapping: TableMapping
@@ -226,7 +232,7 @@ class ProfileBuilder:
                 source, self.current, FeatureBinning.of(reference), self.settings
             )
         identity = self._identity(mapping)
-        parts = DayPartProfiler(self.cache, kind, identity, source, self.settings, profile_feature_groups)
+        parts = self._day_parts(kind, source, mapping)
         baselines = BaselineStore(self.cache, self.trained_at)
         baseline = baselines.load(kind, identity)
         if baseline is not None:
