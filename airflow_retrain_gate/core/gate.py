@@ -135,8 +135,9 @@ def run_gate(
     if state is not None:
         try:
             state.migrate()
-            cache = ProfileCache(state)
+            # The last train decides which pinned bins apply: unread, no cached profile is used.
             trained_at = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
+            cache = ProfileCache(state)
         except WarehouseError as error:
             state_note = f"state database unavailable, profiles not cached: {error}"
             log.warning(state_note)
