@@ -96,8 +96,8 @@ def render_table(decision: Decision) -> str:
     ]
     if decision.scans:
         lines.append(f"scanned: {printable(describe_scans(decision.scans))}")
-    if decision.recomputed_days():
-        lines.append(f"recomputed: {printable(decision.recomputed_days())}")
+    if recomputed := decision.recomputed_days():
+        lines.append(f"recomputed: {printable(recomputed)}")
     lines.append("reasons:")
     lines += [f"  - {printable(reason)}" for reason in decision.reasons]
     lines.append("findings (pass omitted):")

@@ -138,8 +138,8 @@ class Decision:
         ]
         if self.scans:
             lines += [f"Scanned: {markdown_text(describe_scans(self.scans))}", ""]
-        if self.recomputed_days():
-            lines += [f"Recomputed: {markdown_text(self.recomputed_days())}", ""]
+        if recomputed := self.recomputed_days():
+            lines += [f"Recomputed: {markdown_text(recomputed)}", ""]
         lines.append("### Why")
         lines += [f"- {markdown_text(reason)}" for reason in self.reasons] or ["- (no reasons recorded)"]
         lines += [
