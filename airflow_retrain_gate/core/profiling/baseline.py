@@ -37,7 +37,8 @@ class BaselineStore:
 
     def load(self, kind: ProfileKind, identity: dict[str, Any]) -> Baseline | None:
         """The baseline of this epoch, or None (none yet, or the cache cannot be read)."""
-        entry = self.cache.get_many([self._key(kind, identity)]).get(self._key(kind, identity))
+        key = self._key(kind, identity)
+        entry = self.cache.get_many([key]).get(key)
         if not isinstance(entry, dict):
             return None
         return Baseline(
