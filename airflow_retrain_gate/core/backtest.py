@@ -1,7 +1,7 @@
 """Replay a policy as of each date of a past period, with the cooldown simulated from the replayed decisions.
 
-Each date runs the real gate (`run_gate`) against a private state database, a temporary DuckDB file that never
-touches the user's: every replayed decision is logged there, so the next date's cooldown sees the trains replayed
+Each date runs the real gate (`run_gate`) against a private state database, a temporary SQLite file that never
+touches the user's (SQLite keeps its connections pooled; a DuckDB state file opens one per transaction): every replayed decision is logged there, so the next date's cooldown sees the trains replayed
 before it, and reference profiles are cached between dates.
 """
 
@@ -78,9 +78,9 @@ def dates_every(start: datetime, end: datetime, step: timedelta) -> list[datetim
 
 @contextmanager
 def private_state() -> Iterator[StateStore]:
-    """A state store in a temporary DuckDB file, deleted afterwards: the replay's own decision log and cache."""
+    """A state store in a temporary SQLite file, deleted afterwards: the replay's own decision log and cache."""
     with tempfile.TemporaryDirectory(prefix="retrain_gate_backtest_") as folder:
-        state = StateStore(f"duckdb:///{Path(folder) / 'backtest_state.duckdb'}")
+        state = StateStore(f"sqlite:///{Path(folder) / 'backtest_state.sqlite'}")
         try:
             yield state
         finally:

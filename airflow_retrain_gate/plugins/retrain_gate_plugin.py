@@ -1,15 +1,35 @@
-"""RetrainGatePlugin: mounts the plugin app at `/retrain-gate` and adds its pages to the Airflow UI."""
+"""RetrainGatePlugin: mounts the plugin app at `/retrain-gate` and adds its pages to the Airflow UI.
+
+Every task process loads every plugin (for its macros), so this module imports neither the pages' FastAPI
+app nor the core it reads: they load on the first request to the api-server, not in each task of each DAG.
+"""
 
 from __future__ import annotations
 
-from airflow.api_fastapi.app import API_ROOT_PATH
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow.sdk.configuration import conf
 from airflow.sdk.plugins_manager import AirflowPlugin
 
-from airflow_retrain_gate.plugins.app import app
-
 URL_PREFIX = "/retrain-gate"
-PAGES = f"{API_ROOT_PATH.rstrip('/')}{URL_PREFIX}"
+
+
+def api_root_path() -> str:
+    """The path of `[api] base_url`, ending in "/", read as `airflow.api_fastapi.app.API_ROOT_PATH` reads it."""
+    base_url = conf.get("api", "base_url", fallback="") or ""
+    return urlsplit(base_url if base_url.endswith("/") else f"{base_url}/").path
+
+
+PAGES = f"{api_root_path().rstrip('/')}{URL_PREFIX}"
 """Where the UI finds the pages: under the path of `[api] base_url` when Airflow is served below one."""
+
+
+async def pages_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI app mounted at `URL_PREFIX`: hands each request to the pages' FastAPI app, imported on the first."""
+    from airflow_retrain_gate.plugins.app import app
+
+    await app(scope, receive, send)
 
 
 class RetrainGatePlugin(AirflowPlugin):
@@ -19,7 +39,7 @@ class RetrainGatePlugin(AirflowPlugin):
     """
 
     name = "retrain_gate"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Retrain gate"}]
+    fastapi_apps = [{"app": pages_app, "url_prefix": URL_PREFIX, "name": "Retrain gate"}]
     external_views = [
         {
             "name": "Retrain gate",

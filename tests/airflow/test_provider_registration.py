@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 from airflow_retrain_gate.get_provider_info import get_provider_info
@@ -19,6 +22,29 @@ def test_provider_info_satisfies_airflows_schema() -> None:
     for plugin in info["plugins"]:
         module, _, name = plugin["plugin-class"].rpartition(".")
         assert getattr(importlib.import_module(module), name).name == plugin["name"]
+
+
+PLUGIN_LOAD = """
+import json, sys
+import airflow_retrain_gate.plugins.retrain_gate_plugin as plugin
+heavy = ["airflow_retrain_gate.core", "airflow_retrain_gate.plugins.app", "fastapi", "pandas", "scipy"]
+loaded = [module for module in heavy if module in sys.modules]
+from airflow.api_fastapi.app import API_ROOT_PATH
+print(json.dumps({"loaded": loaded, "ours": plugin.api_root_path(), "airflows": API_ROOT_PATH, "pages": plugin.PAGES}))
+"""
+
+
+def test_task_processes_load_the_plugin_without_its_pages_or_the_core() -> None:
+    """Every task loads every plugin for its macros: ours must not import pandas, scipy or FastAPI there."""
+    env = {**os.environ, "AIRFLOW__API__BASE_URL": "https://gate.example/airflow"}
+    run = subprocess.run(
+        [sys.executable, "-c", PLUGIN_LOAD], env=env, capture_output=True, text=True, check=True
+    )
+
+    loaded = json.loads(run.stdout.splitlines()[-1])
+    assert loaded["loaded"] == []
+    assert loaded["ours"] == loaded["airflows"] == "/airflow/"
+    assert loaded["pages"] == "/airflow/retrain-gate"
 
 
 def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli: Callable[..., str]) -> None:

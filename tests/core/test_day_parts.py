@@ -134,6 +134,8 @@ def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: 
     assert "Recomputed: features 2024-04-10 (rows changed since" in late.to_markdown()
     assert parts_note(late)["computed"] == 1
     assert verdicts(late) == verdicts(gate(warehouse_url, new_state(tmp_path, "cold")))
+    after = gate(warehouse_url, state)  # the recomputed part replaced the stale one
+    assert parts_note(after) == {"cached": 28 + 7, "computed": 0, "recomputed_days": {}}
 
 
 def test_a_broken_cache_entry_is_a_warning_and_the_decision_stands(
@@ -149,6 +151,7 @@ def test_a_broken_cache_entry_is_a_warning_and_the_decision_stands(
 
     assert "unreadable, profiling afresh" in caplog.text
     assert judged(broken) == judged(first)
+    assert parts_note(gate(warehouse_url, state))["computed"] == 0  # the broken entries were replaced
 
 
 def test_a_carried_out_train_pins_new_bins(warehouse_url: str, tmp_path: Path) -> None:

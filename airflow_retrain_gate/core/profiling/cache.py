@@ -86,14 +86,15 @@ class ProfileCache:
         return found
 
     def put(self, key: str, kind: ProfileKind, table_name: str, window: TimeWindow, profile: Any) -> None:
-        """Store a profile once; if another gate stored the same key first, keep theirs."""
+        """Store a profile under `key`, replacing what was stored there."""
         self.put_many(kind, table_name, [(key, window, profile)])
 
     def put_many(
         self, kind: ProfileKind, table_name: str, entries: list[tuple[str, TimeWindow, Any]]
     ) -> None:
-        """Store (key, window, profile) entries of one table in one transaction, each once; entries another gate
-        stored first are kept as they are."""
+        """Store (key, window, profile) entries of one table in one transaction, replacing what was stored under
+        their keys (a stale day part, an unreadable entry); if a concurrent gate stores the same keys first,
+        theirs are kept: both computed the same aggregates."""
         table = self.state.tables["cache"]
         created_at = datetime.now(UTC)
         rows = {
@@ -111,15 +112,9 @@ class ProfileCache:
         }
         try:
             with self.state.writing() as connection:
-                stored = set(
-                    connection.execute(
-                        sa.select(table.c.cache_key).where(table.c.cache_key.in_(list(rows)))
-                    ).scalars()
-                )
-                fresh = [row for key, row in rows.items() if key not in stored]
-                if fresh:
-                    connection.execute(table.insert(), fresh)
+                connection.execute(table.delete().where(table.c.cache_key.in_(list(rows))))
+                connection.execute(table.insert(), list(rows.values()))
         except sa.exc.IntegrityError:
-            pass  # a concurrent gate cached the same entries first; both computed the same aggregates
+            pass  # a concurrent gate cached the same entries first
         except sa.exc.SQLAlchemyError as error:
             log.warning("profile not cached: %s", short_error(error))
