@@ -101,7 +101,7 @@ def replay(
     Once `stop` is set (the process was asked to end), no further date starts: the timeline so far is returned.
     """
     timeline = []
-    with private_state() as state:
+    with private_state() as state, warehouse.held():
         log = DecisionLog(state)
         for index, as_of in enumerate(sorted(dates), start=1):
             if stop is not None and stop.is_set():

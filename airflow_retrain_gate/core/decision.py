@@ -59,24 +59,26 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: top-level branch, reasons, findings, then provenance."""
-        return json_safe(
-            {
-                "branch": self.branch.value,
-                "reasons": list(self.reasons),
-                "deciding_checks": list(self.deciding_checks),
-                "findings": [finding.to_dict() for finding in self.findings],
-                "policy_name": self.policy_name,
-                "policy_sha256": self.policy_sha256,
-                "as_of": self.as_of.isoformat(),
-                "windows": {name: window.to_dict() for name, window in self.windows.items()},
-                "started_at": self.started_at.isoformat(),
-                "duration_s": round(self.duration_s, 3),
-                "queries": self.queries,
-                "rows_fetched": self.rows_fetched,
-                "scans": [table.to_dict() for table in self.scans],
-                "notes": self.notes,
-            }
-        )
+        return {
+            "branch": self.branch.value,
+            "reasons": list(self.reasons),
+            "deciding_checks": list(self.deciding_checks),
+            "findings": [finding.to_dict() for finding in self.findings],
+            **json_safe(
+                {
+                    "policy_name": self.policy_name,
+                    "policy_sha256": self.policy_sha256,
+                    "as_of": self.as_of.isoformat(),
+                    "windows": {name: window.to_dict() for name, window in self.windows.items()},
+                    "started_at": self.started_at.isoformat(),
+                    "duration_s": round(self.duration_s, 3),
+                    "queries": self.queries,
+                    "rows_fetched": self.rows_fetched,
+                    "scans": [table.to_dict() for table in self.scans],
+                    "notes": self.notes,
+                }
+            ),
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         """The decision as a JSON document."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -54,6 +54,11 @@ PRECEDENCE: tuple[Branch, ...] = (Branch.FIX_FEATURES, Branch.ALERT, Branch.TRAI
 
 def json_safe(value: Any) -> Any:
     """Turn numpy scalars, tuples, NaN and infinities into plain JSON values (NaN/inf become None)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most of a decision: as they are
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -94,10 +99,19 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the finding."""
-        data = asdict(self)
-        data["status"] = self.status.value
-        data["action"] = self.action.value
-        return json_safe(data)
+        return json_safe(
+            {
+                "check": self.check,
+                "subject": self.subject,
+                "status": self.status.value,
+                "action": self.action.value,
+                "message": self.message,
+                "statistic": self.statistic,
+                "value": self.value,
+                "threshold": self.threshold,
+                "evidence": self.evidence,
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

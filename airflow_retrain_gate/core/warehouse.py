@@ -163,6 +163,7 @@ class Warehouse:
         self._running_lock = threading.Lock()
         self._cancelled = False
         self._unreachable: tuple[float, str] | None = None
+        self._holds = 0
         # A weak reference: the engine (maybe shared, maybe cached by a hook) must not keep this warehouse alive.
         owner = weakref.ref(self)
         limit_connect_time(
@@ -337,9 +338,20 @@ class Warehouse:
     def release(self) -> None:
         """Close the idle connections of an engine this warehouse created, or of a read-only DuckDB or SQLite
         file, so that the process holds no server connection or file between gate runs (the gate calls this
-        when its reads are done; a later read connects again)."""
-        if self._owns_engine or is_read_only(self.engine):
+        when its reads are done; a later read connects again). Inside `held`, the connections stay open."""
+        if self._holds == 0 and (self._owns_engine or is_read_only(self.engine)):
             self.engine.dispose()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the connections open across the gate runs inside the block, released at its end: a backtest's
+        dates read one after another, and reopening a DuckDB file costs as much as a day's verification query."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            self.release()
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from airflow_retrain_gate.cli import main
@@ -88,6 +89,22 @@ def test_the_private_state_database_is_gone_after_the_replay() -> None:
         path = Path(state.engine.url.database or "")
         assert path.exists()
     assert not path.parent.exists()
+
+
+def test_a_replay_opens_the_warehouse_once_and_lets_it_go_at_the_end(concept_drift: tuple[str, Path]) -> None:
+    url, policy = concept_drift
+    warehouse = Warehouse(url)
+    connects: list[object] = []
+    sa.event.listen(warehouse.engine, "connect", lambda connection, record: connects.append(connection))
+
+    replay(
+        parse_policy(yaml.safe_load(policy.read_text())),
+        warehouse,
+        dates_every(LAST_DAY, DEMO_DAY, timedelta(days=1)),
+    )
+
+    assert len(connects) == 1
+    assert warehouse.engine.pool.checkedin() == 0  # released: the file is free for others in this process
 
 
 def test_a_stopped_replay_starts_no_further_date(concept_drift: tuple[str, Path]) -> None:
