@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine.default import StrCompileDialect
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
@@ -113,11 +114,22 @@ def references(query: Statement, table: str) -> int:
         1
         for element in visitors.iterate(query)
         if isinstance(element, sa.Select)
-        for source in element.get_final_froms()
+        for source in _final_froms(element)
         for named in _tables_of(source)
         if named.fullname == table
     )
     return max(found, 1)
+
+
+_STRING_DIALECT = StrCompileDialect()
+
+
+def _final_froms(select: sa.Select[Any]) -> Sequence[sa.FromClause]:
+    """What `select.get_final_froms()` returns, without compiling the whole statement to SQL text first, which
+    that method does and which cost a tenth of a steady daily run: the same compile state, with a compiler that
+    compiled nothing."""
+    compiler = _STRING_DIALECT.statement_compiler(_STRING_DIALECT, None)
+    return select._compile_state_factory(select, compiler)._get_display_froms()
 
 
 def _tables_of(source: sa.FromClause) -> Iterable[sa.TableClause]:
