@@ -454,15 +454,13 @@ def from_jsonable(value: Any) -> Any:
             return cls(**{key: from_jsonable(item) for key, item in value.items() if key != "__type__"})
         return {key: from_jsonable(item) for key, item in value.items()}
     if isinstance(value, list):
-        if all(
-            type(item) in _PLAIN for item in value
-        ):  # counts and sums: most of a profile, decoded as they are
+        if _PLAIN.issuperset(map(type, value)):  # counts and sums: most of a profile, decoded as they are
             return tuple(value)
         return tuple(from_jsonable(item) for item in value)
     return value
 
 
-_PLAIN = (int, float, str, bool, type(None))
+_PLAIN = frozenset((int, float, str, bool, type(None)))
 
 
 def display_label(key: str) -> str:
