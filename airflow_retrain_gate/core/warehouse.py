@@ -164,6 +164,9 @@ class Warehouse:
         self._cancelled = False
         self._unreachable: tuple[float, str] | None = None
         self._holds = 0
+        self.snapshot: dict[str, Any] | None = None
+        """Inside `held`: what readers learnt of the tables, by the reader's key, for later reads in the block to
+        reuse (the block reads the tables as they were when first read); None outside."""
         # A weak reference: the engine (maybe shared, maybe cached by a hook) must not keep this warehouse alive.
         owner = weakref.ref(self)
         limit_connect_time(
@@ -344,13 +347,18 @@ class Warehouse:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Keep the connections open across the gate runs inside the block, released at its end: a backtest's
-        dates read one after another, and reopening a DuckDB file costs as much as a day's verification query."""
+        """Read the tables as one snapshot in the block (a backtest's dates, one after another): connections stay
+        open until its end (reopening a DuckDB file costs as much as a day's verification query), and `snapshot`
+        keeps what readers learnt of the tables, such as each day's rows, for the later gate runs."""
+        if self._holds == 0:
+            self.snapshot = {}
         self._holds += 1
         try:
             yield
         finally:
             self._holds -= 1
+            if self._holds == 0:
+                self.snapshot = None
             self.release()
 
     def dispose(self) -> None:

@@ -133,8 +133,16 @@ def test_a_backtest_profiles_each_day_once_and_its_later_dates_only_merge(
 ) -> None:
     url, policy = story_warehouse("healthy", 200)
     dates = dates_every(DEMO_DAY - timedelta(days=4), DEMO_DAY, timedelta(days=1))
+    warehouse = Warehouse(url)
+    purposes: list[list[str]] = []
+    warehouse.observers.append(lambda record: purposes[-1].append(record.purpose))
 
-    timeline = replay(parse_policy(yaml.safe_load(policy.read_text())), Warehouse(url), dates)
+    timeline = replay(
+        parse_policy(yaml.safe_load(policy.read_text())),
+        warehouse,
+        dates,
+        progress=lambda index, total, as_of: purposes.append([]),
+    )
 
     notes = [day.decision.notes["day_parts"] for day in timeline if day.decision is not None]
     assert notes[0]["computed"] > 0  # the first date pins the bins and profiles its windows' days
@@ -144,6 +152,8 @@ def test_a_backtest_profiles_each_day_once_and_its_later_dates_only_merge(
         0,
         0,
     ]  # every later day was prepared in one pass
+    # and its rows counted then: in the replay's snapshot of the tables, a later date verifies nothing again
+    assert [[p for p in date if p.startswith("verify cached parts")] for date in purposes[1:]] == [[]] * 4
     assert all(day.branch is Branch.SKIP for day in timeline)
     last = diagnose_as_of((url, policy), DEMO_DAY, capsys)
     assert comparable(timeline[-1].decision.to_dict())["findings"] == comparable(last)["findings"]

@@ -8,10 +8,11 @@ part was computed (late rows, a reload) is computed again and reported, so the d
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from airflow_retrain_gate.core.profiling.profiles import TableProfile
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of
-from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc
 
 log = logging.getLogger("airflow_retrain_gate")
 
@@ -75,7 +76,7 @@ class DayPartProfiler:
         bins = binning.digest()
         keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
         cached = self.cache.get_many([key for window_keys in keys for key in window_keys])
-        stale = self._stale(windows, spans, keys, cached) if cached else set()
+        stale = self._stale(spans, keys, cached) if cached else set()
         found = {key: part for key, part in cached.items() if key not in stale}
         missing = {
             key: span
@@ -137,51 +138,90 @@ class DayPartProfiler:
             self.source.mapping.table,
             [(self._key(bins, part.window), part.window, part) for part in parts],
         )
+        known = self._known_totals()
+        if known is not None:  # what was just counted needs no verifying later in the snapshot
+            known.update(
+                {
+                    _day(part.window): DayTotals(part.rows, part.max_timestamp)
+                    for part in parts
+                    if _whole(part.window)
+                }
+            )
+
+    def _known_totals(self) -> dict[str, DayTotals] | None:
+        """Whole days' totals already read in the warehouse's snapshot (`Warehouse.held`), or None outside one."""
+        snapshot = self.source.warehouse.snapshot
+        if snapshot is None:
+            return None
+        key = json.dumps(["day totals", self.kind, self.identity], sort_keys=True, default=str)
+        known: dict[str, DayTotals] = snapshot.setdefault(key, {})
+        return known
 
     def _stale(
-        self,
-        windows: list[TimeWindow],
-        spans: list[list[TimeWindow]],
-        keys: list[list[str]],
-        cached: dict[str, Any],
+        self, spans: list[list[TimeWindow]], keys: list[list[str]], cached: dict[str, Any]
     ) -> set[str]:
         """Keys of cached parts whose day no longer holds what the part counted; their days are reported."""
-        totals = self._totals(windows)
+        verified = {
+            key: span
+            for window_spans, window_keys in zip(spans, keys, strict=True)
+            for span, key in zip(window_spans, window_keys, strict=True)
+            if key in cached
+        }
+        totals = self._totals(list(verified.values()))
         stale = set()
-        for window_spans, window_keys in zip(spans, keys, strict=True):
-            for span, key in zip(window_spans, window_keys, strict=True):
-                part = cached.get(key)
-                if part is None:
-                    continue
-                day = span.start.date().isoformat()
-                now = totals.get(day, DayTotals(0, None))
-                if (part.rows, part.max_timestamp) != (now.rows, now.latest):
-                    stale.add(key)
-                    self.cache.recomputed_days.setdefault(self.source.mapping.table, []).append(day)
-                    log.info(
-                        "%s %s: rows %d -> %d, latest %s -> %s since its part was cached: recomputed",
-                        self.source.mapping.table,
-                        day,
-                        part.rows,
-                        now.rows,
-                        part.max_timestamp,
-                        now.latest,
-                    )
+        for key, span in verified.items():
+            part = cached[key]
+            day = _day(span)
+            now = totals.get(day, DayTotals(0, None))
+            if (part.rows, part.max_timestamp) != (now.rows, now.latest):
+                stale.add(key)
+                self.cache.recomputed_days.setdefault(self.source.mapping.table, []).append(day)
+                log.info(
+                    "%s %s: rows %d -> %d, latest %s -> %s since its part was cached: recomputed",
+                    self.source.mapping.table,
+                    day,
+                    part.rows,
+                    now.rows,
+                    part.max_timestamp,
+                    now.latest,
+                )
         return stale
 
-    def _totals(self, windows: list[TimeWindow]) -> dict[str, DayTotals]:
-        """Rows and latest timestamp per day of `windows` now, in one query."""
+    def _totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
+        """Rows and latest timestamp now of the day of each of `spans`, in one query; inside a snapshot, whole
+        days read or counted earlier in it are not read again."""
+        known = self._known_totals()
+        if known is None:
+            return self._read_totals(spans)
+        unknown = [span for span in spans if not (_whole(span) and _day(span) in known)]
+        read = self._read_totals(unknown) if unknown else {}
+        known.update(
+            {_day(span): read.get(_day(span), DayTotals(0, None)) for span in unknown if _whole(span)}
+        )
+        return {**{_day(span): known[_day(span)] for span in spans if _day(span) in known}, **read}
+
+    def _read_totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
+        """Rows and latest timestamp per day of `spans` now, in one query over each window's runs of touching days."""
+        by_window: dict[str, list[tuple[str, TimeWindow]]] = {}
+        for span in sorted(spans, key=lambda span: span.start):
+            by_window.setdefault(span.name, []).append((_day(span), span))
+        windows = [
+            TimeWindow(name, run[0][1].start, run[-1][1].end)
+            for name, named in by_window.items()
+            for run in _runs(named)
+        ]
+        windows.sort(key=lambda window: window.start)
         timestamp = self.source.column("timestamp")
         day = day_of(timestamp).label("day")
         source = self.source.only_within("timestamp", windows)
-        covering = TimeWindow(windows[0].name, min(w.start for w in windows), max(w.end for w in windows))
+        covering = TimeWindow(windows[0].name, windows[0].start, max(w.end for w in windows))
         query = (
             sa.select(day, sa.func.count().label("rows"), sa.func.max(timestamp).label("latest"))
             .select_from(source.clause)
             .where(*source.in_window("timestamp", covering))
             .group_by(day)
         )
-        names = " and ".join(window.name for window in windows)
+        names = " and ".join(dict.fromkeys(window.name for window in windows))
         rows = self.source.warehouse.fetch(
             query,
             f"verify cached parts of {self.source.mapping.table} {names}",
@@ -191,6 +231,16 @@ class DayPartProfiler:
             day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
             for row in rows
         }
+
+
+def _day(span: TimeWindow) -> str:
+    """The day (ISO date) a day part's span lies in."""
+    return span.start.date().isoformat()
+
+
+def _whole(span: TimeWindow) -> bool:
+    """Whether a day part's span is its whole UTC day (a window's partial ends are not)."""
+    return span.start == midnight(span.start.date()) and span.end == span.start + timedelta(days=1)
 
 
 def _runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
