@@ -7,13 +7,13 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
+from airflow_retrain_gate.core.profiling.decoded_entries import DECODED
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.profiles import to_jsonable
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.state import StateStore
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -23,9 +23,6 @@ log = logging.getLogger("airflow_retrain_gate")
 
 QUERY_VERSION = 4
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
-DECODED_ENTRIES = 1024
-"""Cached entries kept decoded in this process, by their text: a backtest merges each day's part on every date
-that holds the day (about 40 MB at 1,024 day parts of 15 columns)."""
 
 
 def cache_key(kind: ProfileKind, identity: dict[str, Any], window: TimeWindow | None) -> str:
@@ -84,7 +81,7 @@ class ProfileCache:
         found = {}
         for key, text in rows:
             try:
-                found[key] = decoded(text)
+                found[key] = DECODED.decode(text)
             except (ValueError, TypeError, KeyError) as error:
                 log.warning("cached profile %s unreadable, profiling afresh: %s", key[:12], error)
         return found
@@ -123,8 +120,3 @@ class ProfileCache:
         except sa.exc.SQLAlchemyError as error:
             log.warning("profile not cached: %s", short_error(error))
 
-
-@lru_cache(maxsize=DECODED_ENTRIES)
-def decoded(text: str) -> Any:
-    """The profile a cache entry's text holds; the same text is decoded once (profiles are never changed in place)."""
-    return from_jsonable(json.loads(text))
