@@ -119,4 +119,3 @@ class ProfileCache:
             pass  # a concurrent gate cached the same entries first
         except sa.exc.SQLAlchemyError as error:
             log.warning("profile not cached: %s", short_error(error))
-
