@@ -198,7 +198,8 @@ class DayPartProfiler:
         known.update(
             {_day(span): read.get(_day(span), DayTotals(0, None)) for span in unknown if _whole(span)}
         )
-        return {**{_day(span): known[_day(span)] for span in spans if _day(span) in known}, **read}
+        # A whole day's totals are known now; a window's partial end day is only what was just read of it.
+        return {**read, **{_day(span): known[_day(span)] for span in spans if _whole(span)}}
 
     def _read_totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
         """Rows and latest timestamp per day of `spans` now, in one query over each window's runs of touching days."""
