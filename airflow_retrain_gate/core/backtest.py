@@ -1,8 +1,10 @@
 """Replay a policy as of each date of a past period, with the cooldown simulated from the replayed decisions.
 
 Each date runs the real gate (`run_gate`) against a private state database, a temporary SQLite file that never
-touches the user's (SQLite keeps its connections pooled; a DuckDB state file opens one per transaction): every replayed decision is logged there, so the next date's cooldown sees the trains replayed
-before it, and reference profiles are cached between dates.
+touches the user's (SQLite keeps its connections pooled; a DuckDB state file opens one per transaction): every
+replayed decision is logged there, so the next date's cooldown sees the trains replayed before it, and reference
+profiles are cached between dates. The warehouse is held for the whole replay (`Warehouse.held`): its tables are
+read as one snapshot.
 """
 
 from __future__ import annotations
