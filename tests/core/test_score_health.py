@@ -111,6 +111,44 @@ def test_scores_leaving_the_probability_range_fail_at_any_share(outside: int, va
     assert f"Column {SUBJECT} left the probability range on 1 day(s) since 2024-05-28" in finding.message
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("factor", [100.0, 0.01])
+@pytest.mark.parametrize("broken_reference_days", [1, 2, 7, 14])
+def test_rescaled_scores_keep_failing_once_the_breakage_enters_the_reference(
+    broken_reference_days: int, factor: float, seed: int
+) -> None:
+    """Nobody fixed the scoring job: weeks later its rescaled scores fill the current window and the reference's
+    last days. Judged against the reference days before the break, they still fail; against the whole reference,
+    which holds both scales, they would pass and the gate would train on them."""
+    reference = probabilities(REFERENCE, seed)
+    reference[-broken_reference_days:] *= factor
+    findings = judge(reference, probabilities(CURRENT, seed + 1000) * factor)
+    broken_since = REFERENCE.days()[-broken_reference_days].isoformat()
+    [scale] = [finding for finding in findings if finding.statistic == "scale_factor"]
+    assert scale.status is Status.FAIL and scale.action is Action.FIX_FEATURES
+    assert f"since {broken_since} values are about" in scale.message
+    assert "the reference days before it" in scale.message
+    assert scale.value == pytest.approx(factor, rel=0.1)
+    [in_range] = [finding for finding in findings if finding.statistic == "days_out_of_range"]
+    assert (in_range.status is Status.FAIL) == (factor > 1)
+    if factor > 1:
+        assert f"since {broken_since}" in in_range.message
+        assert f"the reference stayed within [0, 1] until {broken_since}" in in_range.message
+
+
+def test_a_score_rescaled_once_in_the_reference_and_since_repaired_passes() -> None:
+    reference = probabilities(REFERENCE, 5)
+    reference[10:12] *= 100.0
+    assert failures(judge(reference, probabilities(CURRENT, 6))) == []
+
+
+def test_a_score_repaired_after_a_breakage_that_entered_the_reference_passes() -> None:
+    reference = probabilities(REFERENCE, 7)
+    reference[-3:] *= 100.0
+    findings = judge(reference, probabilities(CURRENT, 8))
+    assert failures(findings) == []
+
+
 def test_a_score_that_was_never_a_probability_keeps_no_range() -> None:
     rng = np.random.default_rng(3)
     reference = rng.normal(0.0, 1.0, (28, PER_DAY))
@@ -120,6 +158,7 @@ def test_a_score_that_was_never_a_probability_keeps_no_range() -> None:
         scores_profile(REFERENCE, reference).numeric["score"],
         scores_profile(CURRENT, current).numeric["score"],
         tuple(day.isoformat() for day in CURRENT.days()),
+        tuple(day.isoformat() for day in REFERENCE.days()),
     )
     assert finding.status is Status.PASS
     assert "not confined to [0, 1]" in finding.message

@@ -6,6 +6,7 @@ Reads window and per-day moments of numeric columns.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -23,6 +24,8 @@ MIN_ROWS = 30
 EXTREME_ORDERS = 6.0
 """Orders of magnitude above the reference's largest value that usual unit changes stay within (micro- is
 10^6); even a Pareto tail of index 1 exceeds its past maximum that much with a chance below 1e-6 per value."""
+RUN_TOLERANCE = math.log(1.5)
+"""Days of one rescaling agree on its factor within 1.5x either way (a day's spread is a noisy estimate)."""
 
 
 class ScaleShiftSettings(CheckSettings):
@@ -73,6 +76,44 @@ def extreme_values(subject: str, reference: Moments, current: Moments) -> Findin
     )
 
 
+@dataclass(frozen=True)
+class ReferenceBreak:
+    """A rescaling that began inside the reference window: the current window and the reference's last days share
+    a scale that the reference days before them did not have."""
+
+    since: str
+    """The first reference day on the new scale."""
+    before: Moments
+    """The reference days before it: the scale the column had."""
+    factor: float
+
+
+def reference_break(
+    reference: NumericProfile, reference_days: tuple[str, ...], current: Moments, settings: ScaleShiftSettings
+) -> ReferenceBreak | None:
+    """The longest run of days ending the reference that, like the current window, is a rescaling of the
+    reference days before it; None when there is none.
+
+    A broken input that nobody fixes enters the reference window a few weeks later. Judged against the whole
+    reference, which then holds both scales, the current window would look normal and the gate would train on
+    the rescaled values; judged against the days before the break, it keeps failing until the reference window
+    has passed the break entirely.
+    """
+    daily = reference.daily_moments
+    before = Moments()
+    for start in range(1, len(daily)):
+        before = before.combine(daily[start - 1])
+        if before.count < MIN_ROWS or daily[start].count < MIN_ROWS:
+            continue
+        factor = scale_factor(before, current, settings)
+        if factor is None:
+            continue
+        factors = [scale_factor(before, day, settings) for day in daily[start:] if day.count >= MIN_ROWS]
+        if all(day is not None and abs(math.log(day / factor)) <= RUN_TOLERANCE for day in factors):
+            return ReferenceBreak(reference_days[start], before, factor)
+    return None
+
+
 def _trailing_run(
     days: tuple[str, ...], factors: list[float | None], counts: list[int]
 ) -> list[tuple[str, float]]:
@@ -80,7 +121,7 @@ def _trailing_run(
     for day, factor, count in zip(reversed(days), reversed(factors), reversed(counts), strict=True):
         if count < MIN_ROWS and not run:
             continue
-        if factor is None or (run and abs(math.log(factor / run[0][1])) > math.log(1.5)):
+        if factor is None or (run and abs(math.log(factor / run[0][1])) > RUN_TOLERANCE):
             break
         run.append((day, factor))
     return list(reversed(run))
@@ -91,9 +132,11 @@ def scale_finding(
     reference: NumericProfile,
     current: NumericProfile,
     days: tuple[str, ...],
+    reference_days: tuple[str, ...],
     settings: ScaleShiftSettings,
 ) -> Finding:
-    """Whether a numeric column (a feature or the score) moved to a new scale, over the window or its last days."""
+    """Whether a numeric column (a feature or the score) moved to a new scale, over the window or its last days,
+    or since a day inside the reference window."""
     ref, cur = reference.moments, current
     extreme = extreme_values(subject, ref, cur.moments)
     if extreme is not None:
@@ -124,8 +167,16 @@ def scale_finding(
             },
         ).to_dict(),
     }
-    factor = scale_factor(ref, cur.moments, settings)
-    since = days[0]
+    broken = reference_break(reference, reference_days, cur.moments, settings)
+    if broken is not None:
+        since, baseline, factor, within_reference = broken.since, broken.before, broken.factor, True
+    else:
+        since, baseline, factor, within_reference = (
+            days[0],
+            ref,
+            scale_factor(ref, cur.moments, settings),
+            False,
+        )
     if factor is None:
         factors = [scale_factor(ref, day, settings) for day in cur.daily_moments]
         run = _trailing_run(days, factors, [day.count for day in cur.daily_moments])
@@ -143,18 +194,28 @@ def scale_finding(
             threshold=settings.min_factor,
             evidence=evidence,
         )
+    compared = (
+        "the reference days before it (the reference window holds the new scale since then too)"
+        if within_reference
+        else "the reference"
+    )
     return outcome(
         "scale_shift",
         subject,
         Status.FAIL,
-        f"Column {subject} changed scale: since {since} values are about {factor:.3g}x the reference "
-        f"(mean {ref.mean:.4g} -> {cur.moments.mean:.4g}, std {ref.std:.4g} -> {cur.moments.std:.4g}). "
+        f"Column {subject} changed scale: since {since} values are about {factor:.3g}x {compared} "
+        f"(mean {baseline.mean:.4g} -> {cur.moments.mean:.4g}, std {baseline.std:.4g} -> {cur.moments.std:.4g}). "
         "Looks like a unit change upstream; fix the feature, do not retrain on it.",
         action=Action.FIX_FEATURES,
         statistic="scale_factor",
         value=factor,
         threshold=settings.min_factor,
-        evidence={**evidence, "since": since},
+        evidence={
+            **evidence,
+            "reference": {"mean": baseline.mean, "std": baseline.std},
+            "since": since,
+            "since_within_reference": within_reference,
+        },
     )
 
 
@@ -172,6 +233,8 @@ def check_scale_shift(inputs: CheckInputs, settings: ScaleShiftSettings) -> list
     assert reference is not None and current is not None
     table = inputs.policy.tables.features.subject
     return [
-        scale_finding(f"{table}.{name}", profile, current.numeric[name], current.days, settings)
+        scale_finding(
+            f"{table}.{name}", profile, current.numeric[name], current.days, reference.days, settings
+        )
         for name, profile in reference.numeric.items()
     ]

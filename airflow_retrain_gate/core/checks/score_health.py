@@ -23,12 +23,34 @@ class ScoreHealthSettings(CheckSettings):
     """score_health judges with the thresholds of dead_signal, scale_shift and null_rate; it has none of its own."""
 
 
+def probability_until(reference: NumericProfile, reference_days: tuple[str, ...]) -> tuple[bool, str | None]:
+    """Whether the score was a probability in the reference, and the reference day it left [0, 1] for good.
+
+    A score kept within [0, 1] is a probability, also when its last reference days left that range and never
+    came back: that is a breakage old enough to have entered the reference window, not a score of another kind.
+    """
+    seen = [
+        (day, m)
+        for day, m in zip(reference_days, reference.daily_moments, strict=True)
+        if m.minimum is not None
+    ]
+    inside = [m.minimum >= 0 and m.maximum <= 1 for _, m in seen]  # type: ignore[operator]
+    kept = inside.index(False) if False in inside else len(inside)
+    if kept == 0 or any(inside[kept:]):
+        return False, None
+    return True, seen[kept][0] if kept < len(seen) else None
+
+
 def range_finding(
-    subject: str, reference: NumericProfile, current: NumericProfile, days: tuple[str, ...]
+    subject: str,
+    reference: NumericProfile,
+    current: NumericProfile,
+    days: tuple[str, ...],
+    reference_days: tuple[str, ...],
 ) -> Finding:
     """A score that stayed in [0, 1] over the reference is a probability: any current value outside [0, 1] is broken."""
-    ref = reference.moments
-    if ref.minimum is None or ref.maximum is None or ref.minimum < 0 or ref.maximum > 1:
+    probability, left_on = probability_until(reference, reference_days)
+    if not probability:
         return outcome(
             "score_health",
             subject,
@@ -40,7 +62,7 @@ def range_finding(
         for day, moments in zip(days, current.daily_moments, strict=True)
         if moments.count and (moments.minimum < 0 or moments.maximum > 1)  # type: ignore[operator]
     ]
-    cur = current.moments
+    ref, cur = reference.moments, current.moments
     evidence = {
         "reference": {"min": ref.minimum, "max": ref.maximum},
         "current": {"min": cur.minimum, "max": cur.maximum},
@@ -63,18 +85,24 @@ def range_finding(
             threshold=1.0,
             evidence=evidence,
         )
+    since = left_on or outside[0]
+    kept = (
+        f"the reference stayed within [0, 1] until {left_on}"
+        if left_on
+        else "the reference stayed within [0, 1]"
+    )
     return outcome(
         "score_health",
         subject,
         Status.FAIL,
-        f"Column {subject} left the probability range on {len(outside)} day(s) since {outside[0]}: current "
-        f"values run from {cur.minimum:.4g} to {cur.maximum:.4g}, where the reference stayed within [0, 1]. "
+        f"Column {subject} left the probability range on {len(outside)} day(s) since {since}: current "
+        f"values run from {cur.minimum:.4g} to {cur.maximum:.4g}, where {kept}. "
         "The scoring job writes rescaled or foreign scores; fix it before training on them.",
         action=Action.FIX_FEATURES,
         statistic="days_out_of_range",
         value=float(len(outside)),
         threshold=1.0,
-        evidence={**evidence, "out_of_range_days": outside},
+        evidence={**evidence, "out_of_range_days": outside, "since": since},
     )
 
 
@@ -96,8 +124,8 @@ def check_score_health(inputs: CheckInputs, settings: ScoreHealthSettings) -> li
     policy = inputs.policy
     findings = [
         numeric_finding(subject, ref, cur, current.days, policy.check_settings("dead_signal")),
-        scale_finding(subject, ref, cur, current.days, policy.check_settings("scale_shift")),
-        range_finding(subject, ref, cur, current.days),
+        scale_finding(subject, ref, cur, current.days, reference.days, policy.check_settings("scale_shift")),
+        range_finding(subject, ref, cur, current.days, reference.days),
         null_share_finding(
             inputs, subject, reference, current, mapping.score, policy.check_settings("null_rate")
         ),
