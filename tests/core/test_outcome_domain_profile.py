@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Warehouse, parse_policy
-from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, profile_outcomes
+from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, domain_break_day, profile_outcomes
 from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -124,3 +124,22 @@ def test_labels_dated_by_day_are_early_only_before_the_prediction_day(
     _, current = profiles(domain_duckdb, f"dated{-days}__")
     assert current.matured == PER_WINDOW
     assert current.totals("label_early") == early
+
+
+@pytest.mark.parametrize(
+    ("broke", "since"),
+    [
+        ([False, False, True, True], "d2"),
+        ([False, True, True, True], "d1"),
+        ([False, False, False, True], "d3"),
+        ([False, False, False, False], None),
+        ([True, True, True, True], None),
+        ([False, True, False, True], None),
+        ([True, False, False, False], None),
+    ],
+)
+def test_a_domain_break_is_a_run_of_days_that_ends_the_reference(
+    broke: list[bool], since: str | None
+) -> None:
+    """Only labels that left the domain of every earlier day and never came back move the domain's end."""
+    assert domain_break_day([(f"d{index}", flag) for index, flag in enumerate(broke)]) == since

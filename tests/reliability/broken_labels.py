@@ -46,18 +46,22 @@ def _sample(mask: pd.Series, share: float) -> pd.Series:
     return mask & pick
 
 
-def _current_labels(frames: Frames, share: float) -> pd.Series:
-    """A `share` of the outcome rows graded against current-window predictions."""
-    entities = frames["predictions"]["entity_id"][_predicted_in(frames, CURRENT_START)]
+def _current_labels(frames: Frames, share: float, since: pd.Timestamp = CURRENT_START) -> pd.Series:
+    """A `share` of the outcome rows graded against predictions made since `since` (default: the current
+    window's)."""
+    entities = frames["predictions"]["entity_id"][_predicted_in(frames, since)]
     return _sample(frames["outcomes"]["entity_id"].isin(entities), share)
 
 
-def recode(old: float, new: float, share: float) -> Callable[[Frames], None]:
-    """A `share` of the current window's labels equal to `old` now read `new`."""
+def recode(
+    old: float, new: float, share: float, since: pd.Timestamp = CURRENT_START
+) -> Callable[[Frames], None]:
+    """A `share` of the labels equal to `old` of predictions made since `since` now read `new`. A `since` inside
+    the reference window is a recoding nobody fixed for weeks."""
 
     def edit(frames: Frames) -> None:
         outcomes = frames["outcomes"]
-        rows = _current_labels(frames, share) & (outcomes["outcome"] == old)
+        rows = _current_labels(frames, share, since) & (outcomes["outcome"] == old)
         outcomes["outcome"] = outcomes["outcome"].astype(float).mask(rows, new)
 
     return edit
@@ -97,14 +101,15 @@ def regression_label(factor: float = 1.0, shift: float = 0.0) -> Callable[[Frame
     return edit
 
 
-def count_label(fraction_share: float) -> Callable[[Frames], None]:
-    """A whole-number label (a count of claims); a `fraction_share` of the current window's gain 0.5."""
+def count_label(fraction_share: float, since: pd.Timestamp = CURRENT_START) -> Callable[[Frames], None]:
+    """A whole-number label (a count of claims); a `fraction_share` of those of predictions made since `since`
+    gain 0.5."""
 
     def edit(frames: Frames) -> None:
         outcomes = frames["outcomes"]
         counts = np.random.default_rng(6).poisson(1.0 + 3.0 * outcomes["outcome"]).astype(float)
         outcomes["outcome"] = pd.Series(counts, index=outcomes.index).mask(
-            _current_labels(frames, fraction_share), counts + 0.5
+            _current_labels(frames, fraction_share, since), counts + 0.5
         )
 
     return edit
@@ -160,6 +165,30 @@ BROKEN: tuple[LabelCase, ...] = (
     LabelCase("amount x1000", TRAIN_STORY, 1, regression_label(1000.0), "label_domain", NEW_SCALE),
     LabelCase("amount x0.01", TRAIN_STORY, 0, regression_label(0.01), "label_domain", NEW_SCALE),
     LabelCase("counts + 0.5, all", TRAIN_STORY, 0, count_label(1.0), "label_domain", OUTSIDE),
+    LabelCase(
+        "1 -> 2 since the reference's last 2 days",
+        TRAIN_STORY,
+        0,
+        recode(1, 2, 1.0, pd.Timestamp("2024-04-25")),
+        "label_domain",
+        "(values 0/1 before 2024-04-25;",
+    ),
+    LabelCase(
+        "0 -> -1 since the reference's last 13 days",
+        TRAIN_STORY,
+        1,
+        recode(0, -1, 1.0, pd.Timestamp("2024-04-14")),
+        "label_domain",
+        "(values 0/1 before 2024-04-14;",
+    ),
+    LabelCase(
+        "counts + 0.5 since the reference's last 5 days",
+        TRAIN_STORY,
+        2,
+        count_label(1.0, pd.Timestamp("2024-04-22")),
+        "label_domain",
+        "(whole numbers before 2024-04-22;",
+    ),
     LabelCase("counts + 0.5, 5%", TRAIN_STORY, 1, count_label(0.05), "label_domain", OUTSIDE),
     LabelCase("early labels, all", TRAIN_STORY, 0, labels_before_predictions(1.0), "label_timing", EARLY),
     LabelCase("early labels, 20%", TRAIN_STORY, 1, labels_before_predictions(0.2), "label_timing", EARLY),

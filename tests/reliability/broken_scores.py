@@ -36,11 +36,12 @@ def _current(frame: pd.DataFrame, last_days: int = 7) -> pd.Series:
     return frame["event_ts"] >= CURRENT_START + pd.Timedelta(days=7 - last_days)
 
 
-def rescaled(factor: float, rounded: bool = False) -> Edit:
-    """Current scores multiplied by `factor` (a percent or per-mille unit), optionally rounded to whole units."""
+def rescaled(factor: float, rounded: bool = False, since: pd.Timestamp = CURRENT_START) -> Edit:
+    """Scores since `since` multiplied by `factor` (a percent or per-mille unit), optionally rounded to whole
+    units. A `since` inside the reference window is a breakage nobody fixed for weeks."""
 
     def edit(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        current = _current(frame)
+        current = frame["event_ts"] >= since
         scores = frame.loc[current, "score"] * factor
         frame.loc[current, "score"] = scores.round() if rounded else scores
         return frame
@@ -118,8 +119,21 @@ def _key(table: str, *columns: str) -> Callable[[dict[str, Any]], None]:
 SCORE = ("{table}.score",)
 DUPLICATES = ("Table {table} holds duplicate rows", CURRENT_WINDOW)
 
+IN_REFERENCE = (pd.Timestamp("2024-04-25"), pd.Timestamp("2024-04-14"))
+"""Days inside the reference window (2024-03-30 to 2024-04-26): its last 2 and 13 days."""
+
 CORPUS: tuple[Breakage, ...] = (
     Breakage("scores x100", "predictions", rescaled(100), "changed scale", SCORE),
+    *(
+        Breakage(
+            f"scores x{factor:g} since {since:%Y-%m-%d} (in the reference)",
+            "predictions",
+            rescaled(factor, since=since),
+            f"changed scale: since {since:%Y-%m-%d}",
+            SCORE,
+        )
+        for factor, since in ((100, IN_REFERENCE[0]), (0.01, IN_REFERENCE[1]))
+    ),
     Breakage("scores as whole percent", "predictions", rescaled(100, rounded=True), "changed scale", SCORE),
     Breakage("scores x1000", "predictions", rescaled(1000), "changed scale", SCORE),
     Breakage("1% of scores above 1", "predictions", above_one(0.01), "left the probability range", SCORE),

@@ -54,8 +54,12 @@ def window_name(window: TimeWindow) -> str:
 def describe_domain(profile: OutcomeProfile) -> str:
     """The reference's label domain in words."""
     if profile.label_classes:
-        return "values " + "/".join(f"{value:g}" for value in profile.label_classes)
-    return "whole numbers" if profile.whole_labels else "numbers"
+        domain = "values " + "/".join(f"{value:g}" for value in profile.label_classes)
+    else:
+        domain = "whole numbers" if profile.whole_labels else "numbers"
+    if profile.domain_until is None:
+        return domain
+    return f"{domain} before {profile.domain_until}; its labels since then are the current window's"
 
 
 def domain_break(

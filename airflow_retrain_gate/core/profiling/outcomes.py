@@ -47,6 +47,9 @@ class OutcomeBinning:
     """The reference's label values when they form a class set; a label outside them is counted."""
     whole_labels: bool = False
     """Whether every reference label was a whole number; a fractional label is then counted."""
+    domain_until: str | None = None
+    """The reference day from which its labels left the domain of the days before and never came back (see
+    `domain_break_day`); the domain is that of the earlier days. None: the whole reference kept one domain."""
 
     @classmethod
     def of(cls, reference: OutcomeProfile) -> OutcomeBinning:
@@ -54,7 +57,14 @@ class OutcomeBinning:
         edges = reference.score_edges
         score = NumericEdges(edges[0], edges[-1], max(len(edges) - 1, 1))
         bands = tuple(band for band in reference.bands if band not in (OTHER, MISSING))
-        return cls(score, bands, reference.label_kind, reference.label_classes, reference.whole_labels)
+        return cls(
+            score,
+            bands,
+            reference.label_kind,
+            reference.label_classes,
+            reference.whole_labels,
+            reference.domain_until,
+        )
 
     def stray(self, label: ColumnElement[Any]) -> ColumnElement[bool]:
         """SQL: the label lies outside the reference's domain (its class set, or whole numbers), or beyond
@@ -223,8 +233,13 @@ def _reference_binning(
     )[0]
     label_kind = "binary" if (row.non_binary or 0) == 0 else "numeric"
     whole = (row.fractional or 0) == 0
+    domain_until = None
+    if row.non_binary or row.fractional:
+        broken = _domain_break(warehouse, joined, purpose + " (label domain by day)")
+        if broken is not None:
+            label_kind, whole, domain_until = broken
     classes: tuple[float, ...] = (0.0, 1.0) if label_kind == "binary" else ()
-    if label_kind == "numeric" and whole:
+    if label_kind == "numeric" and whole and domain_until is None:
         classes = _label_classes(warehouse, joined, purpose + " (label values)")
     if joined.score is None:
         return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole)
@@ -249,7 +264,45 @@ def _reference_binning(
             joined.scans,
         )
         bands = tuple(str(band_row.band) for band_row in band_rows)
-    return OutcomeBinning(edges, bands, label_kind, classes, whole)
+    return OutcomeBinning(edges, bands, label_kind, classes, whole, domain_until)
+
+
+def domain_break_day(days: list[tuple[str, bool]]) -> str | None:
+    """The first of a run of days that ends the reference and breaks the domain of every day before it.
+
+    `days` are (day, broke) in order, for days with labels. Labels recoded upstream (0/1 to 1/2, or whole
+    numbers to fractions) and never fixed enter the reference window weeks later; the domain is then that
+    of the days before the run, so the current labels keep failing `label_domain` instead of feeding a
+    retrain. Scattered or leading breaks are no run: the reference's domain is simply wider.
+    """
+    broke = [flag for _, flag in days]
+    first = broke.index(True) if True in broke else 0
+    return days[first][0] if first > 0 and all(broke[first:]) else None
+
+
+def _domain_break(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple[str, bool, str] | None:
+    """The reference's domain before a trailing run of days that left it: (label kind, whole labels, the run's
+    first day); None when there is no such run."""
+    label = joined.label
+    day = joined.source.c.day
+    rows = warehouse.fetch(
+        sa.select(
+            day.label("day"),
+            sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
+            sa.func.sum(sa.case((fractional(label), 1), else_=0)).label("fractional"),
+        )
+        .select_from(joined.source)
+        .where(*joined.where, label.is_not(None))
+        .group_by(day),
+        purpose,
+        joined.scans,
+    )
+    days = sorted((day_key(row.day), int(row.non_binary or 0), int(row.fractional or 0)) for row in rows)
+    non_binary = domain_break_day([(day, count > 0) for day, count, _ in days])
+    if non_binary is not None:
+        return "binary", True, non_binary
+    fractional_since = domain_break_day([(day, count > 0) for day, _, count in days])
+    return None if fractional_since is None else ("numeric", True, fractional_since)
 
 
 def _label_values(
@@ -381,6 +434,7 @@ def profile_outcomes(
         label_kind=binning.label_kind,
         label_classes=binning.label_classes,
         whole_labels=binning.whole_labels,
+        domain_until=binning.domain_until,
         stray_labels=tuple(strays),
         score_edges=binning.score.edges,
         days=tuple(days),

@@ -125,6 +125,9 @@ class OutcomeProfile:
     """Whether every reference label was a whole number (then a fractional label is outside the domain)."""
     stray_labels: tuple[tuple[float, int], ...] = ()
     """The most frequent matured labels outside the reference's domain, with their counts (empty when none)."""
+    domain_until: str | None = None
+    """The reference day from which its labels left the domain of its earlier days for good (the domain is
+    theirs); None when the whole reference kept one domain."""
 
     def totals(self, metric: str) -> float:
         """A metric summed over the whole window."""
