@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from numeric_columns import column_profile
 
 from airflow_retrain_gate.core import Status, parse_policy
 from airflow_retrain_gate.core.checks import REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.score_health import range_finding
 from airflow_retrain_gate.core.findings import Action, Finding
-from airflow_retrain_gate.core.moments import Moments
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
-from airflow_retrain_gate.core.profiling.profiles import NumericProfile, TableProfile
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.demo.stories import story_policy
 
@@ -27,45 +26,6 @@ SUBJECT = "predictions[model_name = 'fraud-scorer'].score"
 PER_DAY = 400
 
 
-def scores_profile(window: TimeWindow, daily_scores: np.ndarray) -> TableProfile:
-    """A predictions profile of one score column from a days x rows array of scores (NaN = NULL)."""
-    days = tuple(day.isoformat() for day in window.days())
-    assert len(days) == len(daily_scores)
-    daily_moments, daily_nulls = [], []
-    for values in daily_scores:
-        present = values[~np.isnan(values)]
-        daily_nulls.append(int(len(values) - len(present)))
-        daily_moments.append(
-            Moments.from_aggregates(
-                len(present),
-                present.mean() if len(present) else None,
-                present.var() if len(present) else None,
-                present.min() if len(present) else None,
-                present.max() if len(present) else None,
-            )
-        )
-    score = NumericProfile(
-        column="score",
-        nulls=sum(daily_nulls),
-        moments=Moments.combine_all(daily_moments),
-        edges=(0.0, 1.0),
-        counts=(0, 0, 0),
-        daily_counts=tuple((0, 0, 0) for _ in days),
-        daily_moments=tuple(daily_moments),
-        daily_nulls=tuple(daily_nulls),
-    )
-    return TableProfile(
-        table="predictions",
-        window=window,
-        rows=int(daily_scores.size),
-        max_timestamp=None,
-        days=days,
-        daily_rows=tuple(len(values) for values in daily_scores),
-        numeric={"score": score},
-        categorical={},
-    )
-
-
 def probabilities(window: TimeWindow, seed: int) -> np.ndarray:
     """Healthy fraud scores: Beta(2, 8) probabilities, PER_DAY a day."""
     return np.random.default_rng(seed).beta(2.0, 8.0, (len(window.days()), PER_DAY))
@@ -75,7 +35,7 @@ def judge(reference: np.ndarray, current: np.ndarray) -> list[Finding]:
     """score_health's findings on two windows of scores under the demo policy."""
     policy = parse_policy(story_policy("healthy"))
     profiles = ProfileSet(
-        scores_reference=scores_profile(REFERENCE, reference), scores_current=scores_profile(CURRENT, current)
+        scores_reference=column_profile(REFERENCE, reference), scores_current=column_profile(CURRENT, current)
     )
     inputs = CheckInputs(profiles, policy, AS_OF, REFERENCE, CURRENT)
     return REGISTRY["score_health"].evaluate(inputs, policy.check_settings("score_health"))
@@ -155,8 +115,8 @@ def test_a_score_that_was_never_a_probability_keeps_no_range() -> None:
     current = rng.normal(0.0, 1.0, (7, PER_DAY))
     finding = range_finding(
         SUBJECT,
-        scores_profile(REFERENCE, reference).numeric["score"],
-        scores_profile(CURRENT, current).numeric["score"],
+        column_profile(REFERENCE, reference).numeric["score"],
+        column_profile(CURRENT, current).numeric["score"],
         tuple(day.isoformat() for day in CURRENT.days()),
         tuple(day.isoformat() for day in REFERENCE.days()),
     )

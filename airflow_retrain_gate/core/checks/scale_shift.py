@@ -6,7 +6,9 @@ Reads window and per-day moments of numeric columns.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import median
 
 from pydantic import Field
 
@@ -76,6 +78,46 @@ def extreme_values(subject: str, reference: Moments, current: Moments) -> Findin
     )
 
 
+def typical_day(days: Sequence[Moments]) -> Moments | None:
+    """The median mean and the median spread of the days with at least MIN_ROWS values, as one day's moments;
+    None without such days.
+
+    A unit change multiplies every value, so it moves the typical day. One outlier of a heavy-tailed column
+    (a Pareto amount, a ratio with a small denominator) moves only its own day's and its window's moments,
+    which made the window's spread alone a frequent false alarm.
+    """
+    usable = [day for day in days if day.count >= MIN_ROWS and day.std > 0]
+    if not usable:
+        return None
+    count = sum(day.count for day in usable)
+    std = median(day.std for day in usable)
+    return Moments(count=count, mean=median(day.mean for day in usable), m2=std * std * (count - 1))
+
+
+def day_wander(days: Sequence[Moments], typical: Moments) -> float:
+    """How far (log ratio) the spread of any day with MIN_ROWS values strays from the typical day's: how much
+    one healthy day of this column varies. A single day must go beyond it to count as a new scale."""
+    return max(
+        (abs(math.log(day.std / typical.std)) for day in days if day.count >= MIN_ROWS and day.std > 0),
+        default=0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What a numeric column's scale is judged on: a window's typical day (or, with too few values a day, the
+    window itself) and how far one of its days may stray."""
+
+    moments: Moments
+    wander: float
+
+    @classmethod
+    def of(cls, window: Moments, days: Sequence[Moments], by_day: bool) -> Scale:
+        """The typical day of `days` when `by_day`, else the whole window."""
+        typical = typical_day(days) if by_day else None
+        return cls(typical, day_wander(days, typical)) if typical is not None else cls(window, 0.0)
+
+
 @dataclass(frozen=True)
 class ReferenceBreak:
     """A rescaling that began inside the reference window: the current window and the reference's last days share
@@ -84,15 +126,15 @@ class ReferenceBreak:
     since: str
     """The first reference day on the new scale."""
     before: Moments
-    """The reference days before it: the scale the column had."""
+    """The typical reference day before it: the scale the column had."""
     factor: float
 
 
 def reference_break(
     reference: NumericProfile, reference_days: tuple[str, ...], current: Moments, settings: ScaleShiftSettings
 ) -> ReferenceBreak | None:
-    """The longest run of days ending the reference that, like the current window, is a rescaling of the
-    reference days before it; None when there is none.
+    """The longest run of days ending the reference that, like the current window's typical day, is a rescaling
+    of the typical reference day before it; None when there is none.
 
     A broken input that nobody fixes enters the reference window a few weeks later. Judged against the whole
     reference, which then holds both scales, the current window would look normal and the gate would train on
@@ -100,10 +142,9 @@ def reference_break(
     has passed the break entirely.
     """
     daily = reference.daily_moments
-    before = Moments()
     for start in range(1, len(daily)):
-        before = before.combine(daily[start - 1])
-        if before.count < MIN_ROWS or daily[start].count < MIN_ROWS:
+        before = typical_day(daily[:start])
+        if before is None or daily[start].count < MIN_ROWS:
             continue
         factor = scale_factor(before, current, settings)
         if factor is None:
@@ -125,6 +166,11 @@ def _trailing_run(
             break
         run.append((day, factor))
     return list(reversed(run))
+
+
+def _beyond(factor: float | None, wander: float) -> float | None:
+    """`factor` when it is further from 1 than a healthy day strays, else None."""
+    return factor if factor is not None and abs(math.log(factor)) > wander else None
 
 
 def scale_finding(
@@ -167,23 +213,25 @@ def scale_finding(
             },
         ).to_dict(),
     }
-    broken = reference_break(reference, reference_days, cur.moments, settings)
+    # Typical days are compared when both windows have them; else (a few values a day) the windows.
+    by_day = typical_day(reference.daily_moments) is not None and typical_day(cur.daily_moments) is not None
+    base = Scale.of(ref, reference.daily_moments, by_day)
+    now = Scale.of(cur.moments, cur.daily_moments, by_day).moments
+    broken = reference_break(reference, reference_days, now, settings) if by_day else None
+    since, baseline, within_reference = days[0], base.moments, broken is not None
+    factor = scale_factor(base.moments, now, settings)
     if broken is not None:
-        since, baseline, factor, within_reference = broken.since, broken.before, broken.factor, True
-    else:
-        since, baseline, factor, within_reference = (
-            days[0],
-            ref,
-            scale_factor(ref, cur.moments, settings),
-            False,
-        )
+        since, baseline, factor = broken.since, broken.before, broken.factor
     if factor is None:
-        factors = [scale_factor(ref, day, settings) for day in cur.daily_moments]
+        factors = [
+            _beyond(scale_factor(base.moments, day, settings), base.wander) for day in cur.daily_moments
+        ]
         run = _trailing_run(days, factors, [day.count for day in cur.daily_moments])
         if run:
             since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
+            now = typical_day([cur.daily_moments[days.index(day)] for day, _ in run]) or now
     if factor is None:
-        ratio = cur.moments.std / ref.std if cur.moments.count >= 2 else 1.0
+        ratio = now.std / base.moments.std if now.count >= 2 else 1.0
         return outcome(
             "scale_shift",
             subject,
@@ -199,12 +247,13 @@ def scale_finding(
         if within_reference
         else "the reference"
     )
+    unit = "a typical day's" if by_day else "the window's"
     return outcome(
         "scale_shift",
         subject,
         Status.FAIL,
         f"Column {subject} changed scale: since {since} values are about {factor:.3g}x {compared} "
-        f"(mean {baseline.mean:.4g} -> {cur.moments.mean:.4g}, std {baseline.std:.4g} -> {cur.moments.std:.4g}). "
+        f"({unit} mean {baseline.mean:.4g} -> {now.mean:.4g}, std {baseline.std:.4g} -> {now.std:.4g}). "
         "Looks like a unit change upstream; fix the feature, do not retrain on it.",
         action=Action.FIX_FEATURES,
         statistic="scale_factor",
@@ -213,8 +262,10 @@ def scale_finding(
         evidence={
             **evidence,
             "reference": {"mean": baseline.mean, "std": baseline.std},
+            "current": {"mean": now.mean, "std": now.std},
             "since": since,
             "since_within_reference": within_reference,
+            "compared": "typical day" if by_day else "window",
         },
     )
 
