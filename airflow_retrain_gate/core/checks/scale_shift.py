@@ -94,11 +94,19 @@ def typical_day(days: Sequence[Moments]) -> Moments | None:
     return Moments(count=count, mean=median(day.mean for day in usable), m2=std * std * (count - 1))
 
 
-def day_wander(days: Sequence[Moments], typical: Moments) -> float:
-    """How far (log ratio) the spread of any day with MIN_ROWS values strays from the typical day's: how much
-    one healthy day of this column varies. A single day must go beyond it to count as a new scale."""
+def _spreads(days: Sequence[Moments]) -> list[float]:
+    return [day.std for day in days if day.count >= MIN_ROWS and day.std > 0]
+
+
+def day_wander(days: Sequence[Moments], typical: Moments, span: int = 1) -> float:
+    """How far (log ratio) the median spread of any `span` consecutive days with MIN_ROWS values strays from the
+    typical day's: how much the column varies on healthy days. A rescaling must go beyond it."""
+    spreads = _spreads(days)
     return max(
-        (abs(math.log(day.std / typical.std)) for day in days if day.count >= MIN_ROWS and day.std > 0),
+        (
+            abs(math.log(median(spreads[start : start + span]) / typical.std))
+            for start in range(len(spreads) - span + 1)
+        ),
         default=0.0,
     )
 
@@ -106,16 +114,25 @@ def day_wander(days: Sequence[Moments], typical: Moments) -> float:
 @dataclass(frozen=True)
 class Scale:
     """What a numeric column's scale is judged on: a window's typical day (or, with too few values a day, the
-    window itself) and how far one of its days may stray."""
+    window itself), how far one of its days may stray, and how far the typical day of `span` of them may."""
 
     moments: Moments
     wander: float
+    span_wander: float
 
     @classmethod
-    def of(cls, window: Moments, days: Sequence[Moments], by_day: bool) -> Scale:
+    def of(cls, window: Moments, days: Sequence[Moments], by_day: bool, span: int = 1) -> Scale:
         """The typical day of `days` when `by_day`, else the whole window."""
         typical = typical_day(days) if by_day else None
-        return cls(typical, day_wander(days, typical)) if typical is not None else cls(window, 0.0)
+        if typical is None:
+            return cls(window, 0.0, 0.0)
+        return cls(typical, day_wander(days, typical), day_wander(days, typical, span))
+
+    def run_days(self, settings: ScaleShiftSettings) -> int:
+        """Days a run of rescaled days needs: one where a healthy day's spread strays less than half the smallest
+        factor (light tails), two where it strays more. By exchangeability, a healthy day strays beyond all of N
+        reference days with a chance of 1/(N+1); two days in a row, 2/((N+1)(N+2)): 0.2% with 28 days."""
+        return 1 if self.wander < math.log(settings.min_factor) / 2 else 2
 
 
 @dataclass(frozen=True)
@@ -156,13 +173,13 @@ def reference_break(
 
 
 def _trailing_run(
-    days: tuple[str, ...], factors: list[float | None], counts: list[int]
+    days: tuple[str, ...], factors: list[float | None], counts: list[int], tolerance: float
 ) -> list[tuple[str, float]]:
     run: list[tuple[str, float]] = []
     for day, factor, count in zip(reversed(days), reversed(factors), reversed(counts), strict=True):
         if count < MIN_ROWS and not run:
             continue
-        if factor is None or (run and abs(math.log(factor / run[0][1])) > RUN_TOLERANCE):
+        if factor is None or (run and abs(math.log(factor / run[0][1])) > tolerance):
             break
         run.append((day, factor))
     return list(reversed(run))
@@ -215,19 +232,21 @@ def scale_finding(
     }
     # Typical days are compared when both windows have them; else (a few values a day) the windows.
     by_day = typical_day(reference.daily_moments) is not None and typical_day(cur.daily_moments) is not None
-    base = Scale.of(ref, reference.daily_moments, by_day)
+    # The current window's typical day must stray further than that of as many consecutive reference days.
+    base = Scale.of(ref, reference.daily_moments, by_day, span=len(_spreads(cur.daily_moments)))
     now = Scale.of(cur.moments, cur.daily_moments, by_day).moments
     broken = reference_break(reference, reference_days, now, settings) if by_day else None
     since, baseline, within_reference = days[0], base.moments, broken is not None
-    factor = scale_factor(base.moments, now, settings)
+    factor = _beyond(scale_factor(base.moments, now, settings), base.span_wander)
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
     if factor is None:
         factors = [
             _beyond(scale_factor(base.moments, day, settings), base.wander) for day in cur.daily_moments
         ]
-        run = _trailing_run(days, factors, [day.count for day in cur.daily_moments])
-        if run:
+        tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
+        run = _trailing_run(days, factors, [day.count for day in cur.daily_moments], tolerance)
+        if len(run) >= base.run_days(settings):
             since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
             now = typical_day([cur.daily_moments[days.index(day)] for day, _ in run]) or now
     if factor is None:
