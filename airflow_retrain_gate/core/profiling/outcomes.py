@@ -242,7 +242,7 @@ def _reference_binning(
     if label_kind == "numeric" and whole and domain_until is None:
         classes = _label_classes(warehouse, joined, purpose + " (label values)")
     if joined.score is None:
-        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole)
+        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole, domain_until)
     std = float(row.var or 0.0) ** 0.5
     edges = NumericEdges.from_range(
         None if row.min is None else float(row.min),
