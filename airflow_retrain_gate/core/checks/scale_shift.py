@@ -86,7 +86,7 @@ def typical_day(days: Sequence[Moments]) -> Moments | None:
     (a Pareto amount, a ratio with a small denominator) moves only its own day's and its window's moments,
     which made the window's spread alone a frequent false alarm.
     """
-    usable = [day for day in days if day.count >= MIN_ROWS and day.std > 0]
+    usable = _usable(days)
     if not usable:
         return None
     count = sum(day.count for day in usable)
@@ -94,14 +94,15 @@ def typical_day(days: Sequence[Moments]) -> Moments | None:
     return Moments(count=count, mean=median(day.mean for day in usable), m2=std * std * (count - 1))
 
 
-def _spreads(days: Sequence[Moments]) -> list[float]:
-    return [day.std for day in days if day.count >= MIN_ROWS and day.std > 0]
+def _usable(days: Sequence[Moments]) -> list[Moments]:
+    """The days with enough values for their spread to be a scale estimate."""
+    return [day for day in days if day.count >= MIN_ROWS and day.std > 0]
 
 
 def day_wander(days: Sequence[Moments], typical: Moments, span: int = 1) -> float:
     """How far (log ratio) the median spread of any `span` consecutive days with MIN_ROWS values strays from the
     typical day's: how much the column varies on healthy days. A rescaling must go beyond it."""
-    spreads = _spreads(days)
+    spreads = [day.std for day in _usable(days)]
     return max(
         (
             abs(math.log(median(spreads[start : start + span]) / typical.std))
@@ -231,9 +232,10 @@ def scale_finding(
         ).to_dict(),
     }
     # Typical days are compared when both windows have them; else (a few values a day) the windows.
-    by_day = typical_day(reference.daily_moments) is not None and typical_day(cur.daily_moments) is not None
+    current_days = _usable(cur.daily_moments)
+    by_day = bool(current_days) and bool(_usable(reference.daily_moments))
     # The current window's typical day must stray further than that of as many consecutive reference days.
-    base = Scale.of(ref, reference.daily_moments, by_day, span=len(_spreads(cur.daily_moments)))
+    base = Scale.of(ref, reference.daily_moments, by_day, span=len(current_days))
     now = Scale.of(cur.moments, cur.daily_moments, by_day).moments
     broken = reference_break(reference, reference_days, now, settings) if by_day else None
     since, baseline, within_reference = days[0], base.moments, broken is not None

@@ -30,11 +30,11 @@ def probability_until(reference: NumericProfile, reference_days: tuple[str, ...]
     came back: that is a breakage old enough to have entered the reference window, not a score of another kind.
     """
     seen = [
-        (day, m)
-        for day, m in zip(reference_days, reference.daily_moments, strict=True)
-        if m.minimum is not None
+        (day, moments)
+        for day, moments in zip(reference_days, reference.daily_moments, strict=True)
+        if moments.minimum is not None
     ]
-    inside = [m.minimum >= 0 and m.maximum <= 1 for _, m in seen]  # type: ignore[operator]
+    inside = [moments.minimum >= 0 and moments.maximum <= 1 for _, moments in seen]  # type: ignore[operator]
     kept = inside.index(False) if False in inside else len(inside)
     if kept == 0 or any(inside[kept:]):
         return False, None

@@ -216,11 +216,7 @@ def _reference_binning(
     warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str
 ) -> OutcomeBinning:
     label = joined.label
-    measures = [
-        sa.func.count(label).label("labels"),
-        sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
-        sa.func.sum(sa.case((fractional(label), 1), else_=0)).label("fractional"),
-    ]
+    measures = [sa.func.count(label).label("labels"), *_domain_counts(label)]
     if joined.score is not None:
         measures += [
             sa.func.min(joined.score).label("min"),
@@ -267,6 +263,14 @@ def _reference_binning(
     return OutcomeBinning(edges, bands, label_kind, classes, whole, domain_until)
 
 
+def _domain_counts(label: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """SQL: labels other than 0 and 1 (``non_binary``) and labels that are not whole (``fractional``)."""
+    return [
+        sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
+        sa.func.sum(sa.case((fractional(label), 1), else_=0)).label("fractional"),
+    ]
+
+
 def domain_break_day(days: list[tuple[str, bool]]) -> str | None:
     """The first of a run of days that ends the reference and breaks the domain of every day before it.
 
@@ -283,16 +287,11 @@ def domain_break_day(days: list[tuple[str, bool]]) -> str | None:
 def _domain_break(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple[str, bool, str] | None:
     """The reference's domain before a trailing run of days that left it: (label kind, whole labels, the run's
     first day); None when there is no such run."""
-    label = joined.label
     day = joined.source.c.day
     rows = warehouse.fetch(
-        sa.select(
-            day.label("day"),
-            sa.func.sum(sa.case(((label != 0) & (label != 1), 1), else_=0)).label("non_binary"),
-            sa.func.sum(sa.case((fractional(label), 1), else_=0)).label("fractional"),
-        )
+        sa.select(day.label("day"), *_domain_counts(joined.label))
         .select_from(joined.source)
-        .where(*joined.where, label.is_not(None))
+        .where(*joined.where, joined.label.is_not(None))
         .group_by(day),
         purpose,
         joined.scans,
