@@ -11,7 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import Warehouse, parse_policy
-from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, domain_break_day, profile_outcomes
+from airflow_retrain_gate.core.profiling.outcomes import (
+    DayLabels,
+    OutcomeBinning,
+    class_set_break,
+    domain_break_day,
+    profile_outcomes,
+)
 from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -142,4 +148,46 @@ def test_a_domain_break_is_a_run_of_days_that_ends_the_reference(
     broke: list[bool], since: str | None
 ) -> None:
     """Only labels that left the domain of every earlier day and never came back move the domain's end."""
-    assert domain_break_day([(f"d{index}", flag) for index, flag in enumerate(broke)]) == since
+    days = [DayLabels(f"d{index}", 100, 40 if flag else 0) for index, flag in enumerate(broke)]
+    assert domain_break_day(days) == since
+
+
+@pytest.mark.parametrize(("rate", "is_break"), [(0.01, False), (0.02, False), (0.04, True), (0.3, True)])
+def test_a_rare_value_first_seen_late_is_no_break(rate: float, is_break: bool) -> None:
+    """A value first seen on day 3 of 28 breaks the domain only when it is too frequent since then to have missed
+    the first 3 days by chance: 1 or 2 in 100 labels is no break (25 or 50 of them all fall after day 3 with a
+    chance of 6% or 0.4%); 4 in 100 is (1e-5)."""
+    days = [DayLabels(f"d{index:02}", 100, 0 if index < 3 else round(100 * rate)) for index in range(28)]
+    assert domain_break_day(days) == ("d03" if is_break else None)
+
+
+def class_days(
+    before: dict[float, int], after: dict[float, int], since: int
+) -> list[tuple[str, dict[float, int]]]:
+    """28 reference days counting `before` label values until day `since`, then `after`."""
+    return [(f"d{index:02}", before if index < since else after) for index in range(28)]
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (class_days({-1.0: 80, 1.0: 20}, {0.0: 80, 1.0: 20}, 22), ("d22", (-1.0, 1.0))),
+        (class_days({-1.0: 80, 1.0: 20}, {-1.0: 72, 0.0: 8, 1.0: 20}, 15), ("d15", (-1.0, 1.0))),
+        (class_days({1.0: 80, 2.0: 20}, {0.0: 80, 1.0: 20}, 27), ("d27", (1.0, 2.0))),
+        (class_days({0.0: 80, 1.0: 19, 2.0: 1}, {0.0: 80, 1.0: 19, 2.0: 1}, 0), None),
+        (class_days({0.0: 80, 1.0: 20}, {0.0: 80, 1.0: 19, 2.0: 1}, 3), None),
+        (class_days({0.0: 100}, {0.0: 80, 1.0: 20}, 4), None),
+    ],
+    ids=[
+        "-1/1 -> 0/1",
+        "-1 -> 0 for a tenth",
+        "1/2 -> 0/1 on the last day",
+        "three values",
+        "rare 2",
+        "one class",
+    ],
+)
+def test_a_class_set_recoded_inside_the_reference_keeps_the_class_set_before(
+    days: list[tuple[str, dict[float, int]]], expected: tuple[str, tuple[float, ...]] | None
+) -> None:
+    assert class_set_break(days) == expected

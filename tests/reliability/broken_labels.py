@@ -77,13 +77,16 @@ def soft_labels(share: float) -> Callable[[Frames], None]:
     return edit
 
 
-def coded_minus_one(share: float) -> Callable[[Frames], None]:
-    """Labels coded -1/1 throughout, except a `share` of the current window's that arrive as 0/1."""
+def coded_minus_one(share: float, since: pd.Timestamp = CURRENT_START) -> Callable[[Frames], None]:
+    """Labels coded -1/1 throughout, except a `share` of those of predictions made since `since` that arrive as
+    0/1."""
 
     def edit(frames: Frames) -> None:
         outcomes = frames["outcomes"]
         coded = 2.0 * outcomes["outcome"] - 1.0
-        outcomes["outcome"] = coded.mask(_current_labels(frames, share), outcomes["outcome"].astype(float))
+        outcomes["outcome"] = coded.mask(
+            _current_labels(frames, share, since), outcomes["outcome"].astype(float)
+        )
 
     return edit
 
@@ -180,6 +183,14 @@ BROKEN: tuple[LabelCase, ...] = (
         recode(0, -1, 1.0, pd.Timestamp("2024-04-14")),
         "label_domain",
         "(values 0/1 before 2024-04-14;",
+    ),
+    LabelCase(
+        "-1/1 code -> 0/1 since the reference's last 6 days",
+        TRAIN_STORY,
+        2,
+        coded_minus_one(1.0, pd.Timestamp("2024-04-21")),
+        "label_domain",
+        "(values -1/1 before 2024-04-21;",
     ),
     LabelCase(
         "counts + 0.5 since the reference's last 5 days",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,10 +31,15 @@ LABELS_SPAN = "labels by as_of"
 """What the join reads of the outcomes table: every label known by as_of (label times are not windowed)."""
 MAX_LABEL_CLASSES = 2
 """A reference label with at most this many values is a class set (0/1, -1/1, 1/2); more values are numeric."""
+MAX_RECODED_VALUES = 2 * MAX_LABEL_CLASSES
+"""A reference whose class set was recoded into another one inside it holds at most this many label values."""
+MAX_BREAK_CHANCE = 1e-3
+"""A run of days with labels outside the domain of the days before is a break when labels that were there all
+along would have missed every day before it with a smaller chance than this."""
 MAX_STRAY_LABELS = 5
+"""How many of the most frequent labels outside the reference's domain a profile names."""
 WHOLE_DOUBLES = 2.0**53
 """From this magnitude on, every double is a whole number."""
-"""How many of the most frequent labels outside the reference's domain a profile names."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,7 @@ def _reference_binning(
             label_kind, whole, domain_until = broken
     classes: tuple[float, ...] = (0.0, 1.0) if label_kind == "binary" else ()
     if label_kind == "numeric" and whole and domain_until is None:
-        classes = _label_classes(warehouse, joined, purpose + " (label values)")
+        classes, domain_until = _label_classes(warehouse, joined, purpose + " (label values)")
     if joined.score is None:
         return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole, domain_until)
     std = float(row.var or 0.0) ** 0.5
@@ -271,17 +277,34 @@ def _domain_counts(label: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     ]
 
 
-def domain_break_day(days: list[tuple[str, bool]]) -> str | None:
+@dataclass(frozen=True)
+class DayLabels:
+    """One reference day's labels: how many, and how many of them lie outside a domain."""
+
+    day: str
+    labels: int
+    outside: int
+
+
+def domain_break_day(days: Sequence[DayLabels]) -> str | None:
     """The first of a run of days that ends the reference and breaks the domain of every day before it.
 
-    `days` are (day, broke) in order, for days with labels. Labels recoded upstream (0/1 to 1/2, or whole
-    numbers to fractions) and never fixed enter the reference window weeks later; the domain is then that
-    of the days before the run, so the current labels keep failing `label_domain` instead of feeding a
-    retrain. Scattered or leading breaks are no run: the reference's domain is simply wider.
+    `days` are in order, for days with labels. Labels recoded upstream (0/1 to 1/2, or whole numbers to
+    fractions) and never fixed enter the reference window weeks later; the domain is then that of the days
+    before the run, so the current labels keep failing `label_domain` instead of feeding a retrain. Scattered or
+    leading breaks are no run: the reference's domain is simply wider. Nor is a rare value that happened to miss
+    the first days: the run must hold too many such labels for that (MAX_BREAK_CHANCE).
     """
-    broke = [flag for _, flag in days]
-    first = broke.index(True) if True in broke else 0
-    return days[first][0] if first > 0 and all(broke[first:]) else None
+    first = next((index for index, day in enumerate(days) if day.outside), 0)
+    before, run = days[:first], days[first:]
+    if not before or not all(day.outside for day in run):
+        return None
+    labels_run = sum(day.labels for day in run)
+    share_run = labels_run / (labels_run + sum(day.labels for day in before))
+    # Had these labels been spread over the whole reference, each would have fallen in the run with a chance of
+    # share_run, and all of them with share_run ** outside.
+    chance = share_run ** sum(day.outside for day in run)
+    return run[0].day if chance < MAX_BREAK_CHANCE else None
 
 
 def _domain_break(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple[str, bool, str] | None:
@@ -289,18 +312,21 @@ def _domain_break(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple
     first day); None when there is no such run."""
     day = joined.source.c.day
     rows = warehouse.fetch(
-        sa.select(day.label("day"), *_domain_counts(joined.label))
+        sa.select(day.label("day"), sa.func.count().label("labels"), *_domain_counts(joined.label))
         .select_from(joined.source)
         .where(*joined.where, joined.label.is_not(None))
         .group_by(day),
         purpose,
         joined.scans,
     )
-    days = sorted((day_key(row.day), int(row.non_binary or 0), int(row.fractional or 0)) for row in rows)
-    non_binary = domain_break_day([(day, count > 0) for day, count, _ in days])
+    days = sorted(
+        (day_key(row.day), int(row.labels), int(row.non_binary or 0), int(row.fractional or 0))
+        for row in rows
+    )
+    non_binary = domain_break_day([DayLabels(day, labels, count) for day, labels, count, _ in days])
     if non_binary is not None:
         return "binary", True, non_binary
-    fractional_since = domain_break_day([(day, count > 0) for day, _, count in days])
+    fractional_since = domain_break_day([DayLabels(day, labels, count) for day, labels, _, count in days])
     return None if fractional_since is None else ("numeric", True, fractional_since)
 
 
@@ -322,10 +348,55 @@ def _label_values(
     return [(float(row.value), int(row.n)) for row in rows]
 
 
-def _label_classes(warehouse: Any, joined: JoinedOutcomes, purpose: str) -> tuple[float, ...]:
-    """The reference's whole-number label values when there are at most MAX_LABEL_CLASSES of them."""
-    values = _label_values(warehouse, joined, sa.true(), MAX_LABEL_CLASSES + 1, purpose)
-    return tuple(sorted(value for value, _ in values)) if len(values) <= MAX_LABEL_CLASSES else ()
+def _label_classes(
+    warehouse: Any, joined: JoinedOutcomes, purpose: str
+) -> tuple[tuple[float, ...], str | None]:
+    """The reference's class set of whole-number labels, and the day a recoding into another class set began
+    (see `class_set_break`; None without one). No class set, (), with more than MAX_LABEL_CLASSES values."""
+    values = _label_values(warehouse, joined, sa.true(), MAX_RECODED_VALUES + 1, purpose)
+    if len(values) <= MAX_LABEL_CLASSES:
+        return tuple(sorted(value for value, _ in values)), None
+    if len(values) > MAX_RECODED_VALUES:
+        return (), None
+    day = joined.source.c.day
+    rows = warehouse.fetch(
+        sa.select(day.label("day"), joined.label.label("value"), sa.func.count().label("n"))
+        .select_from(joined.source)
+        .where(*joined.where, joined.known)
+        .group_by(day, joined.label),
+        purpose + " by day",
+        joined.scans,
+    )
+    by_day: dict[str, dict[float, int]] = {}
+    for row in rows:
+        by_day.setdefault(day_key(row.day), {})[float(row.value)] = int(row.n)
+    broken = class_set_break(sorted(by_day.items()))
+    return ((), None) if broken is None else (broken[1], broken[0])
+
+
+def class_set_break(days: Sequence[tuple[str, dict[float, int]]]) -> tuple[str, tuple[float, ...]] | None:
+    """The first of a run of days that ends the reference, each with labels outside the class set of every day
+    before it (see `domain_break_day`), and that class set; None when there is none.
+
+    `days` are (day, count of each label value) in order. A class set recoded into another (-1/1 to 0/1) mixes
+    both in the reference once the recoding is weeks old; the class set is then that of the days before.
+    """
+    for start in range(1, len(days)):
+        classes = frozenset[float]().union(*(counts for _, counts in days[:start]))
+        if len(classes) > MAX_LABEL_CLASSES:
+            return None
+        if len(classes) < MAX_LABEL_CLASSES:
+            continue
+        outside = [
+            DayLabels(
+                day, sum(counts.values()), sum(n for value, n in counts.items() if value not in classes)
+            )
+            for day, counts in days
+        ]
+        since = domain_break_day(outside)
+        if since is not None:
+            return since, tuple(sorted(classes))
+    return None
 
 
 def _measures(joined: JoinedOutcomes, binning: OutcomeBinning) -> list[ColumnElement[Any]]:
