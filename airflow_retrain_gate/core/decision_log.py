@@ -30,6 +30,21 @@ class RunKey:
 
 
 @dataclass(frozen=True)
+class TrainsAround:
+    """The as_of of the `train`s carried out nearest to an instant: the latest at or before it, the earliest after."""
+
+    at: datetime
+    last_before: datetime | None
+    first_after: datetime | None
+
+    @property
+    def nearest(self) -> datetime | None:
+        """The nearer of the two (a backfill of an earlier interval meets the trains of later ones)."""
+        around = [instant for instant in (self.last_before, self.first_after) if instant is not None]
+        return min(around, key=lambda instant: abs(instant - self.at), default=None)
+
+
+@dataclass(frozen=True)
 class LogQuery:
     """Which logged decisions to list or count: DAGs (None for all), one run, one policy (model), one branch,
     as_of in `[since, until)`."""
@@ -237,22 +252,13 @@ class DecisionLog:
         A reviewer's answer replaces the gate's branch (an override to skip does not count, one to train does).
         `excluding` leaves out the asking task instance's own row, so that a retry does not cool itself down.
         """
-        return self._trains_around(policy_name, before, excluding)[0]
+        return self.trains_around(policy_name, before, excluding=excluding).last_before
 
-    def nearest_train(
+    def trains_around(
         self, policy_name: str, at: datetime, *, excluding: RunKey | None = None
-    ) -> datetime | None:
-        """as_of of the `train` carried out under `policy_name` nearest to `at` on either side (a backfill of an
-        earlier interval meets the trains of later ones); `excluding` as in `last_train_before`."""
-        around = [
-            instant for instant in self._trains_around(policy_name, at, excluding) if instant is not None
-        ]
-        return min(around, key=lambda instant: abs(instant - at), default=None)
-
-    def _trains_around(
-        self, policy_name: str, at: datetime, excluding: RunKey | None
-    ) -> tuple[datetime | None, datetime | None]:
-        """as_of of the latest train at or before `at` and of the earliest one after it, in one query."""
+    ) -> TrainsAround:
+        """The `train`s carried out under `policy_name` nearest to `at` on either side, in one query; `excluding`
+        as in `last_train_before`."""
         columns = self.table.c
         query = sa.select(
             sa.func.max(sa.case((columns.as_of <= at, columns.as_of))),
@@ -265,7 +271,9 @@ class DecisionLog:
                 before, after = connection.execute(query).one()
         except sa.exc.SQLAlchemyError as error:
             raise WarehouseError(f"decision log: cannot read past decisions: {short_error(error)}") from None
-        return (None if before is None else to_utc(before), None if after is None else to_utc(after))
+        return TrainsAround(
+            at, None if before is None else to_utc(before), None if after is None else to_utc(after)
+        )
 
     def other_train_within(
         self, connection: Connection, key: RunKey, policy_name: str, start: datetime, end: datetime

@@ -12,7 +12,7 @@ from airflow_retrain_gate.core.checks import CHECK_RANK, REGISTRY
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import training_guards
 from airflow_retrain_gate.core.decision import Decision, decide
-from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
+from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey, TrainsAround
 from airflow_retrain_gate.core.findings import NOT_CONFIGURED, Action, Finding, Status
 from airflow_retrain_gate.core.policy import Policy, PolicyError
 from airflow_retrain_gate.core.profiling.builder import ProfileBuilder
@@ -131,14 +131,17 @@ def run_gate(
     queries_before = len(warehouse.query_log.records)
     cache = None
     state_note = None
-    trained_at = None
+    state_error: WarehouseError | None = None
+    trains: TrainsAround | None = None
     if state is not None:
         try:
             state.migrate()
-            # The last train decides which pinned bins apply: unread, no cached profile is used.
-            trained_at = DecisionLog(state).last_train_before(policy.name, as_of_utc, excluding=run_key)
+            # The last train decides which pinned bins apply (unread, no cached profile is used); the nearest one
+            # the cooldown.
+            trains = DecisionLog(state).trains_around(policy.name, as_of_utc, excluding=run_key)
             cache = ProfileCache(state)
         except WarehouseError as error:
+            state_error = error
             state_note = f"state database unavailable, profiles not cached: {error}"
             log.warning(state_note)
     log.info("retrain gate %r: as_of %s, %d checks", policy.name, as_of_utc.isoformat(), len(enabled))
@@ -156,24 +159,21 @@ def run_gate(
         cache,
         settings or ProfileSettings(),
         expectations_runner,
-        trained_at,
+        trains.last_before if trains is not None else None,
     ).build(kinds)
     warehouse.release()  # the reads are done: an embedded file is free for other uses in this process
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
-    nearest_train = None
-    if policy.cooldown and state is not None:  # an unreachable state database is an error, not 'no history'
-        try:
-            # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
-            nearest_train = DecisionLog(state).nearest_train(policy.name, as_of_utc, excluding=run_key)
-        except Exception as error:  # noqa: BLE001 - no history means no cooldown evidence: say so
-            findings.append(
-                outcome(
-                    "cooldown",
-                    "decision log",
-                    Status.ERROR,
-                    f"cannot read the decision log for the cooldown: {error}",
-                )
+    # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
+    nearest_train = trains.nearest if trains is not None else None
+    if policy.cooldown and state is not None and trains is None:  # unreadable history is an error, not none
+        findings.append(
+            outcome(
+                "cooldown",
+                "decision log",
+                Status.ERROR,
+                f"cannot read the decision log for the cooldown: {state_error}",
             )
+        )
     verdict = decide(
         findings,
         error_branch=policy.error_branch,
