@@ -6,14 +6,48 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+SHARED_SESSIONS = ("tests/distributed/", "tests/airflow/", "tests/plugins/")
+"""Folders whose tests share costly session fixtures (a Celery cluster, a migrated Airflow, a UI site): each runs on
+one pytest-xdist worker, and first, being the longest."""
+SPREAD_MODULES = ("tests/scenarios/test_stories.py",)
+"""Modules whose tests are many and independent of each other: pytest-xdist spreads them over its workers."""
 
 POSTGRES_URL = os.environ.get(
     "RETRAIN_GATE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def work_unit(nodeid: str) -> str:
+    """The tests pytest-xdist runs together on one worker: a SHARED_SESSIONS folder, a test of SPREAD_MODULES, or
+    else a module (its module fixtures are then built once)."""
+    if nodeid.startswith(SPREAD_MODULES):
+        return nodeid
+    folder = next((folder for folder in SHARED_SESSIONS if nodeid.startswith(folder)), None)
+    return folder or nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The SHARED_SESSIONS folders first, in their order: the workers start with the longest units."""
+    rank = {folder: index for index, folder in enumerate(SHARED_SESSIONS)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist (``make test``) hands out `work_unit`s in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return WorkUnitScheduling(config, log)
 
 
 def postgres_available() -> bool:

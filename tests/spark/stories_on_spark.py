@@ -90,7 +90,10 @@ def main(argv: list[str]) -> int:
         results = run(workdir)
     except Exception:  # noqa: BLE001 - the tests report it
         results = {"failed": traceback.format_exc()}
-    (workdir / RESULTS).write_text(json.dumps(results, default=str))
+    # Written whole, then renamed: a test of another pytest-xdist worker polls for the file.
+    partial = workdir / (RESULTS + ".partial")
+    partial.write_text(json.dumps(results, default=str))
+    partial.rename(workdir / RESULTS)
     return 0
 
 
