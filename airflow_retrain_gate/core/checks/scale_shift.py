@@ -129,11 +129,40 @@ class Scale:
             return cls(window, 0.0, 0.0)
         return cls(typical, day_wander(days, typical), day_wander(days, typical, span))
 
+    def heavy_tailed(self, settings: ScaleShiftSettings) -> bool:
+        """Whether a healthy day's spread strays half the smallest factor or more: one outlier moves a day."""
+        return self.wander >= math.log(settings.min_factor) / 2
+
     def run_days(self, settings: ScaleShiftSettings) -> int:
-        """Days a run of rescaled days needs: one where a healthy day's spread strays less than half the smallest
-        factor (light tails), two where it strays more. By exchangeability, a healthy day strays beyond all of N
-        reference days with a chance of 1/(N+1); two days in a row, 2/((N+1)(N+2)): 0.2% with 28 days."""
-        return 1 if self.wander < math.log(settings.min_factor) / 2 else 2
+        """Days a run of rescaled days needs: one for light tails, two for heavy ones. By exchangeability, a healthy
+        day strays beyond all of N reference days with a chance of 1/(N+1); two days in a row, 2/((N+1)(N+2)):
+        0.2% with 28 days."""
+        return 2 if self.heavy_tailed(settings) else 1
+
+
+def typical_floor(days: Sequence[Moments]) -> float | None:
+    """The median least value of the days with MIN_ROWS values, when each is positive; else None."""
+    minima = [day.minimum for day in _usable(days)]
+    if not minima or any(minimum is None or minimum <= 0 for minimum in minima):
+        return None
+    return median(minimum for minimum in minima if minimum is not None)
+
+
+def floor_denies(
+    factor: float, before: Sequence[Moments], after: Sequence[Moments], settings: ScaleShiftSettings
+) -> bool:
+    """Whether a positive column's typical least value says the days `after` are no rescaling of the days
+    `before` by `factor`: it moved the other way, or less than half the smallest factor.
+
+    A unit change multiplies every value, the least ones too, and those barely stray on healthy days where the
+    spread of a heavy tail (a Pareto amount of index below 1) strays by its largest value. Judged on the spread
+    alone, 5-17% of such healthy windows looked rescaled.
+    """
+    low, high = typical_floor(before), typical_floor(after)
+    if low is None or high is None:
+        return False
+    moved = math.log(high / low)
+    return moved * math.log(factor) <= 0 or abs(moved) < math.log(settings.min_factor) / 2
 
 
 @dataclass(frozen=True)
@@ -146,6 +175,8 @@ class ReferenceBreak:
     before: Moments
     """The typical reference day before it: the scale the column had."""
     factor: float
+    days_before: tuple[Moments, ...]
+    """The reference days before it."""
 
 
 def reference_break(
@@ -169,7 +200,7 @@ def reference_break(
             continue
         factors = [scale_factor(before, day, settings) for day in daily[start:] if day.count >= MIN_ROWS]
         if all(day is not None and abs(math.log(day / factor)) <= RUN_TOLERANCE for day in factors):
-            return ReferenceBreak(reference_days[start], before, factor)
+            return ReferenceBreak(reference_days[start], before, factor, daily[:start])
     return None
 
 
@@ -237,9 +268,23 @@ def scale_finding(
     # The current window's typical day must stray further than that of as many consecutive reference days.
     base = Scale.of(ref, reference.daily_moments, by_day, span=len(current_days))
     now = Scale.of(cur.moments, cur.daily_moments, by_day).moments
+    heavy = by_day and base.heavy_tailed(settings)
+    denials: list[float] = []
+
+    def denied(factor: float | None, before: Sequence[Moments], after: Sequence[Moments]) -> bool:
+        """Whether a heavy-tailed column's least values deny this rescaling (remembered for the message)."""
+        if not heavy or factor is None or not floor_denies(factor, before, after, settings):
+            return False
+        denials.append(factor)
+        return True
+
     broken = reference_break(reference, reference_days, now, settings) if by_day else None
+    if broken is not None and denied(broken.factor, broken.days_before, cur.daily_moments):
+        broken = None
     since, baseline, within_reference = days[0], base.moments, broken is not None
     factor = _beyond(scale_factor(base.moments, now, settings), base.span_wander)
+    if denied(factor, reference.daily_moments, cur.daily_moments):
+        factor = None
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
     if factor is None:
@@ -248,16 +293,26 @@ def scale_finding(
         ]
         tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
         run = _trailing_run(days, factors, [day.count for day in cur.daily_moments], tolerance)
-        if len(run) >= base.run_days(settings):
-            since, factor = run[0][0], math.exp(sum(math.log(f) for _, f in run) / len(run))
-            now = typical_day([cur.daily_moments[days.index(day)] for day, _ in run]) or now
+        run_moments = [cur.daily_moments[days.index(day)] for day, _ in run]
+        run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
+        if len(run) >= base.run_days(settings) and not denied(
+            run_factor, reference.daily_moments, run_moments
+        ):
+            since, factor = run[0][0], run_factor
+            now = typical_day(run_moments) or now
     if factor is None:
         ratio = now.std / base.moments.std if now.count >= 2 else 1.0
+        denial = (
+            f"; its spread looked {denials[0]:.3g}x, but its least values did not move with it: a heavy tail's "
+            "outliers, not a unit change"
+            if denials
+            else ""
+        )
         return outcome(
             "scale_shift",
             subject,
             Status.PASS,
-            f"Column {subject} keeps its scale (spread ratio {ratio:.2f}).",
+            f"Column {subject} keeps its scale (spread ratio {ratio:.2f}{denial}).",
             statistic="scale_factor",
             value=ratio,
             threshold=settings.min_factor,
