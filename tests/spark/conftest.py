@@ -34,7 +34,7 @@ def run_folder(config: pytest.Config) -> Path:
     if worker is None:
         return Path(tempfile.mkdtemp(prefix="retrain-gate-spark-"))
     # Under xdist every worker's basetemp lies in the run's root folder (its retention cleans it up).
-    return config._tmp_path_factory.getbasetemp().parent / "spark"  # type: ignore[attr-defined]
+    return config._tmp_path_factory.getbasetemp().parent / "spark"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
