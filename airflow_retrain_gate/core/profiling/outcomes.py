@@ -381,22 +381,21 @@ def class_set_break(days: Sequence[tuple[str, dict[float, int]]]) -> tuple[str, 
     `days` are (day, count of each label value) in order. A class set recoded into another (-1/1 to 0/1) mixes
     both in the reference once the recoding is weeks old; the class set is then that of the days before.
     """
-    for start in range(1, len(days)):
-        classes = frozenset[float]().union(*(counts for _, counts in days[:start]))
-        if len(classes) > MAX_LABEL_CLASSES:
-            return None
-        if len(classes) < MAX_LABEL_CLASSES:
-            continue
-        outside = [
-            DayLabels(
-                day, sum(counts.values()), sum(n for value, n in counts.items() if value not in classes)
-            )
-            for day, counts in days
-        ]
-        since = domain_break_day(outside)
-        if since is not None:
-            return since, tuple(sorted(classes))
-    return None
+    # The class set is the values of the earliest days, up to the day they make a whole one; later days of the
+    # same set would find the same run, and a day that adds a third value leaves no class set.
+    classes: set[float] = set()
+    for _, counts in days[:-1]:
+        classes |= counts.keys()
+        if len(classes) >= MAX_LABEL_CLASSES:
+            break
+    if len(classes) != MAX_LABEL_CLASSES:
+        return None
+    outside = [
+        DayLabels(day, sum(counts.values()), sum(n for value, n in counts.items() if value not in classes))
+        for day, counts in days
+    ]
+    since = domain_break_day(outside)
+    return None if since is None else (since, tuple(sorted(classes)))
 
 
 def _measures(joined: JoinedOutcomes, binning: OutcomeBinning) -> list[ColumnElement[Any]]:
