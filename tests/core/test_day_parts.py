@@ -117,16 +117,21 @@ def test_the_next_day_computes_only_the_new_day_of_each_window(warehouse_url: st
     assert verdicts(next_day) == verdicts(cold)  # yesterday's bins, not today's reference's: same verdicts
 
 
-def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: str, tmp_path: Path) -> None:
-    state = new_state(tmp_path, "state")
-    gate(warehouse_url, state)
-    engine = sa.create_engine(warehouse_url)
+def add_late_rows(url: str) -> None:
+    """Rows arrive late for 2024-04-10, a day of the reference window."""
+    engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO features SELECT event_ts + INTERVAL 1 MINUTE, amount * 3, age, 'city_new', tier "
             "FROM features WHERE event_ts >= TIMESTAMP '2024-04-10' AND event_ts < TIMESTAMP '2024-04-11'"
         )
     engine.dispose()
+
+
+def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: str, tmp_path: Path) -> None:
+    state = new_state(tmp_path, "state")
+    gate(warehouse_url, state)
+    add_late_rows(warehouse_url)
 
     late = gate(warehouse_url, state)
 
@@ -136,6 +141,26 @@ def test_late_rows_recompute_their_day_and_the_decision_names_it(warehouse_url: 
     assert verdicts(late) == verdicts(gate(warehouse_url, new_state(tmp_path, "cold")))
     after = gate(warehouse_url, state)  # the recomputed part replaced the stale one
     assert parts_note(after) == {"cached": 28 + 7, "computed": 0, "recomputed_days": {}}
+
+
+def test_on_two_connections_the_cached_days_are_verified_in_two_statements_side_by_side(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    state = new_state(tmp_path, "state")
+    gate(warehouse_url, state)
+    add_late_rows(warehouse_url)
+    warehouse = Warehouse(warehouse_url, read_only=True, concurrency=2)
+
+    late = run_gate(POLICY, warehouse, AS_OF, state=state)
+
+    verifying = [record for record in warehouse.query_log.records if record.purpose.startswith("verify")]
+    warehouse.dispose()
+    assert [record.purpose for record in verifying] == [
+        "verify cached parts of features reference (2024-03-30..2024-04-16)",
+        "verify cached parts of features reference and current (2024-04-17..2024-05-31)",
+    ]
+    assert sum(record.rows for record in verifying) == 28 + 7
+    assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
 
 
 def test_a_broken_cache_entry_is_a_warning_and_the_decision_stands(

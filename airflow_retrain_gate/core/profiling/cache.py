@@ -67,6 +67,11 @@ class ProfileCache:
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         """The cached entries among `keys` (by key), in one read; an unreadable cache or entry is a warning and
         a miss, never a failure."""
+        return decode_entries(self.stored(keys))
+
+    def stored(self, keys: list[str]) -> dict[str, str]:
+        """The stored text of the entries among `keys` (by key), in one read, undecoded; an unreadable cache is
+        a warning and finds nothing."""
         table = self.state.tables["cache"]
         try:
             with self.state.reading() as connection:
@@ -78,13 +83,7 @@ class ProfileCache:
         except sa.exc.SQLAlchemyError as error:
             log.warning("profile cache unreadable, profiling afresh: %s", short_error(error))
             return {}
-        found = {}
-        for key, text in rows:
-            try:
-                found[key] = DECODED.decode(text)
-            except (ValueError, TypeError, KeyError) as error:
-                log.warning("cached profile %s unreadable, profiling afresh: %s", key[:12], error)
-        return found
+        return dict(rows)
 
     def put(self, key: str, kind: ProfileKind, table_name: str, window: TimeWindow, profile: Any) -> None:
         """Store a profile under `key`, replacing what was stored there."""
@@ -119,3 +118,14 @@ class ProfileCache:
             pass  # a concurrent gate cached the same entries first
         except sa.exc.SQLAlchemyError as error:
             log.warning("profile not cached: %s", short_error(error))
+
+
+def decode_entries(texts: dict[str, str]) -> dict[str, Any]:
+    """The profiles stored as `texts` (by key); an unreadable entry is a warning and left out (a miss)."""
+    found = {}
+    for key, text in texts.items():
+        try:
+            found[key] = DECODED.decode(text)
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("cached profile %s unreadable, profiling afresh: %s", key[:12], error)
+    return found

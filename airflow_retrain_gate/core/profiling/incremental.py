@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key, decode_entries
 from airflow_retrain_gate.core.profiling.day_parts import day_spans, merge_days, split_days
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.profiles import TableProfile
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc
 
@@ -75,16 +77,22 @@ class DayPartProfiler:
         spans = [day_spans(window) for window in windows]
         bins = binning.digest()
         keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
-        cached = self.cache.get_many([key for window_keys in keys for key in window_keys])
-        stale = self._stale(spans, keys, cached) if cached else set()
-        found = {key: part for key, part in cached.items() if key not in stale}
-        missing = {
+        wanted = {
             key: span
             for window_spans, window_keys in zip(spans, keys, strict=True)
             for span, key in zip(window_spans, window_keys, strict=True)
-            if key not in found
         }
-        found.update(self._compute(binning, missing))
+        stored = self.cache.stored(list(wanted))
+        # The stored parts decode while the warehouse verifies their days and computes the days never stored.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            decoding = pool.submit(decode_entries, stored)
+            totals = self._totals([wanted[key] for key in stored]) if stored else {}
+            found = self._compute(binning, {key: span for key, span in wanted.items() if key not in stored})
+            cached = decoding.result()
+        stale = self._stale(wanted, cached, totals)
+        found.update({key: part for key, part in cached.items() if key not in stale})
+        # Stale days (late rows) and unreadable entries, computed in a second round: rare.
+        found.update(self._compute(binning, {key: span for key, span in wanted.items() if key not in found}))
         profiles = []
         for window, window_keys in zip(windows, keys, strict=True):
             reused = sum(1 for key in window_keys if key in cached and key not in stale)
@@ -158,19 +166,15 @@ class DayPartProfiler:
         return known
 
     def _stale(
-        self, spans: list[list[TimeWindow]], keys: list[list[str]], cached: dict[str, Any]
+        self, spans: dict[str, TimeWindow], cached: dict[str, Any], totals: dict[str, DayTotals]
     ) -> set[str]:
-        """Keys of cached parts whose day no longer holds what the part counted; their days are reported."""
-        verified = {
-            key: span
-            for window_spans, window_keys in zip(spans, keys, strict=True)
-            for span, key in zip(window_spans, window_keys, strict=True)
-            if key in cached
-        }
-        totals = self._totals(list(verified.values()))
+        """Keys of `cached` parts (of the day `spans` names by key) whose day no longer holds what the part
+        counted, by the day `totals` read now; their days are reported, in time order."""
         stale = set()
-        for key, span in verified.items():
-            part = cached[key]
+        for key, span in spans.items():
+            part = cached.get(key)
+            if part is None:
+                continue
             day = _day(span)
             now = totals.get(day, DayTotals(0, None))
             if (part.rows, part.max_timestamp) != (now.rows, now.latest):
@@ -202,9 +206,25 @@ class DayPartProfiler:
         return {**read, **{_day(span): known[_day(span)] for span in spans if _whole(span)}}
 
     def _read_totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
-        """Rows and latest timestamp per day of `spans` now, in one query over each window's runs of touching days."""
+        """Rows and latest timestamp per day of `spans` now: on a warehouse server, consecutive groups of the
+        days are read side by side, one statement each (a single one aggregates in one process there)."""
+        ordered = sorted(spans, key=lambda span: span.start)
+        size = -(-len(ordered) // max(self.source.warehouse.concurrency, 1))
+        groups = [ordered[start : start + size] for start in range(0, len(ordered), size)]
+        queries = [self._totals_query(group, len(groups) > 1) for group in groups]
+        return {
+            day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
+            for rows in self.source.warehouse.fetch_all(queries)
+            for row in rows
+        }
+
+    def _totals_query(
+        self, spans: list[TimeWindow], labelled: bool
+    ) -> tuple[sa.Select[Any], str, tuple[Scan, ...]]:
+        """The statement reading rows and latest timestamp per day of `spans` (in time order), over each
+        window's runs of touching days, with its purpose (naming its days when `labelled`) and scans."""
         by_window: dict[str, list[tuple[str, TimeWindow]]] = {}
-        for span in sorted(spans, key=lambda span: span.start):
+        for span in spans:
             by_window.setdefault(span.name, []).append((_day(span), span))
         windows = [
             TimeWindow(name, run[0][1].start, run[-1][1].end)
@@ -223,15 +243,9 @@ class DayPartProfiler:
             .group_by(day)
         )
         names = " and ".join(dict.fromkeys(window.name for window in windows))
-        rows = self.source.warehouse.fetch(
-            query,
-            f"verify cached parts of {self.source.mapping.table} {names}",
-            tuple(self.source.scan(window) for window in windows),
-        )
-        return {
-            day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
-            for row in rows
-        }
+        days = f" ({_day(spans[0])}..{_day(spans[-1])})" if labelled else ""
+        purpose = f"verify cached parts of {self.source.mapping.table} {names}{days}"
+        return query, purpose, tuple(self.source.scan(window) for window in windows)
 
 
 def _day(span: TimeWindow) -> str:
