@@ -160,6 +160,11 @@ def test_on_two_connections_the_cached_days_are_verified_in_two_statements_side_
         "verify cached parts of features reference and current (2024-04-17..2024-05-31)",
     ]
     assert sum(record.rows for record in verifying) == 28 + 7
+    reads: dict[str, float] = {}
+    for record in verifying:
+        for scan, times in record.scans:
+            reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
+    assert reads == pytest.approx({"reference": 1.0, "current": 1.0})  # each window verified in one read
     assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -211,7 +212,8 @@ class DayPartProfiler:
         ordered = sorted(spans, key=lambda span: span.start)
         size = -(-len(ordered) // max(self.source.warehouse.concurrency, 1))
         groups = [ordered[start : start + size] for start in range(0, len(ordered), size)]
-        queries = [self._totals_query(group, len(groups) > 1) for group in groups]
+        verified = Counter(span.name for span in ordered)
+        queries = [self._totals_query(group, len(groups) > 1, verified) for group in groups]
         return {
             day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
             for rows in self.source.warehouse.fetch_all(queries)
@@ -219,19 +221,23 @@ class DayPartProfiler:
         }
 
     def _totals_query(
-        self, spans: list[TimeWindow], labelled: bool
+        self, spans: list[TimeWindow], labelled: bool, verified: Counter[str]
     ) -> tuple[sa.Select[Any], str, tuple[Scan, ...]]:
         """The statement reading rows and latest timestamp per day of `spans` (in time order), over each
-        window's runs of touching days, with its purpose (naming its days when `labelled`) and scans."""
+        window's runs of touching days, with its purpose (naming its days when `labelled`) and scans: each run
+        its share of the `verified` days of its window, so that a window's verification is one read."""
         by_window: dict[str, list[tuple[str, TimeWindow]]] = {}
         for span in spans:
             by_window.setdefault(span.name, []).append((_day(span), span))
-        windows = [
-            TimeWindow(name, run[0][1].start, run[-1][1].end)
-            for name, named in by_window.items()
-            for run in _runs(named)
-        ]
-        windows.sort(key=lambda window: window.start)
+        runs = sorted(
+            (
+                (TimeWindow(name, run[0][1].start, run[-1][1].end), len(run))
+                for name, named in by_window.items()
+                for run in _runs(named)
+            ),
+            key=lambda item: item[0].start,
+        )
+        windows = [window for window, _ in runs]
         timestamp = self.source.column("timestamp")
         day = day_of(timestamp).label("day")
         source = self.source.only_within("timestamp", windows)
@@ -243,9 +249,10 @@ class DayPartProfiler:
             .group_by(day)
         )
         names = " and ".join(dict.fromkeys(window.name for window in windows))
-        days = f" ({_day(spans[0])}..{_day(spans[-1])})" if labelled else ""
-        purpose = f"verify cached parts of {self.source.mapping.table} {names}{days}"
-        return query, purpose, tuple(self.source.scan(window) for window in windows)
+        label = f" ({_day(spans[0])}..{_day(spans[-1])})" if labelled else ""
+        purpose = f"verify cached parts of {self.source.mapping.table} {names}{label}"
+        scans = tuple(self.source.scan(window, count / verified[window.name]) for window, count in runs)
+        return query, purpose, scans
 
 
 def _day(span: TimeWindow) -> str:
