@@ -115,6 +115,11 @@ class TimeWindow:
         """The same window moved back by `by`."""
         return TimeWindow(self.name, self.start - by, self.end - by)
 
+    def clipped_to(self, other: TimeWindow) -> TimeWindow | None:
+        """The part of this window inside `other` (keeping this one's name), or None when they do not meet."""
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        return TimeWindow(self.name, start, end) if start < end else None
+
     def whole_days(self) -> TimeWindow:
         """The UTC days whose last instant lies inside this window, as a window from midnight to midnight: what a
         DATE column selects, since a date stands for its whole day (the days of adjacent windows never overlap)."""

@@ -219,3 +219,36 @@ def test_windows_meeting_within_a_day_keep_one_part_per_window_and_day(
     # current today's afternoon half and its new last day.
     assert warm.notes["day_parts"]["computed"] == 2 + 2
     assert verdicts(warm) == verdicts(cold)
+
+
+def test_a_source_restricted_to_days_reads_only_those_days_inside_each_window(warehouse_url: str) -> None:
+    warehouse = Warehouse(warehouse_url, read_only=True)
+    source = TableSource.bind(warehouse, POLICY.tables.features, "tables.features")
+    new_days = [
+        TimeWindow("reference", datetime(2024, 4, 26, tzinfo=UTC), datetime(2024, 4, 27, tzinfo=UTC)),
+        TimeWindow("current", datetime(2024, 5, 31, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)),
+    ]
+    restricted = source.only_within("timestamp", new_days)
+    covering = TimeWindow("both", new_days[0].start, new_days[1].end)
+    first_half, second_half = covering.split(2)
+
+    def rows_in(window: TimeWindow) -> int:
+        query = sa.select(sa.func.count()).select_from(restricted.clause)
+        with warehouse.reading() as connection:
+            return int(
+                connection.execute(query.where(*restricted.in_window("timestamp", window))).scalar_one()
+            )
+
+    def bounds_of(window: TimeWindow) -> set[object]:
+        predicate = sa.and_(*restricted.in_window("timestamp", window))
+        return set(predicate.compile(compile_kwargs={"literal_binds": False}).params.values())
+
+    assert rows_in(covering) == 2 * 400
+    assert rows_in(first_half) == rows_in(second_half) == 400
+    # Each part names only the day it holds: no range over the days between them for a planner to scan.
+    assert bounds_of(first_half) == {datetime(2024, 4, 26), datetime(2024, 4, 27)}
+    assert (
+        rows_in(TimeWindow("between", datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC)))
+        == 0
+    )
+    warehouse.dispose()

@@ -33,8 +33,8 @@ class TableSource:
     section: str
     """The policy path of the mapping, e.g. ``tables.features``."""
     clause: sa.TableClause
-    restriction: tuple[ColumnElement[bool], ...] = ()
-    """Further predicates every windowed query of the table applies (`only_within`)."""
+    spans: tuple[TimeWindow, ...] | None = None
+    """The only spans of the timestamp a windowed query reads (`only_within`); None: the whole window."""
 
     @classmethod
     def bind(cls, warehouse: Warehouse, mapping: TableMapping, section: str) -> TableSource:
@@ -111,15 +111,29 @@ class TableSource:
         return instant + timedelta(days=1) if self.is_date(field) else instant
 
     def in_window(self, field: str, window: TimeWindow) -> list[ColumnElement[bool]]:
-        """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters and the
-        source's restriction."""
-        return [self._within(field, window), *self.filters(), *self.restriction]
+        """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters; a source
+        restricted to spans of its timestamp (`only_within`) reads only their parts inside the window."""
+        if field != "timestamp" or self.spans is None:
+            return [self._within(field, window), *self.filters()]
+        # One range per span, not the window's range plus the spans: PostgreSQL then scans each span's pages
+        # (a BitmapOr), where it read the whole window's and kept 1.4M of 9.5M rows (a new day at 100M rows).
+        inside = [clipped for span in self.spans if (clipped := span.clipped_to(window)) is not None]
+        return [
+            sa.or_(*(self._within(field, span) for span in inside)) if inside else sa.false(),
+            *self.filters(),
+        ]
 
     def only_within(self, field: str, windows: Collection[TimeWindow]) -> TableSource:
-        """This source restricted to rows whose `field` lies in one of `windows`: a window over several of them
-        then reads only their rows."""
-        spans = sa.or_(*(self._within(field, window) for window in windows))
-        return replace(self, restriction=(*self.restriction, spans))
+        """This source restricted to rows whose `field` (the timestamp) lies in one of `windows` (within any
+        earlier restriction): a window over several of them then reads only their rows."""
+        if field != "timestamp":
+            raise ValueError(f"only the timestamp restricts a source, not {field!r}")
+        spans = tuple(windows)
+        if self.spans is not None:
+            spans = tuple(
+                clipped for span in spans for earlier in self.spans if (clipped := span.clipped_to(earlier))
+            )
+        return replace(self, spans=spans)
 
     def _within(self, field: str, window: TimeWindow) -> ColumnElement[bool]:
         column = self.column(field)
