@@ -112,16 +112,15 @@ class TableSource:
 
     def in_window(self, field: str, window: TimeWindow) -> list[ColumnElement[bool]]:
         """Rows with ``start <= field < end`` (whole days for a DATE column), plus the mapping's filters; a source
-        restricted to spans of its timestamp (`only_within`) reads only their parts inside the window."""
-        if field != "timestamp" or self.spans is None:
+        restricted to spans of its timestamp (`only_within`) reads only the rows in them."""
+        if self.spans is None:
             return [self._within(field, window), *self.filters()]
+        if field != "timestamp":
+            return [self._within(field, window), self._in_spans(self.spans), *self.filters()]
         # One range per span, not the window's range plus the spans: PostgreSQL then scans each span's pages
         # (a BitmapOr), where it read the whole window's and kept 1.4M of 9.5M rows (a new day at 100M rows).
         inside = [clipped for span in self.spans if (clipped := span.clipped_to(window)) is not None]
-        return [
-            sa.or_(*(self._within(field, span) for span in inside)) if inside else sa.false(),
-            *self.filters(),
-        ]
+        return [self._in_spans(inside), *self.filters()]
 
     def only_within(self, field: str, windows: Collection[TimeWindow]) -> TableSource:
         """This source restricted to rows whose `field` (the timestamp) lies in one of `windows` (within any
@@ -131,9 +130,16 @@ class TableSource:
         spans = tuple(windows)
         if self.spans is not None:
             spans = tuple(
-                clipped for span in spans for earlier in self.spans if (clipped := span.clipped_to(earlier))
+                clipped
+                for span in spans
+                for earlier in self.spans
+                if (clipped := span.clipped_to(earlier)) is not None
             )
         return replace(self, spans=spans)
+
+    def _in_spans(self, spans: Collection[TimeWindow]) -> ColumnElement[bool]:
+        """Rows whose timestamp lies in one of `spans` (none: no row)."""
+        return sa.or_(*(self._within("timestamp", span) for span in spans)) if spans else sa.false()
 
     def _within(self, field: str, window: TimeWindow) -> ColumnElement[bool]:
         column = self.column(field)
