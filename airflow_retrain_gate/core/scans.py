@@ -145,7 +145,8 @@ def tally(
     scans: Iterable[tuple[Scan, int]], cached: Iterable[Scan], catalog: Iterable[str]
 ) -> tuple[TableScans, ...]:
     """Sum each query's declared scans (with the times it read them), the profiles the cache answered, and the
-    catalog reads, per table and window, in order of first appearance."""
+    catalog reads, per table and window: tables by name, windows reference and current first (`_window_rank`), so
+    that a run whose queries finished in another order (they run side by side) reads the same."""
     windows: dict[str, dict[str, WindowScans]] = {}
     catalog_reads: dict[str, int] = {}
     for table in catalog:
@@ -164,9 +165,21 @@ def tally(
         seen = windows.setdefault(scan.table, {}).get(scan.window, WindowScans(scan.window))
         windows[scan.table][scan.window] = WindowScans(scan.window, seen.queries, seen.reads, seen.cached + 1)
     return tuple(
-        TableScans(table, tuple(by_window.values()), catalog_reads.get(table, 0))
-        for table, by_window in windows.items()
+        TableScans(
+            table,
+            tuple(sorted(windows[table].values(), key=_window_rank)),
+            catalog_reads.get(table, 0),
+        )
+        for table in sorted(windows)
     )
+
+
+def _window_rank(scans: WindowScans) -> tuple[int, str]:
+    """The policy's windows in time order, then the other spans (label spans, lookbacks) by name."""
+    policy_windows = ("reference", "current")
+    if scans.window in policy_windows:
+        return policy_windows.index(scans.window), ""
+    return len(policy_windows), scans.window
 
 
 UNDECLARED = Scan("(undeclared)", "unknown span")

@@ -15,7 +15,14 @@ from airflow_retrain_gate.core.gate import resolve_windows
 from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
 from airflow_retrain_gate.core.profiling.outcomes import LABELS_SPAN
 from airflow_retrain_gate.core.profiling.table_source import TableSource
-from airflow_retrain_gate.core.scans import TableScans, WindowScans, describe_scans, references, tally_records
+from airflow_retrain_gate.core.scans import (
+    Scan,
+    TableScans,
+    WindowScans,
+    describe_scans,
+    references,
+    tally_records,
+)
 from airflow_retrain_gate.core.warehouse import QueryRecord
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
@@ -217,3 +224,20 @@ def test_tallies_read_as_one_line() -> None:
     # A query that does not say what it reads still shows, so that it gets declared.
     undeclared = tally_records([QueryRecord("new profile", 3, 0.1)], ())
     assert describe_scans(undeclared) == "(undeclared) 1x unknown span"
+
+
+def test_a_tally_reads_the_same_whichever_query_finished_first() -> None:
+    """Profiles of several tables, and a window's verification parts, run side by side: the query log holds
+    them in the order they finished, and the tally puts tables by name and each table's windows in time order."""
+    records = [
+        QueryRecord("verify predictions", 3, 0.1, ((Scan("predictions", "current"), 1),)),
+        QueryRecord("outcomes", 5, 0.1, ((Scan("outcomes", LABELS_SPAN), 1),)),
+        QueryRecord("verify features, second half", 3, 0.1, ((Scan("features", "current"), 1),)),
+        QueryRecord("verify features, first half", 4, 0.1, ((Scan("features", "reference"), 1),)),
+        QueryRecord("features", catalog="features", rows=2, seconds=0.0),
+    ]
+    finished_otherwise = tally_records(list(reversed(records)), ())
+    assert tally_records(records, ()) == finished_otherwise
+    assert describe_scans(finished_otherwise) == (
+        "features 1x reference, 1x current; outcomes 1x labels by as_of; predictions 1x current"
+    )
