@@ -28,6 +28,8 @@ class Scan:
     """The span read: ``reference``, ``current``, or another span such as ``freshness lookback``."""
     share: float = 1.0
     """The part of the span's days the query reads (a window profiled in day-aligned parts reads a share each)."""
+    by_index: bool = False
+    """Whether the query reads a few days of the table through an index led by its timestamp."""
 
 
 @dataclass(frozen=True)

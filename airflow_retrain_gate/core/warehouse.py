@@ -240,11 +240,14 @@ class Warehouse:
                     field_path, f"table {qualified_name!r} not found{where} (tables: {listed})"
                 )
             columns = _reflect_columns(connection, inspector, schema_name, actual)
-        return TableSchema(schema_name, actual, columns)
+            indexed = _leading_index_columns(connection, schema_name, actual)
+        return TableSchema(schema_name, actual, columns, indexed)
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """A connection in a read-only transaction (where the dialect has one), in UTC, with the timeout set.
+    def reading(self, by_index: bool = False) -> Iterator[Connection]:
+        """A connection in a read-only transaction (where the dialect has one), in UTC, with the timeout set;
+        `by_index`: the statement reads a few days of tables through indexes led by their timestamps, and
+        PostgreSQL is kept from scanning the whole tables instead.
 
         A statement past the timeout, or stopped by `cancel`, ends in a WarehouseError saying so.
         """
@@ -258,7 +261,7 @@ class Warehouse:
             timer = _EmbeddedTimeout(raw, timeout_s) if connection.dialect.name in EMBEDDED_DIALECTS else None
             try:
                 with connection.begin():
-                    _prepare_read(connection, timeout_s)
+                    _prepare_read(connection, timeout_s, by_index)
                     yield connection
             except sa.exc.SQLAlchemyError:
                 if self._cancelled:
@@ -288,8 +291,10 @@ class Warehouse:
         windows it `scans` (as the caller declares them) and how many times the statement reads each."""
         started = time.perf_counter()
 
+        by_index = bool(scans) and all(scan.by_index for scan in scans)
+
         def read() -> list[sa.Row[Any]]:
-            with self.reading() as connection:
+            with self.reading(by_index) as connection:
                 return list(connection.execute(query).all())
 
         rows = self._read(read, purpose, f"{purpose}: query failed")
@@ -366,7 +371,7 @@ class Warehouse:
         self.engine.dispose()
 
 
-def _prepare_read(connection: Connection, timeout_s: float) -> None:
+def _prepare_read(connection: Connection, timeout_s: float, by_index: bool) -> None:
     dialect = connection.dialect.name
     if dialect == "postgresql":
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
@@ -375,6 +380,12 @@ def _prepare_read(connection: Connection, timeout_s: float) -> None:
             # Grouping expressions hide how few groups there are (days x bins); without room to hash, the
             # planner sorts the whole window once per grouping set.
             connection.exec_driver_sql("SET LOCAL hash_mem_multiplier = 64")
+        if by_index:
+            # PostgreSQL costs a BRIN bitmap scan of one day of a 70-day table like a scan of the whole table, and
+            # scanned the whole table for one new day in two: 6.5-7.4 s against 2.0-2.5 s at 100M rows, whether
+            # the table was in the page cache or not. (For half of the table, the seq scan it picks is faster
+            # from disk: so only a few days' reads are steered.) Without an index path, it still scans the table.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         # Enforced by the server: the statement ends on time even when this process is gone.
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
     elif dialect == "spark":
@@ -412,6 +423,24 @@ def _schema_exists(inspector: sa.Inspector, schema: str) -> bool:
         )
     except sa.exc.SQLAlchemyError:
         return False
+
+
+_LEADING_INDEX_COLUMNS = sa.text(
+    "SELECT attribute.attname FROM pg_catalog.pg_index AS ix JOIN pg_catalog.pg_attribute AS attribute"
+    " ON attribute.attrelid = ix.indrelid AND attribute.attnum = ix.indkey[0]"
+    " WHERE ix.indrelid = to_regclass(:name) AND ix.indisvalid AND ix.indpred IS NULL"
+)
+"""PostgreSQL: the columns that lead a valid, whole-table index of a table (expression indexes lead with none)."""
+
+
+def _leading_index_columns(connection: Connection, schema: str | None, table: str) -> frozenset[str]:
+    """The columns that lead an index of `table` on PostgreSQL (a BRIN on an append-only table's timestamp, a
+    btree); none elsewhere, where the gate does not steer the planner."""
+    if connection.dialect.name != "postgresql":
+        return frozenset()
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    name = ".".join(quote(part) for part in (schema, table) if part)
+    return frozenset(connection.execute(_LEADING_INDEX_COLUMNS, {"name": name}).scalars())
 
 
 def _reflect_columns(

@@ -34,8 +34,9 @@ log = logging.getLogger("airflow_retrain_gate")
 
 SHORT_RUN_DAYS = 2
 """Runs of at most this many missing days (a daily run's new day in each window) are profiled together, in one
-set of statements reading only their days; longer runs each get their own (a restricted scan of the days
-between them costs more than the statements it saves, measured on DuckDB)."""
+set of statements reading only their days, through an index led by the timestamp where PostgreSQL has one; longer
+runs each get their own (a restricted scan of the days between them costs more than the statements it saves,
+measured on DuckDB)."""
 
 WindowProfiler = Callable[[TableSource, TimeWindow, FeatureBinning | None, ProfileSettings], TableProfile]
 """Profiles a table over a window on given bins (None: derives them), as `profile_features` does."""
@@ -128,6 +129,8 @@ class DayPartProfiler:
         names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
         covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
         source = self.source if len(runs) == 1 else self.source.only_within("timestamp", missing.values())
+        if all(len(run) <= SHORT_RUN_DAYS for run in runs):
+            source = source.over_few_days()
         by_day = {
             part.window.start.date(): part
             for part in split_days(self.profiler(source, covering, binning, self.settings))

@@ -41,6 +41,9 @@ class TableSchema:
     schema: str | None
     name: str
     columns: dict[str, ColumnSchema]
+    indexed: frozenset[str] = frozenset()
+    """Columns that lead an index of the table (reflected on PostgreSQL only), through which a range of their
+    values is read without scanning the whole table."""
 
     @property
     def qualified_name(self) -> str:

@@ -35,6 +35,8 @@ class TableSource:
     clause: sa.TableClause
     spans: tuple[TimeWindow, ...] | None = None
     """The only spans of the timestamp a windowed query reads (`only_within`); None: the whole window."""
+    few_days: bool = False
+    """Whether its queries read a few days of the table (`over_few_days`): through an index of the timestamp."""
 
     @classmethod
     def bind(cls, warehouse: Warehouse, mapping: TableMapping, section: str) -> TableSource:
@@ -48,9 +50,11 @@ class TableSource:
         return cls(warehouse, info, mapping, section, info.clause(names))
 
     def scan(self, window: TimeWindow | str, share: float = 1.0) -> Scan:
-        """What a query over `window` (or a span named so) of this table reads, for the warehouse's tally."""
+        """What a query over `window` (or a span named so) of this table reads, for the warehouse's tally, and
+        whether it reads few days through an index led by the timestamp (`Scan.by_index`)."""
         name = window if isinstance(window, str) else window.name
-        return Scan(self.info.qualified_name, name, share)
+        by_index = self.few_days and self.column("timestamp").name in self.info.indexed
+        return Scan(self.info.qualified_name, name, share, by_index)
 
     def column(self, field: str) -> ColumnElement[Any]:
         """The SQL column a mapping field names (``timestamp``, ``score`` ...)."""
@@ -136,6 +140,11 @@ class TableSource:
                 if (clipped := span.clipped_to(earlier)) is not None
             )
         return replace(self, spans=spans)
+
+    def over_few_days(self) -> TableSource:
+        """This source for queries that read a few days of the table (a daily run's new days): where an index leads
+        with its timestamp, the warehouse reads them through it (`Warehouse.reading`)."""
+        return replace(self, few_days=True)
 
     def _in_spans(self, spans: Collection[TimeWindow]) -> ColumnElement[bool]:
         """Rows whose timestamp lies in one of `spans` (none: no row)."""

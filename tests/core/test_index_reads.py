@@ -1,0 +1,158 @@
+"""On PostgreSQL, a daily run reads its new days through an index led by the timestamp (a BRIN index on an
+append-only table, or a btree): PostgreSQL costs a BRIN bitmap scan of one day like a scan of the whole table and
+often picks the scan. Only those few-day reads are steered; the rest keeps the planner's choice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.core.decision import Decision
+
+AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def build_features(url: str, schema: str, index: str | None) -> None:
+    """70 days of 300 rows a day before AS_OF in `schema`.features, with the index created by `index` (SQL run
+    after the load, ``{table}`` standing for the table) or none."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"""
+            CREATE TABLE {schema}.features AS
+            SELECT TIMESTAMP '2024-03-23' + i * INTERVAL '288 seconds' AS event_ts, i AS row_id,
+                   (i * 7919) % 1000 / 10.0 AS amount, 'city_' || (i % 13) AS city
+            FROM generate_series(0, 70 * 300 - 1) AS i
+            """
+            )
+        )
+        if index is not None:
+            connection.exec_driver_sql(index.format(table=f"{schema}.features"))
+        connection.exec_driver_sql(f"ANALYZE {schema}.features")
+    engine.dispose()
+
+
+def policy(schema: str) -> Any:
+    """Features over four weeks of reference and one current week, with a profile cache."""
+    return parse_policy(
+        {
+            "name": "index-reads",
+            "tables": {
+                "features": {
+                    "table": f"{schema}.features",
+                    "timestamp": "event_ts",
+                    "numeric": ["amount"],
+                    "categorical": ["city"],
+                }
+            },
+        }
+    )
+
+
+def run_recording_seqscan(
+    url: str, schema: str, state: StateStore, as_of: datetime
+) -> tuple[Decision, Warehouse, list[str]]:
+    """A gate run, with the `enable_seqscan` setting each of its statements ran under, as PostgreSQL reports it
+    in the statement's own transaction."""
+    warehouse = Warehouse(url, read_only=True)
+    settings: list[str] = []
+
+    @sa.event.listens_for(warehouse.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "features" in statement and "pg_catalog" not in statement:
+            with cursor.connection.cursor() as probe:
+                probe.execute("SHOW enable_seqscan")
+                settings.append(probe.fetchone()[0])
+
+    decision = run_gate(policy(schema), warehouse, as_of, state=state)
+    warehouse.dispose()
+    return decision, warehouse, settings
+
+
+def by_index(warehouse: Warehouse) -> dict[str, bool]:
+    """Each query of a run (by purpose): whether it read its days through the timestamp's index."""
+    return {
+        record.purpose: all(scan.by_index for scan, _ in record.scans)
+        for record in warehouse.query_log.records
+        if record.catalog is None
+    }
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["CREATE INDEX ON {table} USING brin (event_ts)", "CREATE INDEX ON {table} (event_ts, city)"],
+    ids=["brin", "btree led by the timestamp"],
+)
+def test_a_daily_run_reads_its_new_days_through_the_timestamps_index(
+    postgres_server: str, postgres_schema: str, tmp_path: Path, index: str
+) -> None:
+    build_features(postgres_server, postgres_schema, index)
+    assert Warehouse(postgres_server).describe(f"{postgres_schema}.features", "tables.features").indexed == {
+        "event_ts"
+    }
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+
+    first, first_reads, first_settings = run_recording_seqscan(
+        postgres_server, postgres_schema, state, AS_OF - timedelta(days=1)
+    )
+    daily, daily_reads, daily_settings = run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF)
+
+    # The first run profiles whole windows: the planner chooses how.
+    assert not any(by_index(first_reads).values()) and set(first_settings) == {"on"}
+    # The daily run verifies the cached days over both windows as the planner chooses, and profiles its two new
+    # days through the index.
+    steered = by_index(daily_reads)
+    assert daily.notes["day_parts"]["computed"] == 2  # type: ignore[index]
+    assert {purpose for purpose, through in steered.items() if not through} == {
+        purpose for purpose in steered if purpose.startswith("verify cached parts")
+    }
+    assert daily_settings.count("off") == sum(steered.values()) > 0
+    assert daily_settings.count("on") == len(steered) - sum(steered.values())
+    cold = run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF)
+    assert (daily.branch, [f.status for f in daily.findings]) == (
+        cold.branch,
+        [f.status for f in cold.findings],
+    )
+
+
+def test_without_an_index_led_by_the_timestamp_the_planner_chooses(
+    postgres_server: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    # A composite index led by another column, a partial index and an expression index: none reads any day.
+    indexes = (
+        "CREATE INDEX ON {table} (city, event_ts); CREATE INDEX ON {table} (event_ts) WHERE city = 'city_1';"
+        " CREATE INDEX ON {table} ((CAST(event_ts AS DATE)))"
+    )
+    build_features(postgres_server, postgres_schema, indexes)
+    assert Warehouse(postgres_server).describe(f"{postgres_schema}.features", "tables.features").indexed == {
+        "city"
+    }
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF - timedelta(days=1))
+    daily, daily_reads, daily_settings = run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF)
+    assert daily.notes["day_parts"]["computed"] == 2  # type: ignore[index]
+    assert not any(by_index(daily_reads).values()) and set(daily_settings) == {"on"}
+
+
+def test_a_read_through_the_index_plans_an_index_scan_of_one_day(
+    postgres_server: str, postgres_schema: str
+) -> None:
+    """What the steering does to a plan: one day of the BRIN-indexed table, read by index or as the planner likes."""
+    build_features(postgres_server, postgres_schema, "CREATE INDEX ON {table} USING brin (event_ts)")
+    one_day = (
+        f"EXPLAIN SELECT count(*) FROM {postgres_schema}.features "
+        "WHERE event_ts >= TIMESTAMP '2024-05-20' AND event_ts < TIMESTAMP '2024-05-21'"
+    )
+    warehouse = Warehouse(postgres_server)
+    with warehouse.reading(by_index=True) as connection:
+        steered = "\n".join(line for (line,) in connection.exec_driver_sql(one_day))
+    with warehouse.reading() as connection:
+        assert connection.exec_driver_sql("SHOW enable_seqscan").scalar() == "on"
+    warehouse.dispose()
+    assert "Bitmap Index Scan" in steered and "Seq Scan" not in steered
