@@ -435,12 +435,18 @@ _LEADING_INDEX_COLUMNS = sa.text(
 
 def _leading_index_columns(connection: Connection, schema: str | None, table: str) -> frozenset[str]:
     """The columns that lead an index of `table` on PostgreSQL (a BRIN on an append-only table's timestamp, a
-    btree); none elsewhere, where the gate does not steer the planner."""
+    btree); none elsewhere, where the gate does not steer the planner, nor on a server speaking PostgreSQL's
+    protocol without its catalog (a faster plan is not worth failing the gate for)."""
     if connection.dialect.name != "postgresql":
         return frozenset()
     quote = connection.dialect.identifier_preparer.quote_identifier
     name = ".".join(quote(part) for part in (schema, table) if part)
-    return frozenset(connection.execute(_LEADING_INDEX_COLUMNS, {"name": name}).scalars())
+    try:
+        with connection.begin_nested():
+            return frozenset(connection.execute(_LEADING_INDEX_COLUMNS, {"name": name}).scalars())
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("cannot list the indexes of %s: %s", name, short_error(error))
+        return frozenset()
 
 
 def _reflect_columns(

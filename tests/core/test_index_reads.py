@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_gate
+from airflow_retrain_gate.core import warehouse as warehouse_module
 from airflow_retrain_gate.core.decision import Decision
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
@@ -156,3 +157,24 @@ def test_a_read_through_the_index_plans_an_index_scan_of_one_day(
         assert connection.exec_driver_sql("SHOW enable_seqscan").scalar() == "on"
     warehouse.dispose()
     assert "Bitmap Index Scan" in steered and "Seq Scan" not in steered
+
+
+def test_a_server_without_postgresqls_index_catalog_still_reflects_the_table(
+    postgres_server: str,
+    postgres_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that speaks PostgreSQL's protocol without its catalog: the index listing fails, in a savepoint, and
+    the gate reads as the planner chooses."""
+    build_features(postgres_server, postgres_schema, "CREATE INDEX ON {table} USING brin (event_ts)")
+    monkeypatch.setattr(
+        warehouse_module, "_LEADING_INDEX_COLUMNS", sa.text("SELECT 1 FROM pg_catalog.pg_no_index")
+    )
+    warehouse = Warehouse(postgres_server)
+    info = warehouse.describe(f"{postgres_schema}.features", "tables.features")
+    warehouse.dispose()
+    assert info.indexed == frozenset() and "event_ts" in info.columns
+    assert "cannot list the indexes of" in caplog.text
+    decision = run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF)
+    assert decision.queries > 0 and not [f for f in decision.findings if f.status.value == "error"]
