@@ -382,7 +382,7 @@ def _prepare_read(connection: Connection, timeout_s: float, by_index: bool) -> N
             connection.exec_driver_sql("SET LOCAL hash_mem_multiplier = 64")
         if by_index:
             # PostgreSQL costs a BRIN bitmap scan of one day of a 70-day table like a scan of the whole table, and
-            # scanned the whole table for one new day in two: 6.5-7.4 s against 2.0-2.5 s at 100M rows, whether
+            # scanned the whole table for one new day in two: 5.7-7.4 s against 1.9-2.5 s at 100M rows, whether
             # the table was in the page cache or not. (For half of the table, the seq scan it picks is faster
             # from disk: so only a few days' reads are steered.) Without an index path, it still scans the table.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")

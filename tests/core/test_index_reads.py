@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_gate
 from airflow_retrain_gate.core import warehouse as warehouse_module
 from airflow_retrain_gate.core.decision import Decision
+from airflow_retrain_gate.core.policy import Policy
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -39,8 +40,8 @@ def build_features(url: str, schema: str, index: str | None) -> None:
     engine.dispose()
 
 
-def policy(schema: str) -> Any:
-    """Features over four weeks of reference and one current week, with a profile cache."""
+def policy(schema: str) -> Policy:
+    """The features of `schema`, over the default windows (four weeks of reference, one current week)."""
     return parse_policy(
         {
             "name": "index-reads",
