@@ -240,8 +240,8 @@ class Warehouse:
                     field_path, f"table {qualified_name!r} not found{where} (tables: {listed})"
                 )
             columns = _reflect_columns(connection, inspector, schema_name, actual)
-            indexed = _leading_index_columns(connection, schema_name, actual)
-        return TableSchema(schema_name, actual, columns, indexed)
+            indexed, btree_indexed = _leading_index_columns(connection, schema_name, actual)
+        return TableSchema(schema_name, actual, columns, indexed, btree_indexed)
 
     @contextmanager
     def reading(self, by_index: bool = False) -> Iterator[Connection]:
@@ -426,27 +426,39 @@ def _schema_exists(inspector: sa.Inspector, schema: str) -> bool:
 
 
 _LEADING_INDEX_COLUMNS = sa.text(
-    "SELECT attribute.attname FROM pg_catalog.pg_index AS ix JOIN pg_catalog.pg_attribute AS attribute"
+    "SELECT attribute.attname, method.amname FROM pg_catalog.pg_index AS ix"
+    " JOIN pg_catalog.pg_attribute AS attribute"
     " ON attribute.attrelid = ix.indrelid AND attribute.attnum = ix.indkey[0]"
+    " JOIN pg_catalog.pg_class AS ix_class ON ix_class.oid = ix.indexrelid"
+    " JOIN pg_catalog.pg_am AS method ON method.oid = ix_class.relam"
     " WHERE ix.indrelid = to_regclass(:name) AND ix.indisvalid AND ix.indpred IS NULL"
+    " AND method.amname IN ('btree', 'brin')"
 )
-"""PostgreSQL: the columns that lead a valid, whole-table index of a table (expression indexes lead with none)."""
+"""PostgreSQL: the columns that lead a valid, whole-table btree or BRIN index of a table, with the index's access
+method (expression indexes lead with no column; hash and other methods read no range)."""
 
 
-def _leading_index_columns(connection: Connection, schema: str | None, table: str) -> frozenset[str]:
-    """The columns that lead an index of `table` on PostgreSQL (a BRIN on an append-only table's timestamp, a
-    btree); none elsewhere, where the gate does not steer the planner, nor on a server speaking PostgreSQL's
-    protocol without its catalog (a faster plan is not worth failing the gate for)."""
+def _leading_index_columns(
+    connection: Connection, schema: str | None, table: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The columns that lead a btree or BRIN index of `table` on PostgreSQL (a BRIN on an append-only table's
+    timestamp, a btree), and those that lead a btree; none elsewhere, where the gate does not steer the planner,
+    nor on a server speaking PostgreSQL's protocol without its catalog (a faster plan is not worth failing the gate
+    for)."""
     if connection.dialect.name != "postgresql":
-        return frozenset()
+        return frozenset(), frozenset()
     quote = connection.dialect.identifier_preparer.quote_identifier
     name = ".".join(quote(part) for part in (schema, table) if part)
     try:
         with connection.begin_nested():
-            return frozenset(connection.execute(_LEADING_INDEX_COLUMNS, {"name": name}).scalars())
+            leading = connection.execute(_LEADING_INDEX_COLUMNS, {"name": name}).all()
     except sa.exc.SQLAlchemyError as error:
         log.warning("cannot list the indexes of %s: %s", name, short_error(error))
-        return frozenset()
+        return frozenset(), frozenset()
+    return (
+        frozenset(column for column, _ in leading),
+        frozenset(column for column, method in leading if method == "btree"),
+    )
 
 
 def _reflect_columns(

@@ -1,6 +1,7 @@
 """On PostgreSQL, a daily run reads its new days through an index led by the timestamp (a BRIN index on an
 append-only table, or a btree): PostgreSQL costs a BRIN bitmap scan of one day like a scan of the whole table and
-often picks the scan. Only those few-day reads are steered; the rest keeps the planner's choice."""
+often picks the scan. Where a btree leads, the cached days are verified one day at a time, each counted from the
+index. The rest keeps the planner's choice."""
 
 from __future__ import annotations
 
@@ -40,20 +41,16 @@ def build_features(url: str, schema: str, index: str | None) -> None:
     engine.dispose()
 
 
-def policy(schema: str) -> Policy:
-    """The features of `schema`, over the default windows (four weeks of reference, one current week)."""
+def policy(schema: str, windows: dict[str, Any] | None = None) -> Policy:
+    """The features of `schema`, over `windows` (default: four weeks of reference, one current week)."""
+    features = {
+        "table": f"{schema}.features",
+        "timestamp": "event_ts",
+        "numeric": ["amount"],
+        "categorical": ["city"],
+    }
     return parse_policy(
-        {
-            "name": "index-reads",
-            "tables": {
-                "features": {
-                    "table": f"{schema}.features",
-                    "timestamp": "event_ts",
-                    "numeric": ["amount"],
-                    "categorical": ["city"],
-                }
-            },
-        }
+        {"name": "index-reads", "tables": {"features": features}, **({"windows": windows} if windows else {})}
     )
 
 
@@ -87,17 +84,19 @@ def by_index(warehouse: Warehouse) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize(
-    "index",
-    ["CREATE INDEX ON {table} USING brin (event_ts)", "CREATE INDEX ON {table} (event_ts, city)"],
+    ("index", "btree"),
+    [
+        ("CREATE INDEX ON {table} USING brin (event_ts)", False),
+        ("CREATE INDEX ON {table} (event_ts, city)", True),
+    ],
     ids=["brin", "btree led by the timestamp"],
 )
 def test_a_daily_run_reads_its_new_days_through_the_timestamps_index(
-    postgres_server: str, postgres_schema: str, tmp_path: Path, index: str
+    postgres_server: str, postgres_schema: str, tmp_path: Path, index: str, btree: bool
 ) -> None:
     build_features(postgres_server, postgres_schema, index)
-    assert Warehouse(postgres_server).describe(f"{postgres_schema}.features", "tables.features").indexed == {
-        "event_ts"
-    }
+    info = Warehouse(postgres_server).describe(f"{postgres_schema}.features", "tables.features")
+    assert info.indexed == {"event_ts"} and info.btree_indexed == ({"event_ts"} if btree else set())
     state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
 
     first, first_reads, first_settings = run_recording_seqscan(
@@ -107,13 +106,14 @@ def test_a_daily_run_reads_its_new_days_through_the_timestamps_index(
 
     # The first run profiles whole windows: the planner chooses how.
     assert not any(by_index(first_reads).values()) and set(first_settings) == {"on"}
-    # The daily run verifies the cached days over both windows as the planner chooses, and profiles its two new
-    # days through the index.
+    # The daily run profiles its two new days through the index. It verifies the cached days one day at a time
+    # through a btree, and over both windows as the planner chooses through a BRIN index.
     steered = by_index(daily_reads)
     assert daily.notes["day_parts"]["computed"] == 2  # type: ignore[index]
-    assert {purpose for purpose, through in steered.items() if not through} == {
-        purpose for purpose in steered if purpose.startswith("verify cached parts")
-    }
+    verifying = {purpose for purpose in steered if purpose.startswith("verify cached parts")}
+    assert verifying and {purpose for purpose, through in steered.items() if not through} == (
+        set() if btree else verifying
+    )
     assert daily_settings.count("off") == sum(steered.values()) > 0
     assert daily_settings.count("on") == len(steered) - sum(steered.values())
     cold = run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF)
@@ -126,10 +126,11 @@ def test_a_daily_run_reads_its_new_days_through_the_timestamps_index(
 def test_without_an_index_led_by_the_timestamp_the_planner_chooses(
     postgres_server: str, postgres_schema: str, tmp_path: Path
 ) -> None:
-    # A composite index led by another column, a partial index and an expression index: none reads any day.
+    # A composite index led by another column, a partial index, an expression index and a hash index (which
+    # reads no range): none reads any day.
     indexes = (
         "CREATE INDEX ON {table} (city, event_ts); CREATE INDEX ON {table} (event_ts) WHERE city = 'city_1';"
-        " CREATE INDEX ON {table} ((CAST(event_ts AS DATE)))"
+        " CREATE INDEX ON {table} ((CAST(event_ts AS DATE))); CREATE INDEX ON {table} USING hash (event_ts)"
     )
     build_features(postgres_server, postgres_schema, indexes)
     assert Warehouse(postgres_server).describe(f"{postgres_schema}.features", "tables.features").indexed == {
@@ -140,6 +141,81 @@ def test_without_an_index_led_by_the_timestamp_the_planner_chooses(
     daily, daily_reads, daily_settings = run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF)
     assert daily.notes["day_parts"]["computed"] == 2  # type: ignore[index]
     assert not any(by_index(daily_reads).values()) and set(daily_settings) == {"on"}
+
+
+def verdicts(decision: Decision) -> tuple[str, list[tuple[str, str, str]]]:
+    """The branch and each finding's status: what must not depend on the state of the cache."""
+    return decision.branch.value, [(f.check, f.subject, f.status.value) for f in decision.findings]
+
+
+def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_rows_still_found(
+    postgres_server: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    build_features(postgres_server, postgres_schema, "CREATE INDEX ON {table} (event_ts)")
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF - timedelta(days=1))
+    engine = sa.create_engine(postgres_server)
+    with (
+        engine.begin() as connection
+    ):  # a late row in a cached reference day, and one at a day's last instant
+        connection.exec_driver_sql(
+            f"INSERT INTO {postgres_schema}.features VALUES (TIMESTAMP '2024-04-10 12:00', -1, 50.0, 'city_1'),"
+            " (TIMESTAMP '2024-05-27 23:59:59.999999', -2, 50.0, 'city_2')"
+        )
+    engine.dispose()
+    statements: list[str] = []
+    warehouse = Warehouse(postgres_server, read_only=True)
+    sa.event.listen(
+        warehouse.engine,
+        "before_cursor_execute",
+        lambda connection, cursor, statement, parameters, *rest: statements.append(
+            cursor.mogrify(statement, parameters).decode()
+        ),
+    )
+
+    daily = run_gate(policy(postgres_schema), warehouse, AS_OF, state=state)
+
+    assert daily.notes["day_parts"]["recomputed_days"] == {
+        f"{postgres_schema}.features": ["2024-04-10", "2024-05-27"]
+    }  # type: ignore[index]
+    assert verdicts(daily) == verdicts(run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF))
+    verifying = [record for record in warehouse.query_log.records if record.purpose.startswith("verify")]
+    assert sum(record.rows for record in verifying) == 28 + 7 - 2  # one row a cached day (today's are new)
+    reads: dict[str, float] = {}
+    for record in verifying:
+        for scan, times in record.scans:
+            reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
+    assert reads == pytest.approx(
+        {"reference": 1.0, "current": 1.0}
+    )  # each window still one read in the tally
+    verification = next(
+        statement for statement in statements if "UNION ALL" in statement and "max(" in statement
+    )
+    with warehouse.reading(by_index=True) as connection:
+        plan = "\n".join(line for (line,) in connection.exec_driver_sql(f"EXPLAIN {verification}"))
+    warehouse.dispose()
+    assert "Seq Scan" not in plan and "features_event_ts_idx" in plan
+
+
+def test_through_a_btree_windows_meeting_within_a_day_are_verified_as_a_grouped_read_would(
+    postgres_server: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    build_features(postgres_server, postgres_schema, "CREATE INDEX ON {table} (event_ts)")
+    meeting = policy(
+        postgres_schema,
+        {"reference": {"start": "-20d", "end": "-252h"}, "current": {"start": "-252h", "end": "0d"}},
+    )
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    warehouse = Warehouse(postgres_server, read_only=True)
+    run_gate(meeting, warehouse, AS_OF - timedelta(days=1), state=state)
+    warm = run_gate(meeting, warehouse, AS_OF, state=state)
+    cold = run_gate(meeting, warehouse, AS_OF)
+    warehouse.dispose()
+
+    # The seam day holds a part of each window; both are counted in one day's total, as when grouped by day.
+    assert warm.notes["day_parts"]["computed"] == 2 + 2  # type: ignore[index]
+    assert warm.notes["day_parts"]["recomputed_days"] == {}  # type: ignore[index]
+    assert verdicts(warm) == verdicts(cold)
 
 
 def test_a_read_through_the_index_plans_an_index_scan_of_one_day(

@@ -42,8 +42,10 @@ class TableSchema:
     name: str
     columns: dict[str, ColumnSchema]
     indexed: frozenset[str] = frozenset()
-    """Columns that lead an index of the table (reflected on PostgreSQL only), through which a range of their
-    values is read without scanning the whole table."""
+    """Columns that lead a btree or BRIN index of the table (reflected on PostgreSQL only), through which a range
+    of their values is read without scanning the whole table."""
+    btree_indexed: frozenset[str] = frozenset()
+    """Of `indexed`, the columns that lead a btree: a range of their values is counted from the index alone."""
 
     @property
     def qualified_name(self) -> str:
