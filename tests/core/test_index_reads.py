@@ -255,3 +255,56 @@ def test_a_server_without_postgresqls_index_catalog_still_reflects_the_table(
     assert "cannot list the indexes of" in caplog.text
     decision = run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF)
     assert decision.queries > 0 and not [f for f in decision.findings if f.status.value == "error"]
+
+
+def test_date_snapshots_of_a_shared_table_are_verified_one_day_at_a_time_through_their_btree(
+    postgres_server: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    """A DATE column as the timestamp, a btree led by it, and a filter keeping one feed of a shared table."""
+    engine = sa.create_engine(postgres_server)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"""
+            CREATE TABLE {postgres_schema}.snapshots AS
+            SELECT DATE '2024-03-23' + i / 300 AS snapshot_date, CASE WHEN mod(i, 4) = 0 THEN 'b' ELSE 'a' END AS feed,
+                   mod(i * 7919, 1000) / 10.0 AS amount, 'city_' || mod(i, 13) AS city
+            FROM generate_series(0, 70 * 300 - 1) AS i;
+            CREATE INDEX ON {postgres_schema}.snapshots (snapshot_date);
+            ANALYZE {postgres_schema}.snapshots
+            """
+        )
+    snapshots = parse_policy(
+        {
+            "name": "snapshots",
+            "tables": {
+                "features": {
+                    "table": f"{postgres_schema}.snapshots",
+                    "timestamp": "snapshot_date",
+                    "filters": {"feed": "a"},
+                    "numeric": ["amount"],
+                    "categorical": ["city"],
+                }
+            },
+        }
+    )
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    warehouse = Warehouse(postgres_server, read_only=True)
+    run_gate(snapshots, warehouse, AS_OF - timedelta(days=1), state=state)
+    with (
+        engine.begin() as connection
+    ):  # a reload adds rows to a cached day of the feed, and to another feed's
+        connection.exec_driver_sql(
+            f"INSERT INTO {postgres_schema}.snapshots VALUES (DATE '2024-04-10', 'a', 50.0, 'city_1'),"
+            " (DATE '2024-04-11', 'b', 50.0, 'city_1')"
+        )
+    engine.dispose()
+
+    daily = run_gate(snapshots, warehouse, AS_OF, state=state)
+
+    verifying = [record for record in warehouse.query_log.records if record.purpose.startswith("verify")]
+    warehouse.dispose()
+    assert verifying and all(scan.by_index for record in verifying for scan, _ in record.scans)
+    assert daily.notes["day_parts"]["recomputed_days"] == {  # type: ignore[index]
+        f"{postgres_schema}.snapshots": ["2024-04-10"]
+    }
+    assert verdicts(daily) == verdicts(run_gate(snapshots, Warehouse(postgres_server), AS_OF))
