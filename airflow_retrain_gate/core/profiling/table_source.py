@@ -142,8 +142,9 @@ class TableSource:
         return replace(self, spans=spans)
 
     def over_few_days(self) -> TableSource:
-        """This source for queries that read a few days of the table (a daily run's new days): where an index leads
-        with its timestamp, the warehouse reads them through it (`Warehouse.reading`)."""
+        """This source for queries that read a few days of the table (a daily run's new days, or a cached day counted
+        from a btree): where an index leads with its timestamp, the warehouse reads them through it
+        (`Warehouse.reading`)."""
         return replace(self, few_days=True)
 
     def _in_spans(self, spans: Collection[TimeWindow]) -> ColumnElement[bool]:
