@@ -155,9 +155,8 @@ def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_row
     state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
     run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF - timedelta(days=1))
     engine = sa.create_engine(postgres_server)
-    with (
-        engine.begin() as connection
-    ):  # a late row in a cached reference day, and one at a day's last instant
+    # A late row in a cached reference day, and one at a cached current day's last instant.
+    with engine.begin() as connection:
         connection.exec_driver_sql(
             f"INSERT INTO {postgres_schema}.features VALUES (TIMESTAMP '2024-04-10 12:00', -1, 50.0, 'city_1'),"
             " (TIMESTAMP '2024-05-27 23:59:59.999999', -2, 50.0, 'city_2')"
@@ -175,9 +174,8 @@ def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_row
 
     daily = run_gate(policy(postgres_schema), warehouse, AS_OF, state=state)
 
-    assert daily.notes["day_parts"]["recomputed_days"] == {
-        f"{postgres_schema}.features": ["2024-04-10", "2024-05-27"]
-    }  # type: ignore[index]
+    recomputed = daily.notes["day_parts"]["recomputed_days"]  # type: ignore[index]
+    assert recomputed == {f"{postgres_schema}.features": ["2024-04-10", "2024-05-27"]}
     assert verdicts(daily) == verdicts(run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF))
     verifying = [record for record in warehouse.query_log.records if record.purpose.startswith("verify")]
     assert sum(record.rows for record in verifying) == 28 + 7 - 2  # one row a cached day (today's are new)
@@ -185,9 +183,8 @@ def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_row
     for record in verifying:
         for scan, times in record.scans:
             reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
-    assert reads == pytest.approx(
-        {"reference": 1.0, "current": 1.0}
-    )  # each window still one read in the tally
+    # Each window is still one read in the tally.
+    assert reads == pytest.approx({"reference": 1.0, "current": 1.0})
     verification = next(
         statement for statement in statements if "UNION ALL" in statement and "max(" in statement
     )
@@ -290,9 +287,8 @@ def test_date_snapshots_of_a_shared_table_are_verified_one_day_at_a_time_through
     state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
     warehouse = Warehouse(postgres_server, read_only=True)
     run_gate(snapshots, warehouse, AS_OF - timedelta(days=1), state=state)
-    with (
-        engine.begin() as connection
-    ):  # a reload adds rows to a cached day of the feed, and to another feed's
+    # A reload adds a row to a cached day of the feed, and one to another feed's day.
+    with engine.begin() as connection:
         connection.exec_driver_sql(
             f"INSERT INTO {postgres_schema}.snapshots VALUES (DATE '2024-04-10', 'a', 50.0, 'city_1'),"
             " (DATE '2024-04-11', 'b', 50.0, 'city_1')"
