@@ -19,6 +19,7 @@ from airflow_retrain_gate.core.profiling.day_parts import merge_days, split_days
 from airflow_retrain_gate.core.profiling.features import ProfileSettings, profile_features
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.warehouse import QueryRecord
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 POLICY_DATA = {
@@ -77,6 +78,15 @@ def judged(decision: Decision) -> list[tuple[str, str, str, float | None]]:
 def verdicts(decision: Decision) -> tuple[str, list[tuple[str, str, str]]]:
     """The branch and each finding's status: what must not depend on the state of the cache."""
     return decision.branch.value, [(f.check, f.subject, f.status.value) for f in decision.findings]
+
+
+def window_reads(records: list[QueryRecord]) -> dict[str, float]:
+    """How much of each window the queries of `records` read, in whole windows (the scans tally's measure)."""
+    reads: dict[str, float] = {}
+    for record in records:
+        for scan, times in record.scans:
+            reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
+    return reads
 
 
 def new_state(tmp_path: Path, name: str) -> StateStore:
@@ -161,10 +171,7 @@ def test_on_two_connections_the_cached_days_are_verified_in_two_statements_side_
         "verify cached parts of features reference and current (2024-04-17..2024-05-31)",
     ]
     assert sum(record.rows for record in verifying) == 28 + 7
-    reads: dict[str, float] = {}
-    for record in verifying:
-        for scan, times in record.scans:
-            reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
+    reads = window_reads(verifying)
     assert reads == pytest.approx({"reference": 1.0, "current": 1.0})  # each window verified in one read
     assert parts_note(late)["recomputed_days"] == {"features": ["2024-04-10"]}
 

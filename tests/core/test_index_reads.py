@@ -16,6 +16,7 @@ from airflow_retrain_gate.core import StateStore, Warehouse, parse_policy, run_g
 from airflow_retrain_gate.core import warehouse as warehouse_module
 from airflow_retrain_gate.core.decision import Decision
 from airflow_retrain_gate.core.policy import Policy
+from tests.core.test_day_parts import verdicts, window_reads
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -117,10 +118,7 @@ def test_a_daily_run_reads_its_new_days_through_the_timestamps_index(
     assert daily_settings.count("off") == sum(steered.values()) > 0
     assert daily_settings.count("on") == len(steered) - sum(steered.values())
     cold = run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF)
-    assert (daily.branch, [f.status for f in daily.findings]) == (
-        cold.branch,
-        [f.status for f in cold.findings],
-    )
+    assert verdicts(daily) == verdicts(cold)
 
 
 def test_without_an_index_led_by_the_timestamp_the_planner_chooses(
@@ -141,11 +139,6 @@ def test_without_an_index_led_by_the_timestamp_the_planner_chooses(
     daily, daily_reads, daily_settings = run_recording_seqscan(postgres_server, postgres_schema, state, AS_OF)
     assert daily.notes["day_parts"]["computed"] == 2  # type: ignore[index]
     assert not any(by_index(daily_reads).values()) and set(daily_settings) == {"on"}
-
-
-def verdicts(decision: Decision) -> tuple[str, list[tuple[str, str, str]]]:
-    """The branch and each finding's status: what must not depend on the state of the cache."""
-    return decision.branch.value, [(f.check, f.subject, f.status.value) for f in decision.findings]
 
 
 def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_rows_still_found(
@@ -179,10 +172,7 @@ def test_through_a_btree_cached_days_are_verified_one_day_at_a_time_and_late_row
     assert verdicts(daily) == verdicts(run_gate(policy(postgres_schema), Warehouse(postgres_server), AS_OF))
     verifying = [record for record in warehouse.query_log.records if record.purpose.startswith("verify")]
     assert sum(record.rows for record in verifying) == 28 + 7 - 2  # one row a cached day (today's are new)
-    reads: dict[str, float] = {}
-    for record in verifying:
-        for scan, times in record.scans:
-            reads[scan.window] = reads.get(scan.window, 0.0) + scan.share * times
+    reads = window_reads(verifying)
     # Each window is still one read in the tally.
     assert reads == pytest.approx({"reference": 1.0, "current": 1.0})
     verification = next(
