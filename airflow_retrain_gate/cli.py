@@ -479,7 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler.addFilter(RedactingFilter())
         return int(args.handler(args))
     except Terminated as error:
-        print(f"retrain-gate: {error}", file=sys.stderr)
+        print(f"retrain-gate: {error}", file=sys.stderr, flush=True)
+        if error.abandoned:  # the interpreter would wait at exit for the reads' pool threads
+            sys.stdout.flush()
+            os._exit(error.exit_code)
         return error.exit_code
     except (PolicyError, UsageError) as error:
         print(f"retrain-gate: {one_line(str(error))}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,13 +12,17 @@ Result = TypeVar("Result")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 CANCEL_GRACE_S = 5.0
 """How long the stopped gate waits for its cancelled queries to return before the process exits anyway."""
+CANCEL_ROUND_S = 0.2
+"""How often the stopped gate cancels again while it waits."""
 
 
 class Terminated(Exception):
     """The process was asked to stop while the gate ran; its queries were cancelled."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, abandoned: bool = False) -> None:
         self.signum = signum
+        # Reads were still running when the grace ended: the process must exit without waiting for them.
+        self.abandoned = abandoned
         super().__init__(
             f"stopped by {signal.Signals(signum).name}: running warehouse queries were cancelled, no decision made"
         )
@@ -47,9 +52,13 @@ def run_until_terminated(action: Callable[[], Result], cancel: Callable[[], None
     worker = threading.Thread(target=work, name="retrain-gate", daemon=True)
 
     def stop(signum: int, _: Any) -> None:
-        cancel()
-        worker.join(CANCEL_GRACE_S)
-        raise Terminated(signum)
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while True:
+            # Again on each round: a read that was starting at the previous call had nothing to cancel yet.
+            cancel()
+            worker.join(CANCEL_ROUND_S)
+            if not worker.is_alive() or time.monotonic() >= deadline:
+                raise Terminated(signum, abandoned=worker.is_alive())
 
     previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
     try:

@@ -257,6 +257,10 @@ class Warehouse:
         with self.engine.connect() as connection:
             raw = connection.connection.dbapi_connection
             with self._running_lock:
+                # Checked again with the registration, under the lock that `cancel` takes: a cancel that came
+                # while this connection was being opened would otherwise miss the read that follows.
+                if self._cancelled:
+                    raise WarehouseError("not read: the gate was stopped")
                 self._running.add(raw)
             timer = _EmbeddedTimeout(raw, timeout_s) if connection.dialect.name in EMBEDDED_DIALECTS else None
             try:
@@ -277,8 +281,8 @@ class Warehouse:
 
     def cancel(self) -> None:
         """Stop every running read on the server (or embedded engine) and refuse new ones (SIGTERM, on_kill)."""
-        self._cancelled = True
         with self._running_lock:
+            self._cancelled = True
             running = list(self._running)
         for raw in running:
             try:

@@ -6,6 +6,7 @@ No gate may hang past its timeouts, and no query may outlive the gate on the ser
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core import Branch, Status, Warehouse, WarehouseError
+from airflow_retrain_gate.core import Branch, Status, Warehouse, WarehouseError, termination
+from airflow_retrain_gate.core.termination import CANCEL_GRACE_S, Terminated, run_until_terminated
 
 from .cli_runs import diagnose_args, run_diagnose, write_policy
 from .gates import diagnose, messages, train_policy
@@ -242,3 +244,76 @@ def test_cancel_interrupts_a_duckdb_query(sound_duckdb: str) -> None:
         warehouse.fetch(sa.text("SELECT count(*) FROM range(100000000000) a, range(1000) b"), "endless")
     canceller.join()
     assert time.monotonic() - started < 10
+
+
+def test_a_cancel_while_a_connection_opens_stops_the_read_that_follows(sound_duckdb: str) -> None:
+    """SIGTERM may come while a pooled thread opens its connection, past the first check: the read is refused."""
+    warehouse = Warehouse(sound_duckdb, statement_timeout_s=5)
+    sa.event.listen(warehouse.engine, "checkout", lambda *_: warehouse.cancel())
+    started = time.monotonic()
+    with pytest.raises(WarehouseError, match="not read: the gate was stopped"):
+        warehouse.fetch(sa.text("SELECT count(*) FROM range(100000000000) a, range(1000) b"), "endless")
+    assert time.monotonic() - started < 2
+    warehouse.dispose()
+
+
+def stop_and_wait(cancels_needed: int, cancels: list[float]) -> Callable[[], str]:
+    """An action that sends this process SIGTERM and then runs until `cancels_needed` cancels were made."""
+
+    def action() -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while len(cancels) < cancels_needed:
+            time.sleep(0.01)
+        return "decided"
+
+    return action
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signal handlers need the main thread"
+)
+def test_a_stopped_gate_cancels_again_while_it_waits_for_its_reads() -> None:
+    """A read that was starting when the first cancel came is stopped by a later one, well within the grace."""
+    cancels: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(Terminated, match="stopped by SIGTERM") as stopped:
+        run_until_terminated(stop_and_wait(2, cancels), lambda: cancels.append(time.monotonic()))
+
+    assert not stopped.value.abandoned and stopped.value.exit_code == 128 + signal.SIGTERM
+    assert len(cancels) == 2 and time.monotonic() - started < CANCEL_GRACE_S
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signal handlers need the main thread"
+)
+def test_reads_that_outlive_the_grace_are_abandoned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read no cancel stops: the gate gives up after the grace and says the process must not wait for it."""
+    monkeypatch.setattr(termination, "CANCEL_GRACE_S", 1.0)
+    cancels: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(Terminated) as stopped:
+        run_until_terminated(stop_and_wait(10**9, cancels), lambda: cancels.append(time.monotonic()))
+
+    assert stopped.value.abandoned and 1.0 <= time.monotonic() - started < 2
+    assert len(cancels) >= 4  # cancelled on every round of the wait
+
+
+def test_sigterm_ends_a_gate_stuck_on_a_silent_host_after_the_grace(silent_port: int, tmp_path: Path) -> None:
+    """A connection being opened has nothing to cancel: the gate still ends once the grace is over."""
+    policy = write_policy(tmp_path, train_policy())
+    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse"
+    gate = subprocess.Popen(
+        diagnose_args(policy, url, "--timeout", "120"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(STARTUP_S / 2)  # imported and waiting for the host
+    assert gate.poll() is None
+    stopped = time.monotonic()
+    gate.send_signal(signal.SIGTERM)
+    stdout, stderr = gate.communicate(timeout=60)
+
+    assert time.monotonic() - stopped < CANCEL_GRACE_S + 2
+    assert gate.returncode == 128 + signal.SIGTERM
+    assert stdout == "" and stderr.count("\n") == 1 and "stopped by SIGTERM" in stderr
