@@ -257,15 +257,15 @@ class Warehouse:
         with self.engine.connect() as connection:
             raw = connection.connection.dbapi_connection
             with self._running_lock:
-                # Checked again with the registration, under the lock that `cancel` takes: a cancel that came
-                # while this connection was being opened would otherwise miss the read that follows.
-                if self._cancelled:
-                    raise WarehouseError("not read: the gate was stopped")
                 self._running.add(raw)
             timer = _EmbeddedTimeout(raw, timeout_s) if connection.dialect.name in EMBEDDED_DIALECTS else None
             try:
                 with connection.begin():
                     _prepare_read(connection, timeout_s, by_index)
+                    # Checked again once registered: a cancel that came while the connection was being opened
+                    # or prepared had no statement of this read to stop.
+                    if self._cancelled:
+                        raise WarehouseError("not read: the gate was stopped")
                     yield connection
             except sa.exc.SQLAlchemyError:
                 if self._cancelled:
