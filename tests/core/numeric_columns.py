@@ -9,9 +9,12 @@ from airflow_retrain_gate.core.profiling.profiles import NumericProfile, TablePr
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 
-def column_profile(window: TimeWindow, daily_scores: np.ndarray) -> TableProfile:
+def column_profile(
+    window: TimeWindow, daily_scores: np.ndarray, log_magnitudes: bool = False
+) -> TableProfile:
     """A predictions profile of one column, `score`, from a days x rows array of its values (NaN = NULL); its
-    histogram is empty."""
+    histogram is empty. `log_magnitudes`: with each day's count and mean of ln|x| over non-zero values, as the
+    features profiler counts them for a column whose spread strays by day."""
     days = tuple(day.isoformat() for day in window.days())
     assert len(days) == len(daily_scores)
     daily_moments, daily_nulls = [], []
@@ -36,6 +39,9 @@ def column_profile(window: TimeWindow, daily_scores: np.ndarray) -> TableProfile
         daily_counts=tuple((0, 0, 0) for _ in days),
         daily_moments=tuple(daily_moments),
         daily_nulls=tuple(daily_nulls),
+        daily_log_magnitudes=tuple(_log_magnitude(values) for values in daily_scores)
+        if log_magnitudes
+        else (),
     )
     return TableProfile(
         table="predictions",
@@ -47,3 +53,9 @@ def column_profile(window: TimeWindow, daily_scores: np.ndarray) -> TableProfile
         numeric={"score": score},
         categorical={},
     )
+
+
+def _log_magnitude(values: np.ndarray) -> Moments:
+    """The count and mean of ln|x| over one day's non-zero, non-null values."""
+    logs = np.log(np.abs(values[~np.isnan(values) & (values != 0)]))
+    return Moments.from_aggregates(len(logs), logs.mean() if len(logs) else None, 0.0, None, None)

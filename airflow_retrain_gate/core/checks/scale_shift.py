@@ -180,7 +180,7 @@ class ReferenceBreak:
 
 
 def reference_break(
-    reference: NumericProfile, reference_days: tuple[str, ...], current: Moments, settings: ScaleShiftSettings
+    daily: Sequence[Moments], reference_days: tuple[str, ...], current: Moments, settings: ScaleShiftSettings
 ) -> ReferenceBreak | None:
     """The longest run of days ending the reference that, like the current window's typical day, is a rescaling
     of the typical reference day before it; None when there is none.
@@ -190,7 +190,6 @@ def reference_break(
     the rescaled values; judged against the days before the break, it keeps failing until the reference window
     has passed the break entirely.
     """
-    daily = reference.daily_moments
     for start in range(1, len(daily)):
         before = typical_day(daily[:start])
         if before is None or daily[start].count < MIN_ROWS:
@@ -200,8 +199,20 @@ def reference_break(
             continue
         factors = [scale_factor(before, day, settings) for day in daily[start:] if day.count >= MIN_ROWS]
         if all(day is not None and abs(math.log(day / factor)) <= RUN_TOLERANCE for day in factors):
-            return ReferenceBreak(reference_days[start], before, factor, daily[:start])
+            return ReferenceBreak(reference_days[start], before, factor, tuple(daily[:start]))
     return None
+
+
+def magnitude_days(log_magnitudes: Sequence[Moments]) -> tuple[Moments, ...]:
+    """Days of a heavy-tailed column as moments whose mean and spread are both its magnitude exp(mean ln|x|), the
+    geometric mean of |x|: a unit change multiplies it, and no outlier moves it (ln|x| of a Cauchy or Pareto
+    column has a finite variance), so the typical-day comparisons below judge it as they judge a light tail."""
+    return tuple(
+        Moments(count=day.count, mean=math.exp(day.mean), m2=math.exp(2 * day.mean) * max(day.count - 1, 0))
+        if day.count
+        else Moments()
+        for day in log_magnitudes
+    )
 
 
 def _trailing_run(
@@ -263,12 +274,23 @@ def scale_finding(
         ).to_dict(),
     }
     # Typical days are compared when both windows have them; else (a few values a day) the windows.
-    current_days = _usable(cur.daily_moments)
-    by_day = bool(current_days) and bool(_usable(reference.daily_moments))
+    reference_daily, current_daily = reference.daily_moments, cur.daily_moments
+    current_days = _usable(current_daily)
+    by_day = bool(current_days) and bool(_usable(reference_daily))
     # The current window's typical day must stray further than that of as many consecutive reference days.
-    base = Scale.of(ref, reference.daily_moments, by_day, span=len(current_days))
-    now = Scale.of(cur.moments, cur.daily_moments, by_day).moments
+    base = Scale.of(ref, reference_daily, by_day, span=len(current_days))
     heavy = by_day and base.heavy_tailed(settings)
+    # A heavy-tailed column is judged on its days' magnitudes where they were counted (features); elsewhere (the
+    # score) on its spreads, whose rescalings its least values must confirm.
+    by_magnitude = heavy and bool(reference.daily_log_magnitudes) and bool(cur.daily_log_magnitudes)
+    if by_magnitude:
+        reference_daily = magnitude_days(reference.daily_log_magnitudes)
+        current_daily = magnitude_days(cur.daily_log_magnitudes)
+        current_days = _usable(current_daily)
+        by_day = bool(current_days) and bool(_usable(reference_daily))
+        base = Scale.of(ref, reference_daily, by_day, span=len(current_days))
+        heavy = False
+    now = Scale.of(cur.moments, current_daily, by_day).moments
     denials: list[float] = []
 
     def denied(factor: float | None, before: Sequence[Moments], after: Sequence[Moments]) -> bool:
@@ -278,26 +300,22 @@ def scale_finding(
         denials.append(factor)
         return True
 
-    broken = reference_break(reference, reference_days, now, settings) if by_day else None
-    if broken is not None and denied(broken.factor, broken.days_before, cur.daily_moments):
+    broken = reference_break(reference_daily, reference_days, now, settings) if by_day else None
+    if broken is not None and denied(broken.factor, broken.days_before, current_daily):
         broken = None
     since, baseline, within_reference = days[0], base.moments, broken is not None
     factor = _beyond(scale_factor(base.moments, now, settings), base.span_wander)
-    if denied(factor, reference.daily_moments, cur.daily_moments):
+    if denied(factor, reference_daily, current_daily):
         factor = None
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
     if factor is None:
-        factors = [
-            _beyond(scale_factor(base.moments, day, settings), base.wander) for day in cur.daily_moments
-        ]
+        factors = [_beyond(scale_factor(base.moments, day, settings), base.wander) for day in current_daily]
         tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
-        run = _trailing_run(days, factors, [day.count for day in cur.daily_moments], tolerance)
-        run_moments = [cur.daily_moments[days.index(day)] for day, _ in run]
+        run = _trailing_run(days, factors, [day.count for day in current_daily], tolerance)
+        run_moments = [current_daily[days.index(day)] for day, _ in run]
         run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
-        if len(run) >= base.run_days(settings) and not denied(
-            run_factor, reference.daily_moments, run_moments
-        ):
+        if len(run) >= base.run_days(settings) and not denied(run_factor, reference_daily, run_moments):
             since, factor = run[0][0], run_factor
             now = typical_day(run_moments) or now
     if factor is None:
@@ -312,7 +330,7 @@ def scale_finding(
             "scale_shift",
             subject,
             Status.PASS,
-            f"Column {subject} keeps its scale (spread ratio {ratio:.2f}{denial}).",
+            f"Column {subject} keeps its scale ({'magnitude' if by_magnitude else 'spread'} ratio {ratio:.2f}{denial}).",
             statistic="scale_factor",
             value=ratio,
             threshold=settings.min_factor,
@@ -324,13 +342,17 @@ def scale_finding(
         else "the reference"
     )
     unit = "a typical day's" if by_day else "the window's"
+    measured = (
+        f"{unit} magnitude, the geometric mean of |x|, {baseline.mean:.4g} -> {now.mean:.4g}"
+        if by_magnitude
+        else f"{unit} mean {baseline.mean:.4g} -> {now.mean:.4g}, std {baseline.std:.4g} -> {now.std:.4g}"
+    )
     return outcome(
         "scale_shift",
         subject,
         Status.FAIL,
         f"Column {subject} changed scale: since {since} values are about {factor:.3g}x {compared} "
-        f"({unit} mean {baseline.mean:.4g} -> {now.mean:.4g}, std {baseline.std:.4g} -> {now.std:.4g}). "
-        "Looks like a unit change upstream; fix the feature, do not retrain on it.",
+        f"({measured}). Looks like a unit change upstream; fix the feature, do not retrain on it.",
         action=Action.FIX_FEATURES,
         statistic="scale_factor",
         value=factor,
@@ -341,7 +363,7 @@ def scale_finding(
             "current": {"mean": now.mean, "std": now.std},
             "since": since,
             "since_within_reference": within_reference,
-            "compared": "typical day" if by_day else "window",
+            "compared": "typical day's magnitude" if by_magnitude else "typical day" if by_day else "window",
         },
     )
 

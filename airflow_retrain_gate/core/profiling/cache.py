@@ -21,7 +21,7 @@ from airflow_retrain_gate.core.warehouse import short_error
 
 log = logging.getLogger("airflow_retrain_gate")
 
-QUERY_VERSION = 4
+QUERY_VERSION = 5
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
 
 

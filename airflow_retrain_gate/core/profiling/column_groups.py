@@ -74,4 +74,5 @@ def _binning_of(binning: FeatureBinning, group: FeaturesTable) -> FeatureBinning
         numeric={name: binning.numeric[name] for name in group.numeric},
         categories={name: binning.categories[name] for name in group.categorical},
         segments=binning.segments,
+        magnitudes=tuple(name for name in binning.magnitudes if name in group.numeric),
     )

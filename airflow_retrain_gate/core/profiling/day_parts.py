@@ -62,6 +62,7 @@ def _day(profile: TableProfile, index: int, span: TimeWindow) -> TableProfile:
             moments=column.daily_moments[index],
             edges=column.edges,
             daily_moments=at(column.daily_moments),
+            daily_log_magnitudes=at(column.daily_log_magnitudes),
             **counted(column),
         )
         for name, column in profile.numeric.items()
@@ -128,10 +129,12 @@ def merge_days(window: TimeWindow, parts: Sequence[TableProfile], top_k: int) ->
     for name, column in first.numeric.items():
         numeric_days = [part.numeric[name] for part in parts]
         daily_moments = days_of([day.daily_moments for day in numeric_days])
+        magnitudes = [day.daily_log_magnitudes for day in numeric_days]
         numeric[name] = NumericProfile(
             moments=Moments.combine_all(list(daily_moments)),
             edges=column.edges,
             daily_moments=daily_moments,
+            daily_log_magnitudes=days_of(magnitudes) if all(magnitudes) else (),
             **counted(numeric_days),
         )
     categorical = {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from airflow_retrain_gate.core.profiling.profiles import (
 )
 from airflow_retrain_gate.core.profiling.queries import (
     NULL_BUCKET,
+    LogMagnitudeQuery,
     NumericEdges,
     SummaryDay,
     SummaryQuery,
@@ -40,6 +43,23 @@ from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
 RAW_CATEGORY_LIMIT = 200
 """Categorical columns with at most this many values in a window are grouped by their raw values."""
+STRAYING_SPREAD = math.log(1.25)
+"""A column whose daily spread strays this far (log ratio) from the median day's is heavy-tailed enough for its
+log-magnitudes to be counted: one outlier moves its day's spread. Below scale_shift's own mark (half of the log of
+its `min_factor`, 3 by default), so the columns that check judges as heavy-tailed have them; a light-tailed column
+(a day's spread within a few percent of the others') does not pay for the logarithms."""
+MIN_DAY_VALUES = 30
+"""Days with fewer values do not say how far a column's spread strays."""
+
+
+def spread_strays(days: Sequence[Moments]) -> bool:
+    """Whether the spread of some day (of MIN_DAY_VALUES values or more) strays STRAYING_SPREAD from the median
+    day's."""
+    spreads = [day.std for day in days if day.count >= MIN_DAY_VALUES and day.std > 0]
+    if len(spreads) < 2:
+        return False
+    typical = median(spreads)
+    return max(abs(math.log(spread / typical)) for spread in spreads) >= STRAYING_SPREAD
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,9 @@ class FeatureBinning:
     numeric: dict[str, NumericEdges]
     categories: dict[str, tuple[str, ...]]
     segments: tuple[str, ...]
+    magnitudes: tuple[str, ...] = ()
+    """Numeric columns whose daily log-magnitudes are counted: those whose spread strayed by day in the reference
+    (`spread_strays`)."""
 
     @classmethod
     def of(cls, reference: TableProfile) -> FeatureBinning:
@@ -67,14 +90,19 @@ class FeatureBinning:
         }
         categories = {name: profile.categories for name, profile in reference.categorical.items()}
         segments = tuple(value for value in reference.segments if value not in (OTHER, MISSING))
-        return cls(numeric, categories, segments)
+        magnitudes = tuple(
+            name for name, profile in reference.numeric.items() if profile.daily_log_magnitudes
+        )
+        return cls(numeric, categories, segments, magnitudes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: each numeric column's (low, high, bins), the tracked categories and segments."""
+        """JSON form: each numeric column's (low, high, bins), the tracked categories and segments, and the
+        columns whose log-magnitudes are counted."""
         return {
             "numeric": {name: [edges.low, edges.high, edges.bins] for name, edges in self.numeric.items()},
             "categories": {name: list(values) for name, values in self.categories.items()},
             "segments": list(self.segments),
+            "magnitudes": list(self.magnitudes),
         }
 
     @classmethod
@@ -87,6 +115,7 @@ class FeatureBinning:
             },
             categories={name: tuple(values) for name, values in data["categories"].items()},
             segments=tuple(data["segments"]),
+            magnitudes=tuple(data.get("magnitudes", ())),
         )
 
     def digest(self) -> str:
@@ -190,6 +219,7 @@ def profile_features(
                 for value, _ in top_rows.get(len(categorical_names), [])
                 if value not in (OTHER, MISSING)
             ),
+            magnitudes=tuple(name for name in numeric_names if spread_strays(summary.daily_moments[name])),
         )
 
     def histogram_query(rows: Any) -> Any:
@@ -213,8 +243,27 @@ def profile_features(
         for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
         if (query := histogram_query(rows)) is not None
     ]
-    bins_rows = [row for rows in warehouse.fetch_all(histograms) for row in rows]
-    return _assemble(mapping, window, days, day_index, summary, binning, bins_rows, top, source)
+    straying = [index for index, name in enumerate(numeric_names) if name in binning.magnitudes]
+    magnitude_queries = [
+        LogMagnitudeQuery.build(rows, [safe_of(rows)[index] for index in straying]) for rows in part_rows
+    ]
+    magnitude_reads = [
+        (query.statement, f"{purpose}: log-magnitudes{_part_label(part, parts)}", scans)
+        for query, part, scans in zip(magnitude_queries, parts, part_scans, strict=True)
+        if straying
+    ]
+    results = warehouse.fetch_all(histograms + magnitude_reads)
+    bins_rows = [row for rows in results[: len(histograms)] for row in rows]
+    by_day: dict[str, list[Moments]] = {}
+    for query, rows in zip(magnitude_queries, results[len(histograms) :], strict=False):
+        by_day.update(query.decode(rows))
+    log_magnitudes = {
+        numeric_names[index]: tuple(by_day[day][position] if day in by_day else Moments() for day in days)
+        for position, index in enumerate(straying)
+    }
+    return _assemble(
+        mapping, window, days, day_index, summary, binning, bins_rows, top, source, log_magnitudes
+    )
 
 
 def _histogram_query(
@@ -350,6 +399,7 @@ def _assemble(
     bins_rows: list[Any],
     top: TopValues,
     source: TableSource,
+    log_magnitudes: dict[str, tuple[Moments, ...]],
 ) -> TableProfile:
     size = len(days)
     numeric_daily = {
@@ -419,6 +469,7 @@ def _assemble(
             counts=_ints(daily.sum(axis=0)),
             daily_counts=tuple(_ints(day) for day in daily),
             daily_moments=tuple(summary.daily_moments[name]),
+            daily_log_magnitudes=log_magnitudes.get(name, ()),
             **null_fields(name),
             **segment_fields(name),
         )

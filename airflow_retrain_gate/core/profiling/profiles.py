@@ -37,6 +37,9 @@ class NumericProfile:
     segment_counts: dict[str, tuple[int, ...]] = field(default_factory=dict)
     daily_segment_counts: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
     """Segment -> [day][slot]: `segment_counts` per day (empty when no segment is mapped)."""
+    daily_log_magnitudes: tuple[Moments, ...] = ()
+    """Per day, the count and mean of ln|x| over the non-zero values within the safe magnitude: a scale no outlier
+    moves. Counted only for columns whose daily spread strays (`FeatureBinning.magnitudes`), else empty."""
 
     def histogram(self, days: list[int] | None = None) -> np.ndarray:
         """Bin counts over the whole window, or summed over the given day indexes."""

@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from airflow_retrain_gate.core.moments import Moments
 from airflow_retrain_gate.core.profiling.narrowing import narrowed
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, merge_top_values
 from airflow_retrain_gate.core.sql import equal_width_bucket, population_variance
@@ -256,6 +257,39 @@ class SummaryQuery:
                 )
             )
         return tuple(days)
+
+
+@dataclass(frozen=True)
+class LogMagnitudeQuery:
+    """Per day: the count and mean of ln|x| over each column's non-zero values; `decode` reads back the labels
+    `build` writes."""
+
+    statement: sa.Select[Any]
+    columns: int
+
+    @classmethod
+    def build(cls, rows: sa.Subquery, safe: list[ColumnElement[Any]]) -> LogMagnitudeQuery:
+        """The log-magnitudes of the `safe` values (within the safe magnitude) of `rows`, in one read of them."""
+        measures: list[ColumnElement[Any]] = []
+        for index, value in enumerate(safe):
+            log_magnitude = sa.case((value != 0, sa.func.ln(sa.func.abs(value))))
+            measures += [
+                sa.func.count(log_magnitude).label(f"n{index}"),
+                sa.func.avg(log_magnitude).label(f"mean{index}"),
+            ]
+        return cls(sa.select(rows.c.day, *measures).select_from(rows).group_by(rows.c.day), len(safe))
+
+    def decode(self, rows: Sequence[Any]) -> dict[str, list[Moments]]:
+        """ISO day -> each column's moments of ln|x| (count and mean) that day."""
+        return {
+            day_key(row._mapping["day"]): [
+                Moments.from_aggregates(
+                    row._mapping[f"n{index}"], row._mapping[f"mean{index}"], 0.0, None, None
+                )
+                for index in range(self.columns)
+            ]
+            for row in rows
+        }
 
 
 def _null_like(column: ColumnElement[Any]) -> ColumnElement[Any]:
