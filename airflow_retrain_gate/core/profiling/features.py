@@ -245,17 +245,18 @@ def profile_features(
     ]
     straying = [index for index, name in enumerate(numeric_names) if name in binning.magnitudes]
     magnitude_queries = [
-        LogMagnitudeQuery.build(rows, [safe_of(rows)[index] for index in straying]) for rows in part_rows
+        (LogMagnitudeQuery.build(rows, [safe_of(rows)[index] for index in straying]), part, scans)
+        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
+        if straying
     ]
     magnitude_reads = [
         (query.statement, f"{purpose}: log-magnitudes{_part_label(part, parts)}", scans)
-        for query, part, scans in zip(magnitude_queries, parts, part_scans, strict=True)
-        if straying
+        for query, part, scans in magnitude_queries
     ]
     results = warehouse.fetch_all(histograms + magnitude_reads)
     bins_rows = [row for rows in results[: len(histograms)] for row in rows]
     by_day: dict[str, list[Moments]] = {}
-    for query, rows in zip(magnitude_queries, results[len(histograms) :], strict=False):
+    for (query, _, _), rows in zip(magnitude_queries, results[len(histograms) :], strict=True):
         by_day.update(query.decode(rows))
     log_magnitudes = {
         numeric_names[index]: tuple(by_day[day][position] if day in by_day else Moments() for day in days)
