@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from statistics import median
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,20 @@ def _min(a: float | None, b: float | None) -> float | None:
 
 def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
+
+
+def spread_wander(days: Sequence[Moments], min_count: int, span: int = 1) -> float:
+    """How far (log ratio) the median spread of any `span` consecutive days of `days` strays from the median spread
+    of all of them, over the days with `min_count` values or more and some spread (0 without such days, or fewer
+    than `span`)."""
+    spreads = [day.std for day in days if day.count >= min_count and day.std > 0]
+    if not spreads:
+        return 0.0
+    typical = median(spreads)
+    return max(
+        (
+            abs(math.log(median(spreads[start : start + span]) / typical))
+            for start in range(len(spreads) - span + 1)
+        ),
+        default=0.0,
+    )

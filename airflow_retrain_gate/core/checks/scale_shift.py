@@ -16,7 +16,7 @@ from airflow_retrain_gate.core.chart_evidence import ChartKey, DailySeries
 from airflow_retrain_gate.core.checks.context import CheckInputs, outcome
 from airflow_retrain_gate.core.checks.registry import CheckSettings, register
 from airflow_retrain_gate.core.findings import Action, Finding, Status
-from airflow_retrain_gate.core.moments import Moments
+from airflow_retrain_gate.core.moments import Moments, spread_wander
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.profiles import NumericProfile
 from airflow_retrain_gate.core.sql import SAFE_MAGNITUDE
@@ -99,19 +99,6 @@ def _usable(days: Sequence[Moments]) -> list[Moments]:
     return [day for day in days if day.count >= MIN_ROWS and day.std > 0]
 
 
-def day_wander(days: Sequence[Moments], typical: Moments, span: int = 1) -> float:
-    """How far (log ratio) the median spread of any `span` consecutive days with MIN_ROWS values strays from the
-    typical day's: how much the column varies on healthy days. A rescaling must go beyond it."""
-    spreads = [day.std for day in _usable(days)]
-    return max(
-        (
-            abs(math.log(median(spreads[start : start + span]) / typical.std))
-            for start in range(len(spreads) - span + 1)
-        ),
-        default=0.0,
-    )
-
-
 @dataclass(frozen=True)
 class Scale:
     """What a numeric column's scale is judged on: a window's typical day (or, with too few values a day, the
@@ -127,7 +114,8 @@ class Scale:
         typical = typical_day(days) if by_day else None
         if typical is None:
             return cls(window, 0.0, 0.0)
-        return cls(typical, day_wander(days, typical), day_wander(days, typical, span))
+        # How much the column varies on healthy days: a rescaling must go beyond it.
+        return cls(typical, spread_wander(days, MIN_ROWS), spread_wander(days, MIN_ROWS, span))
 
     def heavy_tailed(self, settings: ScaleShiftSettings) -> bool:
         """Whether a healthy day's spread strays half the smallest factor or more: one outlier moves a day."""

@@ -8,13 +8,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.moments import Moments
+from airflow_retrain_gate.core.moments import Moments, spread_wander
 from airflow_retrain_gate.core.policy import FeaturesTable
 from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
@@ -55,11 +54,7 @@ MIN_DAY_VALUES = 30
 def spread_strays(days: Sequence[Moments]) -> bool:
     """Whether the spread of some day (of MIN_DAY_VALUES values or more) strays STRAYING_SPREAD from the median
     day's."""
-    spreads = [day.std for day in days if day.count >= MIN_DAY_VALUES and day.std > 0]
-    if len(spreads) < 2:
-        return False
-    typical = median(spreads)
-    return max(abs(math.log(spread / typical)) for spread in spreads) >= STRAYING_SPREAD
+    return spread_wander(days, MIN_DAY_VALUES) >= STRAYING_SPREAD
 
 
 @dataclass(frozen=True)
