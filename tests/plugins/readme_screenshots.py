@@ -99,7 +99,7 @@ def latest_run_id(page: Page, base_url: str, dag_id: str) -> str:
     """The run id of the DAG's latest logged decision, through the plugin's JSON route and the page's login."""
     cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
     listed = httpx.get(
-        f"{base_url}/retrain-gate/api/decisions", params={"dag_id": dag_id}, cookies=cookies
+        f"{base_url}/retrain-gate/api/decisions", params={"dag_id": dag_id}, cookies=cookies, timeout=60
     ).json()
     return listed["decisions"][0]["key"]["run_id"]
 

@@ -34,6 +34,8 @@ from airflow_retrain_gate.core import DecisionLog, RunKey, StateStore
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 REVIEW_COMMENT = "Labels have matured and the outcome shift holds in both halves: retrain."
+API_TIMEOUT_S = 60.0
+"""How long a request may wait on the api-server, which answers slowly while the DAG runs load the machine."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class ReviewedRuns:
     def get(self, path: str, **params: str) -> httpx.Response:
         """GET a path of the api-server as alice."""
         headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.get(f"{self.base_url}{path}", params=params, headers=headers, timeout=30)
+        return httpx.get(f"{self.base_url}{path}", params=params, headers=headers, timeout=API_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def reviewed_runs(airflow_site: AirflowSite) -> Iterator[ReviewedRuns]:
         ]
         try:
             login = {"username": "alice", "password": airflow_site.passwords["alice"]}
-            token = httpx.post(f"{base_url}/auth/token", json=login).json()["access_token"]
+            token = httpx.post(f"{base_url}/auth/token", json=login, timeout=API_TIMEOUT_S).json()["access_token"]
             run_id = answer_review(base_url, token, runs[0], server)
             for run, exit_code in zip(runs, (0, 1), strict=True):  # churn_model's retired_gate fails
                 wait_for(f"{run.name} to finish", lambda run=run: run.popen.poll() is not None, 240, server)
@@ -95,15 +97,15 @@ def answer_review(base_url: str, token: str, run: Process, server: Process) -> s
     runs = f"{base_url}/api/v2/dags/fraud_scorer/dagRuns"
 
     def asking() -> str | None:
-        details = httpx.get(f"{runs}/~/hitlDetails", headers=headers, timeout=5).json()["hitl_details"]
+        details = httpx.get(f"{runs}/~/hitlDetails", headers=headers, timeout=API_TIMEOUT_S).json()["hitl_details"]
         return details[0]["task_instance"]["dag_run_id"] if details else None
 
     run_id = wait_for("the review task to ask for input", asking, 240, run, server)
     review = f"{runs}/{run_id}/taskInstances/review/-1/hitlDetails"
-    body = httpx.get(review, headers=headers, timeout=5).json()["body"]
+    body = httpx.get(review, headers=headers, timeout=API_TIMEOUT_S).json()["body"]
     assert "Retrain gate: **train**" in body and "concept_drift" in body
     answer = {"chosen_options": ["train"], "params_input": {"comment": REVIEW_COMMENT}}
-    response = httpx.patch(review, headers=headers, json=answer, timeout=10)
+    response = httpx.patch(review, headers=headers, json=answer, timeout=API_TIMEOUT_S)
     assert response.status_code == 200, response.text
     return run_id
 
@@ -114,9 +116,8 @@ def test_the_reviewers_answer_is_logged_and_the_dag_follows_it(
     log = DecisionLog(StateStore(f"sqlite:///{airflow_site.home / 'state.sqlite'}"))
     entry = log.get(RunKey("fraud_scorer", reviewed_runs.fraud_run_id, "gate")).entry
     log.state.dispose()
-    instances = httpx.get(
-        f"{reviewed_runs.base_url}/api/v2/dags/fraud_scorer/dagRuns/{reviewed_runs.fraud_run_id}/taskInstances",
-        headers={"Authorization": f"Bearer {reviewed_runs.token}"},
+    instances = reviewed_runs.get(
+        f"/api/v2/dags/fraud_scorer/dagRuns/{reviewed_runs.fraud_run_id}/taskInstances"
     ).json()["task_instances"]
 
     assert (entry.branch, entry.review.branch, entry.review.by) == ("train", "train", "alice")
@@ -132,11 +133,10 @@ def test_the_reviewers_answer_is_logged_and_the_dag_follows_it(
 
 
 def test_the_gate_tasks_extra_link_opens_its_decision(reviewed_runs: ReviewedRuns) -> None:
-    headers = {"Authorization": f"Bearer {reviewed_runs.token}"}
-    run = f"{reviewed_runs.base_url}/api/v2/dags/fraud_scorer/dagRuns/{reviewed_runs.fraud_run_id}"
+    run = f"/api/v2/dags/fraud_scorer/dagRuns/{reviewed_runs.fraud_run_id}"
 
-    links = httpx.get(f"{run}/taskInstances/gate/links", headers=headers).json()["extra_links"]
-    page = httpx.get(links["Retrain gate decision"], headers=headers)
+    links = reviewed_runs.get(f"{run}/taskInstances/gate/links").json()["extra_links"]
+    page = reviewed_runs.get(links["Retrain gate decision"].removeprefix(reviewed_runs.base_url))
 
     assert links["Retrain gate decision"].startswith(
         f"{reviewed_runs.base_url}/retrain-gate/decision/fraud_scorer/"

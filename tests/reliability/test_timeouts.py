@@ -37,6 +37,7 @@ class SilentServer(threading.Thread):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
+        self.connected = threading.Event()
 
     def run(self) -> None:
         while True:
@@ -45,6 +46,7 @@ class SilentServer(threading.Thread):
             except OSError:  # closed by stop()
                 return
             self.accepted.append(connection)
+            self.connected.set()
 
     def stop(self) -> None:
         """Close the listener and every connection it accepted."""
@@ -54,20 +56,20 @@ class SilentServer(threading.Thread):
 
 
 @pytest.fixture
-def silent_port() -> Iterator[int]:
-    """The port of a running SilentServer."""
+def silent_server() -> Iterator[SilentServer]:
+    """A running SilentServer, stopped after the test."""
     server = SilentServer()
     server.start()
-    yield server.port
+    yield server
     server.stop()
 
 
 @pytest.mark.parametrize("timeout_s", [3])
 def test_the_cli_gives_up_on_a_host_that_never_answers_within_its_timeout(
-    silent_port: int, tmp_path: Path, timeout_s: int
+    silent_server: SilentServer, tmp_path: Path, timeout_s: int
 ) -> None:
     policy = write_policy(tmp_path, train_policy())
-    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse"
+    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_server.port}/warehouse"
     started = time.monotonic()
     result = run_diagnose(policy, url, "--timeout", str(timeout_s), timeout=timeout_s + 60)
     elapsed = time.monotonic() - started
@@ -82,10 +84,10 @@ def test_the_cli_gives_up_on_a_host_that_never_answers_within_its_timeout(
 
 @pytest.mark.parametrize("connect_timeout", ["2s", "4s"])
 def test_the_policy_connect_timeout_bounds_the_whole_gate_on_a_silent_host(
-    silent_port: int, connect_timeout: str
+    silent_server: SilentServer, connect_timeout: str
 ) -> None:
     policy = train_policy() | {"warehouse": {"connect_timeout": connect_timeout}}
-    warehouse = Warehouse(f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse")
+    warehouse = Warehouse(f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_server.port}/warehouse")
     started = time.monotonic()
     decision = diagnose(warehouse, policy)
     elapsed = time.monotonic() - started
@@ -298,17 +300,18 @@ def test_reads_that_outlive_the_grace_are_abandoned(monkeypatch: pytest.MonkeyPa
     assert len(cancels) >= 4  # cancelled on every round of the wait
 
 
-def test_sigterm_ends_a_gate_stuck_on_a_silent_host_after_the_grace(silent_port: int, tmp_path: Path) -> None:
+def test_sigterm_ends_a_gate_stuck_on_a_silent_host_after_the_grace(silent_server: SilentServer, tmp_path: Path) -> None:
     """A connection being opened has nothing to cancel: the gate still ends once the grace is over."""
     policy = write_policy(tmp_path, train_policy())
-    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_port}/warehouse"
+    url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_server.port}/warehouse"
     gate = subprocess.Popen(
         diagnose_args(policy, url, "--timeout", "120"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(STARTUP_S / 2)  # imported and waiting for the host
+    # connecting means imported, with the signal handler in place; a loaded machine may take long to get there
+    assert silent_server.connected.wait(timeout=60), "the gate never connected to the silent host"
     assert gate.poll() is None
     stopped = time.monotonic()
     gate.send_signal(signal.SIGTERM)
