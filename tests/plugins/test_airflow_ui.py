@@ -68,7 +68,9 @@ def reviewed_runs(airflow_site: AirflowSite) -> Iterator[ReviewedRuns]:
         ]
         try:
             login = {"username": "alice", "password": airflow_site.passwords["alice"]}
-            token = httpx.post(f"{base_url}/auth/token", json=login, timeout=API_TIMEOUT_S).json()["access_token"]
+            token = httpx.post(f"{base_url}/auth/token", json=login, timeout=API_TIMEOUT_S).json()[
+                "access_token"
+            ]
             run_id = answer_review(base_url, token, runs[0], server)
             for run, exit_code in zip(runs, (0, 1), strict=True):  # churn_model's retired_gate fails
                 wait_for(f"{run.name} to finish", lambda run=run: run.popen.poll() is not None, 240, server)
@@ -97,7 +99,9 @@ def answer_review(base_url: str, token: str, run: Process, server: Process) -> s
     runs = f"{base_url}/api/v2/dags/fraud_scorer/dagRuns"
 
     def asking() -> str | None:
-        details = httpx.get(f"{runs}/~/hitlDetails", headers=headers, timeout=API_TIMEOUT_S).json()["hitl_details"]
+        details = httpx.get(f"{runs}/~/hitlDetails", headers=headers, timeout=API_TIMEOUT_S).json()[
+            "hitl_details"
+        ]
         return details[0]["task_instance"]["dag_run_id"] if details else None
 
     run_id = wait_for("the review task to ask for input", asking, 240, run, server)

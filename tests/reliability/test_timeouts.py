@@ -300,7 +300,9 @@ def test_reads_that_outlive_the_grace_are_abandoned(monkeypatch: pytest.MonkeyPa
     assert len(cancels) >= 4  # cancelled on every round of the wait
 
 
-def test_sigterm_ends_a_gate_stuck_on_a_silent_host_after_the_grace(silent_server: SilentServer, tmp_path: Path) -> None:
+def test_sigterm_ends_a_gate_stuck_on_a_silent_host_after_the_grace(
+    silent_server: SilentServer, tmp_path: Path
+) -> None:
     """A connection being opened has nothing to cancel: the gate still ends once the grace is over."""
     policy = write_policy(tmp_path, train_policy())
     url = f"postgresql+psycopg2://gate:pw@127.0.0.1:{silent_server.port}/warehouse"
