@@ -11,6 +11,7 @@ from datetime import datetime
 from airflow_retrain_gate.core.backtest import ReplayedDay
 from airflow_retrain_gate.core.backtest_summary import ScheduleComparison, TrainWorthyEpisode
 from airflow_retrain_gate.core.escaping import markdown_text, printable
+from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.timeframes import format_duration
 
 TABLE_HEADLINE_CHARS = 110
@@ -107,14 +108,15 @@ def render_table(report: BacktestReport) -> str:
     """Plain text: one line per replayed date, then the comparison and the train-worthy episodes."""
     lines = [
         f"backtest of {printable(report.policy_name)}: {report.period}, every {report.every} "
-        f"({len(report.timeline)} dates)",
+        f"({plural(len(report.timeline), 'date')})",
         "",
-        f"{'date':10s}  {'branch':12s}  {'deciding checks':30s}  headline",
     ]
+    width = max(len("date"), *(len(_day(day.as_of)) for day in report.timeline))
+    lines.append(f"{'date':{width}s}  {'branch':12s}  {'deciding checks':30s}  headline")
     for day in report.timeline:
         checks = ",".join(day.deciding_checks) or "-"
         lines.append(
-            f"{_day(day.as_of):10s}  {day.branch.value:12s}  {checks[:30]:30s}  "
+            f"{_day(day.as_of):{width}s}  {day.branch.value:12s}  {checks[:30]:30s}  "
             f"{printable(day.headline)[:TABLE_HEADLINE_CHARS]}"
         )
     lines += ["", f"compared with a retrain every {format_duration(report.comparison.schedule)} from "
@@ -134,7 +136,7 @@ def render_markdown(report: BacktestReport) -> str:
     lines = [
         f"## Backtest of {markdown_text(report.policy_name)}",
         "",
-        f"{report.period}, every {markdown_text(report.every)} ({len(report.timeline)} dates), compared with a "
+        f"{report.period}, every {markdown_text(report.every)} ({plural(len(report.timeline), 'date')}), compared with a "
         f"retrain every {format_duration(comparison.schedule)}.",
         "",
         "| measure | value |",

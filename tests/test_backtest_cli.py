@@ -63,6 +63,19 @@ def test_markdown_and_table_show_the_timeline(
     )
 
 
+def test_the_table_counts_one_date_in_the_singular_and_widens_its_date_column_for_a_time_of_day(
+    warehouse: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    at_noon = ["--start", "2024-06-01T12:30", "--end", "2024-06-01T12:30"]  # the last --start and --end count
+    assert main(backtest(warehouse, *at_noon, "--format", "table")) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("every 1d (1 date)")
+    header, row = lines[2], lines[3]
+    assert row.startswith("2024-06-01T12:30:00+00:00  fix_features")
+    assert header.index("branch") == row.index("fix_features")
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [

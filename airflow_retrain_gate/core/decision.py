@@ -20,6 +20,7 @@ from airflow_retrain_gate.core.findings import (
     Status,
     json_safe,
 )
+from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.scans import TableScans, describe_scans
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
 
@@ -319,7 +320,7 @@ def _not_configured_reason(undecided: list[Finding]) -> list[str]:
         f"map {mapping} to use {', '.join(dict.fromkeys(checks))}"
         for mapping, checks in checks_by_mapping.items()
     )
-    return [f"Not configured ({count} check{'s' if count != 1 else ''}): {wanted}."]
+    return [f"Not configured ({plural(count, 'check')}): {wanted}."]
 
 
 def _error_reasons(errors: list[Finding]) -> list[str]:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core.feature_roles import MappedColumn
 from airflow_retrain_gate.core.gate import resolve_windows
+from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.policy import Policy, TableMapping
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_schema import MappingError
@@ -78,15 +79,15 @@ class WindowRows:
         """``reference window: 3 of 28 days are empty (2024-04-02, ...); 41,310 rows``."""
         days = len(judged_days(self.window))
         if self.empty_days is None:
-            return f"{self.window.name} window: {_plural(self.rows, 'row')}"
+            return f"{self.window.name} window: {plural(self.rows, 'row')}"
         if not self.empty_days:
-            return f"{self.window.name} window: {_plural(self.rows, 'row')}, every one of its {days} days has rows"
+            return f"{self.window.name} window: {plural(self.rows, 'row')}, every one of its {days} days has rows"
         listed = ", ".join(day.isoformat() for day in self.empty_days[:5])
         more = ", ..." if len(self.empty_days) > 5 else ""
         verb = "is" if len(self.empty_days) == 1 else "are"
         return (
             f"{self.window.name} window: {len(self.empty_days)} of {days} days {verb} empty "
-            f"({listed}{more}); {_plural(self.rows, 'row')}"
+            f"({listed}{more}); {plural(self.rows, 'row')}"
         )
 
 
@@ -137,7 +138,7 @@ class DryRun:
             ]
         counts = {level: sum(problem.level is level for problem in self.problems) for level in Level}
         lines.append(
-            f"{_plural(counts[Level.ERROR], 'error')}, {_plural(counts[Level.WARNING], 'warning')}: "
+            f"{plural(counts[Level.ERROR], 'error')}, {plural(counts[Level.WARNING], 'warning')}: "
             + ("the mapping needs fixing" if self.failed else "the mapping is usable")
         )
         return "\n".join(lines)
@@ -295,10 +296,6 @@ def _filter_problems(source: TableSource, totals: dict[str, int]) -> list[Proble
     return problems or [
         Problem(Level.ERROR, f"{source.section}.filters", f"the filters together select no row ({there})")
     ]
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _detail(error: MappingError) -> str:

@@ -20,9 +20,6 @@ from airflow_retrain_gate.demo.provision import DEMO_STATE_CONN_ID, DEMO_WAREHOU
 pytestmark = pytest.mark.airflow
 
 DAGS = {
-    "retrain_gate_healthy": {"retrain_gate": "skip"},
-    "retrain_gate_pipeline_lag": {"retrain_gate": "fix_features"},
-    "retrain_gate_trust_decay": {"retrain_gate": "alert"},
     "retrain_gate_quickstart": {"retrain_gate": "train"},
     "retrain_gate_platform_policy": {
         "retrain_gate[0]": "skip",
@@ -31,6 +28,9 @@ DAGS = {
         "retrain_gate[3]": "alert",
     },
 }
+"""The quickstart and the platform DAG, whose four models take the four branches. The story DAGs run on the same
+PostgreSQL deployment in tests/distributed (the deferred sensor too), and every DAG runs under `dag.test()` in
+test_example_dags.py: running them here again cost a minute of a loaded CI machine and covered nothing new."""
 
 
 def compose_connection(conn_id: str, warehouse_url: str) -> str:
@@ -73,7 +73,6 @@ def test_example_dags_run_on_postgresql_metadata_and_warehouse(postgres_server: 
         for dag_id, expected in DAGS.items():
             branches = {task: decision["branch"] for task, decision in summaries[dag_id]["decisions"].items()}
             assert branches == expected, dag_id
-        assert summaries["retrain_gate_pipeline_lag"]["task_states"]["wait_for_features"] == "skipped"
 
         metadata = sa.create_engine(metadata_url)
         with metadata.connect() as connection:
@@ -86,4 +85,4 @@ def test_example_dags_run_on_postgresql_metadata_and_warehouse(postgres_server: 
                 sa.text("SELECT count(*) FROM retrain_gate.retrain_gate_decisions")
             ).scalar()
         warehouse.dispose()
-        assert logged == 8  # one row per gate task instance, in the state database's own schema
+        assert logged == 5  # one row per gate task instance, in the state database's own schema
