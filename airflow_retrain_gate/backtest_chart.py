@@ -33,8 +33,9 @@ def require_matplotlib() -> None:
 
 
 def write_chart(report: BacktestReport, path: Path) -> None:
-    """Draw the timeline into a PNG at `path`: one coloured mark per replayed date on its branch's row, the
-    schedule's retrains below (a cross where they fell on a fix_features date), train-worthy episodes shaded."""
+    """Draw the timeline into a PNG at `path`: one coloured mark per replayed date on its branch's row (hollow where
+    a check could not diagnose), the schedule's retrains below (a cross where they fell on a fix_features date),
+    train-worthy episodes shaded."""
     require_matplotlib()
     import matplotlib
 
@@ -52,11 +53,20 @@ def write_chart(report: BacktestReport, path: Path) -> None:
         start, end = episode.first_day - half_step, episode.last_day + half_step
         axes.axvspan(date2num(start), date2num(end), color="#2ca02c", alpha=0.15, linewidth=0)
     for branch, colour in BRANCH_COLOURS.items():
-        taken = [day.as_of for day in report.timeline if day.branch is branch]
         size = 60 if branch is Branch.TRAIN else 18
-        axes.scatter(
-            date2num(taken), [row_of[branch.value]] * len(taken), color=colour, s=size, marker="s", zorder=3
-        )
+        for diagnosed in (True, False):  # a date some check could not diagnose is drawn hollow
+            taken = [
+                day.as_of for day in report.timeline if day.branch is branch and day.diagnosed is diagnosed
+            ]
+            axes.scatter(
+                date2num(taken),
+                [row_of[branch.value]] * len(taken),
+                color=colour if diagnosed else "none",
+                edgecolors=colour,
+                s=size,
+                marker="s",
+                zorder=3,
+            )
     broken = set(comparison.schedule_retrains_on_broken_inputs)
     healthy = [when for when in comparison.schedule_retrains if when not in broken]
     axes.scatter(
@@ -81,7 +91,8 @@ def write_chart(report: BacktestReport, path: Path) -> None:
     axes.set_title(
         f"{report.policy_name}: {len(comparison.policy_trains)} policy trains vs "
         f"{len(comparison.schedule_retrains)} scheduled retrains, "
-        f"{len(broken)} of them on broken inputs (x); shaded: train-worthy",
+        f"{len(broken)} of them on broken inputs (x); shaded: train-worthy"
+        + (f"; hollow: {len(comparison.undiagnosed)} not diagnosed" if comparison.undiagnosed else ""),
         fontsize=10,
     )
     figure.autofmt_xdate()

@@ -16,6 +16,8 @@ from airflow_retrain_gate.core.timeframes import format_duration
 
 TABLE_HEADLINE_CHARS = 110
 """The table shows this much of each headline (JSON and markdown show all of it)."""
+LISTED_DATES = 5
+"""Dates a comparison line lists before it says "...": the JSON lists them all."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class BacktestReport:
                     "headline": day.headline,
                     "train_worthy": day.train_worthy,
                     "train_checks": list(day.train_checks),
+                    "errored_checks": list(day.errored_checks),
                 }
                 for day in self.timeline
             ],
@@ -93,6 +96,11 @@ def comparison_lines(report: BacktestReport) -> list[tuple[str, str]]:
             f"{comparison.alerts_raised} ({branches['alert']} alert dates)",
         ),
         ("dates by branch", ", ".join(f"{branch} {count}" for branch, count in branches.items())),
+        (
+            "dates some check could not diagnose (branch from on_error)",
+            f"{len(comparison.undiagnosed)} ({_dates(comparison.undiagnosed[:LISTED_DATES])}"
+            f"{', ...' if len(comparison.undiagnosed) > LISTED_DATES else ''})",
+        ),
     ]
 
 

@@ -326,6 +326,12 @@ def _backtest(args: argparse.Namespace) -> int:
 
         write_chart(report, plot)
         print(f"chart written to {plot}", file=sys.stderr)
+    if not any(day.diagnosed for day in timeline):  # the report above holds each date's error
+        print(
+            f"retrain-gate: no replayed date could be diagnosed: {one_line(timeline[0].headline)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     return 0
 
 
@@ -465,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code: 0 for every branch (or one per branch with `--exit-code`), 1 when
     `validate-policy --warehouse` finds the mapping wrong, 2 for usage,
-    policy or warehouse errors, 4 when `--record` could not write the printed decision, 128 + the signal number
+    policy or warehouse errors (also a backtest none of whose dates could be diagnosed), 4 when `--record` could not write the printed decision, 128 + the signal number
     when stopped (141 when the reader of stdout went away)."""
     parser = build_parser()
     try:

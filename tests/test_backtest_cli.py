@@ -76,6 +76,29 @@ def test_the_table_counts_one_date_in_the_singular_and_widens_its_date_column_fo
     assert header.index("branch") == row.index("fix_features")
 
 
+def test_a_backtest_that_could_diagnose_no_date_prints_its_report_and_exits_2_naming_the_table(
+    warehouse: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, story_policy = warehouse
+    policy = yaml.safe_load(story_policy.read_text())
+    policy["tables"]["features"]["table"] = "features_renamed"
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(yaml.safe_dump(policy))
+    chart = tmp_path / "timeline.png"
+    flags = ["--start", "2024-05-30", "--end", "2024-06-01", "--policy", str(renamed), "--format", "json"]
+
+    assert main(backtest(warehouse, *flags, "--plot", str(chart))) == 2
+
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert len(report["comparison"]["undiagnosed_dates"]) == 3
+    assert all("schema" in day["errored_checks"] for day in report["timeline"])
+    (last_line,) = [line for line in captured.err.splitlines() if line.startswith("retrain-gate:")]
+    assert last_line.startswith("retrain-gate: no replayed date could be diagnosed:")
+    assert "features_renamed" in last_line
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)  # drawn hollow, see backtest_chart.py
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from airflow_retrain_gate.core.decision import Decision
 from airflow_retrain_gate.core.decision_log import DecisionLog, RunKey
-from airflow_retrain_gate.core.findings import Action, Branch
+from airflow_retrain_gate.core.findings import Action, Branch, Status
 from airflow_retrain_gate.core.gate import resolve_windows, run_gate
 from airflow_retrain_gate.core.policy import Policy
 from airflow_retrain_gate.core.profiling.builder import ProfileBuilder
@@ -44,6 +44,9 @@ class ReplayedDay:
     train_checks: tuple[str, ...]
     """Checks whose failing findings asked for train, whether or not the branch became train (precedence,
     persistence, cooldown or a veto may hold it back): they make the date train-worthy."""
+    errored_checks: tuple[str, ...] = ()
+    """Checks that could not diagnose this date (status error, e.g. a table that cannot be read): the branch then
+    comes from the policy's `on_error`, not from a judgement of the model."""
     decision: Decision | None = None
     """The full decision (None in timelines built by hand)."""
 
@@ -51,6 +54,11 @@ class ReplayedDay:
     def train_worthy(self) -> bool:
         """Whether some check whose action is train fired on this date."""
         return bool(self.train_checks)
+
+    @property
+    def diagnosed(self) -> bool:
+        """Whether every check could judge this date (none errored)."""
+        return not self.errored_checks
 
     @classmethod
     def from_decision(cls, decision: Decision) -> ReplayedDay:
@@ -62,6 +70,9 @@ class ReplayedDay:
             deciding_checks=decision.deciding_checks,
             headline=decision.reasons[0] if decision.reasons else "",
             train_checks=tuple(dict.fromkeys(asked_train)),
+            errored_checks=tuple(
+                dict.fromkeys(f.check for f in decision.findings if f.status is Status.ERROR)
+            ),
             decision=decision,
         )
 

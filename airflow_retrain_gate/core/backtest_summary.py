@@ -70,6 +70,8 @@ class ScheduleComparison:
     fix_features: the schedule retrained on inputs the policy called broken."""
     alerts_raised: int
     """Runs of consecutive alert dates: each is one alert a person must look at."""
+    undiagnosed: tuple[datetime, ...]
+    """Dates where some check could not diagnose (its branch came from `on_error`): a policy is judged by the others."""
     episodes: tuple[TrainWorthyEpisode, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class ScheduleComparison:
                 when.isoformat() for when in self.schedule_retrains_on_broken_inputs
             ],
             "alerts_raised": self.alerts_raised,
+            "undiagnosed_dates": [when.isoformat() for when in self.undiagnosed],
             "train_worthy_episodes": [episode.to_dict() for episode in self.episodes],
         }
 
@@ -141,5 +144,6 @@ def compare_with_schedule(
         schedule_retrains=tuple(retrains),
         schedule_retrains_on_broken_inputs=tuple(on_broken_inputs),
         alerts_raised=alerts_raised,
+        undiagnosed=tuple(day.as_of for day in timeline if not day.diagnosed),
         episodes=tuple(episodes),
     )

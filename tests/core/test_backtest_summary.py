@@ -50,6 +50,23 @@ def test_the_schedule_comparison_counts_retrains_broken_inputs_and_alerts() -> N
     assert comparison.branch_days == {"fix_features": 3, "alert": 5, "train": 1, "skip": 5}
 
 
+def test_dates_a_check_could_not_diagnose_are_listed_apart() -> None:
+    unreadable = ReplayedDay(
+        START + timedelta(days=14),
+        Branch.ALERT,
+        ("freshness",),
+        "could not diagnose",
+        (),
+        ("freshness", "schema"),
+    )
+    comparison = compare_with_schedule([*TIMELINE, unreadable], timedelta(days=7))
+
+    assert [entry.diagnosed for entry in TIMELINE] == [True] * len(TIMELINE)
+    assert not unreadable.diagnosed
+    assert comparison.undiagnosed == (START + timedelta(days=14),)
+    assert comparison.to_dict()["undiagnosed_dates"] == ["2024-03-18T00:00:00+00:00"]
+
+
 def test_episodes_start_at_the_first_train_worthy_date_and_time_both_answers() -> None:
     first, second = compare_with_schedule(
         TIMELINE, timedelta(days=7), end=START + timedelta(days=20)
