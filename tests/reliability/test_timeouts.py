@@ -255,7 +255,9 @@ def test_a_cancel_while_a_connection_opens_stops_the_read_that_follows(sound_duc
     started = time.monotonic()
     with pytest.raises(WarehouseError, match="not read: the gate was stopped"):
         warehouse.fetch(sa.text("SELECT count(*) FROM range(100000000000) a, range(1000) b"), "endless")
-    assert time.monotonic() - started < 15  # refused, where the endless statement would run for its 60 s timeout
+    assert (
+        time.monotonic() - started < 15
+    )  # refused, where the endless statement would run for its 60 s timeout
     warehouse.dispose()
 
 
@@ -296,7 +298,9 @@ def test_reads_that_outlive_the_grace_are_abandoned(monkeypatch: pytest.MonkeyPa
     with pytest.raises(Terminated) as stopped:
         run_until_terminated(stop_and_wait(10**9, cancels), lambda: cancels.append(time.monotonic()))
 
-    assert stopped.value.abandoned and 1.0 <= time.monotonic() - started < 4  # not waiting on the endless read
+    assert (
+        stopped.value.abandoned and 1.0 <= time.monotonic() - started < 4
+    )  # not waiting on the endless read
     assert len(cancels) >= 4  # cancelled on every round of the wait
 
 
