@@ -470,9 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code: 0 for every branch (or one per branch with `--exit-code`), 1 when
-    `validate-policy --warehouse` finds the mapping wrong, 2 for usage,
-    policy or warehouse errors (also a backtest none of whose dates could be diagnosed), 4 when `--record` could not write the printed decision, 128 + the signal number
-    when stopped (141 when the reader of stdout went away)."""
+    `validate-policy --warehouse` finds the mapping wrong, 2 for usage, policy or warehouse errors (also a
+    backtest none of whose dates could be diagnosed), 4 when `--record` could not write the printed decision,
+    128 + the signal number when stopped (141 when the reader of stdout went away)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
