@@ -131,3 +131,31 @@ def test_filters_select_one_model_from_a_shared_table(duckdb_url: str) -> None:
     assert {f.check for f in on_predictions} >= {"concept_drift", "score_health", "kpi_by_band"}
     assert all(f.subject.startswith("predictions[model_name = 'fraud-scorer']") for f in on_predictions)
     assert "predictions[model_name = 'fraud-scorer'].score" in {f.subject for f in on_predictions}
+
+
+@pytest.mark.parametrize("shift", [pd.Timedelta(days=400), pd.Timedelta(hours=24 * 70 + 5)])
+def test_features_all_dated_after_as_of_are_named_as_such_not_as_a_pipeline_that_stopped(
+    duckdb_url: str, shift: pd.Timedelta
+) -> None:
+    """Timestamps shifted into the future (a unit or time-zone bug): fix_features, saying where the rows begin."""
+    frames = build_story("healthy", rows_per_day=200)
+    frames["features"]["event_ts"] = frames["features"]["event_ts"] + shift
+    load_tables(duckdb_url, frames)
+    decision = run_gate(parse_policy(story_policy("healthy")), Warehouse(duckdb_url), DEMO_AS_OF)
+
+    assert decision.branch is Branch.FIX_FEATURES
+    [freshness] = [finding for finding in decision.findings if finding.check == "freshness"]
+    earliest = (frames["features"]["event_ts"].min()).tz_localize("UTC")
+    assert f"its rows begin after as_of, at {earliest:%Y-%m-%d %H:%M} UTC" in freshness.message
+    assert freshness.evidence["first_timestamp_after_as_of"] == earliest.isoformat()
+
+
+def test_a_table_without_later_rows_is_a_pipeline_that_stopped(concept_drift_warehouse: str) -> None:
+    decision = run_gate(
+        parse_policy(story_policy("concept_drift")),
+        Warehouse(concept_drift_warehouse),
+        "2030-01-01T00:00:00Z",
+    )
+    [freshness] = [finding for finding in decision.findings if finding.check == "freshness"]
+    assert freshness.message.endswith(": the feature pipeline is not delivering.")
+    assert freshness.evidence["first_timestamp_after_as_of"] is None

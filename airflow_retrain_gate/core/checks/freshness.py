@@ -41,11 +41,17 @@ def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Fi
     if latest is None:
         since = inputs.reference.start.date().isoformat()
         filters = inputs.policy.tables.features.filters
-        cause = (
-            f" matching tables.features.filters: {describe_filters(filters)}; check the filter values"
-            if filters
-            else ": the feature pipeline is not delivering"
-        )
+        matching = f" matching tables.features.filters: {describe_filters(filters)}" if filters else ""
+        later = profiles.first_feature_timestamp_after_as_of
+        if later is not None:
+            cause = (
+                f"{matching}: its rows begin after as_of, at {later:%Y-%m-%d %H:%M} UTC; check the timestamps' "
+                "time zone or unit, or decide as of a later date"
+            )
+        elif filters:
+            cause = f"{matching}; check the filter values"
+        else:
+            cause = ": the feature pipeline is not delivering"
         return [
             outcome(
                 "freshness",
@@ -55,7 +61,11 @@ def check_freshness(inputs: CheckInputs, settings: FreshnessSettings) -> list[Fi
                 action=Action.FIX_FEATURES,
                 statistic="lag",
                 threshold=max_lag.total_seconds(),
-                evidence={**evidence, "latest_timestamp": None},
+                evidence={
+                    **evidence,
+                    "latest_timestamp": None,
+                    "first_timestamp_after_as_of": None if later is None else later.isoformat(),
+                },
             )
         ]
     lag = max(inputs.as_of - latest, timedelta(0))  # a DATE dated today reaches past as_of

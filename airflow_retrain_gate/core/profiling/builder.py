@@ -17,7 +17,7 @@ from airflow_retrain_gate.core.profiling.column_groups import profile_feature_gr
 from airflow_retrain_gate.core.profiling.daily_counts import profile_overrides, profile_training_signals
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
-from airflow_retrain_gate.core.profiling.freshness import latest_timestamp
+from airflow_retrain_gate.core.profiling.freshness import earliest_timestamp_after, latest_timestamp
 from airflow_retrain_gate.core.profiling.incremental import DayPartProfiler
 from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
@@ -166,7 +166,16 @@ class ProfileBuilder:
             "features_reference": reference,
             "features_current": current,
             "latest_feature_timestamp": latest,
+            "first_feature_timestamp_after_as_of": None if latest is not None else self._first_after(source),
         }
+
+    def _first_after(self, source: TableSource) -> datetime | None:
+        """The earliest feature row after as_of, which only words the freshness finding: unread is not an error."""
+        try:
+            return earliest_timestamp_after(source, self.as_of)
+        except WarehouseError as error:
+            log.warning("the first row after as_of of %s not read: %s", source.mapping.table, error)
+            return None
 
     def _predictions(self) -> dict[str, Any]:
         """The score column, profiled the way a numeric feature is: moments, histogram and per-day slices."""

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.timeframes import to_utc
 
 FRESHNESS_SPAN = "freshness lookback"
 """What the latest-timestamp query reads: the table from the earliest window's start to as_of."""
+AFTER_AS_OF_SPAN = "after as_of"
+"""What the earliest-timestamp-after query reads: the table's rows dated after as_of."""
 
 
 def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) -> datetime | None:
@@ -27,3 +30,18 @@ def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) 
     )
     latest = rows[0].latest if rows else None
     return None if latest is None else source.end_of("timestamp", latest)
+
+
+def earliest_timestamp_after(source: TableSource, as_of: datetime) -> datetime | None:
+    """The oldest timestamp after `as_of` (None if no row is dated later): asked only when no row reaches back
+    to the windows, to tell a table that stopped from one whose rows are all dated later."""
+    timestamp = source.column("timestamp")
+    rows = source.warehouse.fetch(
+        sa.select(sa.func.min(timestamp).label("earliest"))
+        .select_from(source.clause)
+        .where(timestamp > source.instant("timestamp", as_of), *source.filters()),
+        f"first row after as_of {source.mapping.table}",
+        (source.scan(AFTER_AS_OF_SPAN),),
+    )
+    earliest = rows[0].earliest if rows else None
+    return None if earliest is None else to_utc(earliest)

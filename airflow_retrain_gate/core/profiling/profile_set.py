@@ -27,6 +27,8 @@ class ProfileSet:
     features_reference: TableProfile | None = None
     features_current: TableProfile | None = None
     latest_feature_timestamp: datetime | None = None
+    first_feature_timestamp_after_as_of: datetime | None = None
+    """Read only when no feature row reaches back to the windows: the earliest row dated after as_of, if any."""
     feature_schema: TableSchema | None = None
     recorded_feature_types: dict[str, str] = field(default_factory=dict)
     """Column types the cached reference profile recorded, looked up when a column's type misfits its role."""
