@@ -11,13 +11,11 @@ from datetime import datetime
 from airflow_retrain_gate.core.backtest import ReplayedDay
 from airflow_retrain_gate.core.backtest_summary import ScheduleComparison, TrainWorthyEpisode
 from airflow_retrain_gate.core.escaping import markdown_text, printable
-from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.timeframes import format_duration
+from airflow_retrain_gate.core.wording import first_few, plural
 
 TABLE_HEADLINE_CHARS = 110
 """The table shows this much of each headline (JSON and markdown show all of it)."""
-LISTED_DATES = 5
-"""Dates a comparison line lists before it says "...": the JSON lists them all."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +96,7 @@ def comparison_lines(report: BacktestReport) -> list[tuple[str, str]]:
         ("dates by branch", ", ".join(f"{branch} {count}" for branch, count in branches.items())),
         (
             "dates some check could not diagnose (branch from on_error)",
-            f"{len(comparison.undiagnosed)} ({_dates(comparison.undiagnosed[:LISTED_DATES])}"
-            f"{', ...' if len(comparison.undiagnosed) > LISTED_DATES else ''})",
+            f"{len(comparison.undiagnosed)} ({first_few([_day(when) for when in comparison.undiagnosed]) or 'none'})",
         ),
     ]
 

@@ -20,9 +20,9 @@ from airflow_retrain_gate.core.findings import (
     Status,
     json_safe,
 )
-from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.scans import TableScans, describe_scans
 from airflow_retrain_gate.core.timeframes import TimeWindow, format_duration, to_utc
+from airflow_retrain_gate.core.wording import plural
 
 STATUS_MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "insufficient_data": "n/a"}
 

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core.feature_roles import MappedColumn
 from airflow_retrain_gate.core.gate import resolve_windows
-from airflow_retrain_gate.core.plurals import plural
 from airflow_retrain_gate.core.policy import Policy, TableMapping
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_schema import MappingError
@@ -21,6 +20,7 @@ from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.sql import day_of
 from airflow_retrain_gate.core.timeframes import TimeWindow
 from airflow_retrain_gate.core.warehouse import Warehouse, WarehouseError
+from airflow_retrain_gate.core.wording import first_few, plural
 
 FIELD_ROLES = {
     "timestamp": "timestamp",
@@ -82,12 +82,11 @@ class WindowRows:
             return f"{self.window.name} window: {plural(self.rows, 'row')}"
         if not self.empty_days:
             return f"{self.window.name} window: {plural(self.rows, 'row')}, every one of its {days} days has rows"
-        listed = ", ".join(day.isoformat() for day in self.empty_days[:5])
-        more = ", ..." if len(self.empty_days) > 5 else ""
+        listed = first_few([day.isoformat() for day in self.empty_days])
         verb = "is" if len(self.empty_days) == 1 else "are"
         return (
             f"{self.window.name} window: {len(self.empty_days)} of {days} days {verb} empty "
-            f"({listed}{more}); {plural(self.rows, 'row')}"
+            f"({listed}); {plural(self.rows, 'row')}"
         )
 
 
