@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import to_utc
@@ -18,17 +20,16 @@ AFTER_AS_OF_SPAN = "after as_of"
 def latest_timestamp(source: TableSource, as_of: datetime, lookback: timedelta) -> datetime | None:
     """The newest timestamp at or before `as_of`, looking back at most `lookback` (None if no rows)."""
     timestamp = source.column("timestamp")
-    where = [
-        timestamp >= source.instant("timestamp", as_of - lookback),
-        timestamp <= source.instant("timestamp", as_of),
-        *source.filters(),
-    ]
-    rows = source.warehouse.fetch(
-        sa.select(sa.func.max(timestamp).label("latest")).select_from(source.clause).where(*where),
+    latest = _timestamp_bound(
+        source,
+        sa.func.max(timestamp),
+        [
+            timestamp >= source.instant("timestamp", as_of - lookback),
+            timestamp <= source.instant("timestamp", as_of),
+        ],
         f"freshness {source.mapping.table}",
-        (source.scan(FRESHNESS_SPAN),),
+        FRESHNESS_SPAN,
     )
-    latest = rows[0].latest if rows else None
     return None if latest is None else source.end_of("timestamp", latest)
 
 
@@ -36,12 +37,23 @@ def earliest_timestamp_after(source: TableSource, as_of: datetime) -> datetime |
     """The oldest timestamp after `as_of` (None if no row is dated later): asked only when no row reaches back
     to the windows, to tell a table that stopped from one whose rows are all dated later."""
     timestamp = source.column("timestamp")
-    rows = source.warehouse.fetch(
-        sa.select(sa.func.min(timestamp).label("earliest"))
-        .select_from(source.clause)
-        .where(timestamp > source.instant("timestamp", as_of), *source.filters()),
+    earliest = _timestamp_bound(
+        source,
+        sa.func.min(timestamp),
+        [timestamp > source.instant("timestamp", as_of)],
         f"first row after as_of {source.mapping.table}",
-        (source.scan(AFTER_AS_OF_SPAN),),
+        AFTER_AS_OF_SPAN,
     )
-    earliest = rows[0].earliest if rows else None
     return None if earliest is None else to_utc(earliest)
+
+
+def _timestamp_bound(
+    source: TableSource, bound: ColumnElement[Any], where: list[ColumnElement[bool]], purpose: str, span: str
+) -> Any:
+    """One aggregate of the timestamp (`bound`) over the rows `where` selects and the mapping's filters keep."""
+    rows = source.warehouse.fetch(
+        sa.select(bound.label("bound")).select_from(source.clause).where(*where, *source.filters()),
+        purpose,
+        (source.scan(span),),
+    )
+    return rows[0].bound if rows else None
