@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from airflow_retrain_gate.core.profiling.queries import (
     window_rows,
 )
 from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
@@ -49,6 +50,10 @@ its `min_factor`, 3 by default), so the columns that check judges as heavy-taile
 (a day's spread within a few percent of the others') does not pay for the logarithms."""
 MIN_DAY_VALUES = 30
 """Days with fewer values do not say how far a column's spread strays."""
+
+
+Read = tuple[Any, str, tuple[Scan, ...]]
+"""A statement, its purpose and the scans it reads, as `Warehouse.fetch_all` takes them."""
 
 
 def spread_strays(days: Sequence[Moments]) -> bool:
@@ -173,17 +178,68 @@ def profile_features(
         )
         for rows in part_rows
     ]
-    queries = [
+    queries: list[Read] = [
         (summary.statement, f"{purpose}: summary{_part_label(part, parts)}", scans)
         for summary, part, scans in zip(summaries, parts, part_scans, strict=True)
     ]
+    # On known bins and without segments, the tracked categories are counted with the top values, after grouping,
+    # and no statement waits for another: every read goes at once.
+    counted_by_top = binning is not None and not mapping.segment
     ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
+    top_query = None
     if ranked_columns:
+        kept = (
+            [binning.categories[name] for name in categorical_names]
+            if binning is not None and counted_by_top
+            else []
+        )
         top_query = TopValuesQuery.build(
-            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets, by_day=True
+            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets, by_day=True, kept=kept
         )
         queries.append((top_query.statement, f"{purpose}: top values", whole_window))
-    results = warehouse.fetch_all(queries)
+
+    def binned_reads(binning: FeatureBinning, distinct: dict[int, int]) -> _BinnedReads:
+        """The histograms and log-magnitudes of each part on `binning`; categorical columns only when their
+        tracked values are not counted with the top values, keyed by raw value below `distinct` values."""
+        histograms: list[Read] = []
+        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True):
+            buckets = [
+                binning.numeric[name].bucket(value)
+                for name, value in zip(numeric_names, numeric_of(rows), strict=True)
+            ]
+            categories = [
+                _category(value, binning.categories[name], distinct.get(index))
+                for index, (name, value) in enumerate(
+                    zip(categorical_names, categorical_of(rows), strict=True)
+                )
+                if not counted_by_top
+            ]
+            segment = (
+                _category(rows.c.seg, binning.segments, distinct.get(len(categorical_names)))
+                if mapping.segment
+                else None
+            )
+            query = _histogram_query(rows, buckets, categories, segment, warehouse.supports_grouping_sets)
+            if query is not None:
+                histograms.append((query, f"{purpose}: histograms{_part_label(part, parts)}", scans))
+        straying = [index for index, name in enumerate(numeric_names) if name in binning.magnitudes]
+        magnitudes = [
+            (LogMagnitudeQuery.build(rows, [safe_of(rows)[index] for index in straying]), part, scans)
+            for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
+            if straying
+        ]
+        return _BinnedReads(
+            histograms,
+            [
+                (query.statement, f"{purpose}: log-magnitudes{_part_label(part, parts)}", scans)
+                for query, part, scans in magnitudes
+            ],
+            [query for query, _, _ in magnitudes],
+            [numeric_names[index] for index in straying],
+        )
+
+    early = binned_reads(binning, {}) if binning is not None and counted_by_top else None
+    results = warehouse.fetch_all(queries + (early.reads if early else []))
     summary = _Summary.decode(
         [query.decode(rows) for query, rows in zip(summaries, results[: len(parts)], strict=True)],
         numeric_names,
@@ -192,11 +248,9 @@ def profile_features(
     )
     top = (
         top_query.decode(results[len(parts)])
-        if ranked_columns
+        if top_query is not None
         else TopValues(values={}, distinct={}, daily={})
     )
-    top_rows, distinct_from_top = top.values, top.distinct
-
     if binning is None:
         binning = FeatureBinning(
             numeric={
@@ -206,60 +260,68 @@ def profile_features(
                 for name, moments in summary.moments.items()
             },
             categories={
-                name: tuple(value for value, _ in top_rows.get(index, []) if value != MISSING)
+                name: tuple(value for value, _ in top.values.get(index, []) if value != MISSING)
                 for index, name in enumerate(categorical_names)
             },
             segments=tuple(
                 value
-                for value, _ in top_rows.get(len(categorical_names), [])
+                for value, _ in top.values.get(len(categorical_names), [])
                 if value not in (OTHER, MISSING)
             ),
             magnitudes=tuple(name for name in numeric_names if spread_strays(summary.daily_moments[name])),
         )
-
-    def histogram_query(rows: Any) -> Any:
-        numeric = [
-            binning.numeric[name].bucket(value)
-            for name, value in zip(numeric_names, numeric_of(rows), strict=True)
-        ]
-        categorical = [
-            _category(value, binning.categories[name], distinct_from_top.get(index))
-            for index, (name, value) in enumerate(zip(categorical_names, categorical_of(rows), strict=True))
-        ]
-        segment = (
-            _category(rows.c.seg, binning.segments, distinct_from_top.get(len(categorical_names)))
-            if mapping.segment
-            else None
-        )
-        return _histogram_query(rows, numeric, categorical, segment, warehouse.supports_grouping_sets)
-
-    histograms = [
-        (query, f"{purpose}: histograms{_part_label(part, parts)}", scans)
-        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
-        if (query := histogram_query(rows)) is not None
-    ]
-    straying = [index for index, name in enumerate(numeric_names) if name in binning.magnitudes]
-    magnitude_queries = [
-        (LogMagnitudeQuery.build(rows, [safe_of(rows)[index] for index in straying]), part, scans)
-        for rows, part, scans in zip(part_rows, parts, part_scans, strict=True)
-        if straying
-    ]
-    magnitude_reads = [
-        (query.statement, f"{purpose}: log-magnitudes{_part_label(part, parts)}", scans)
-        for query, part, scans in magnitude_queries
-    ]
-    results = warehouse.fetch_all(histograms + magnitude_reads)
-    bins_rows = [row for rows in results[: len(histograms)] for row in rows]
+    binned = early or binned_reads(binning, top.distinct)
+    binned_results = results[len(queries) :] if early else warehouse.fetch_all(binned.reads)
+    bins_rows = [row for rows in binned_results[: len(binned.histograms)] for row in rows]
     by_day: dict[str, list[Moments]] = {}
-    for (query, _, _), rows in zip(magnitude_queries, results[len(histograms) :], strict=True):
+    for query, rows in zip(binned.magnitudes, binned_results[len(binned.histograms) :], strict=True):
         by_day.update(query.decode(rows))
     log_magnitudes = {
-        numeric_names[index]: tuple(by_day[day][position] if day in by_day else Moments() for day in days)
-        for position, index in enumerate(straying)
+        name: tuple(by_day[day][position] if day in by_day else Moments() for day in days)
+        for position, name in enumerate(binned.straying)
     }
-    return _assemble(
+    profile = _assemble(
         mapping, window, days, day_index, summary, binning, bins_rows, top, source, log_magnitudes
     )
+    return _with_categories_from_top(profile, top, binning, day_index) if counted_by_top else profile
+
+
+@dataclass(frozen=True)
+class _BinnedReads:
+    """The statements of a profile that need its bins: histograms, then log-magnitudes of the straying columns."""
+
+    histograms: list[Read]
+    magnitude_reads: list[Read]
+    magnitudes: list[LogMagnitudeQuery]
+    straying: list[str]
+    """The numeric columns whose log-magnitudes are read, in the order of each query's measures."""
+
+    @property
+    def reads(self) -> list[Read]:
+        """Every statement, histograms first."""
+        return self.histograms + self.magnitude_reads
+
+
+def _with_categories_from_top(
+    profile: TableProfile, top: TopValues, binning: FeatureBinning, day_index: dict[str, int]
+) -> TableProfile:
+    """`profile` with each categorical column's daily counts read off the top values: each tracked value's rows
+    as counted, and the rest of the day's non-null rows in the last slot, OTHER."""
+    categorical = {}
+    for index, (name, column) in enumerate(profile.categorical.items()):
+        tracked = binning.categories[name]
+        daily = np.zeros((len(day_index), len(tracked) + 1), dtype=np.int64)
+        for day, counted in top.daily_counts.get(index, {}).items():
+            position = day_index.get(day)
+            if position is None:
+                continue
+            daily[position, :-1] = [counted.get(value, 0) for value in tracked]
+            nonnull = profile.daily_rows[position] - column.daily_nulls[position]
+            daily[position, -1] = max(nonnull - int(daily[position, :-1].sum()), 0)
+        categorical[name] = replace(
+            column, counts=_ints(daily.sum(axis=0)), daily_counts=tuple(_ints(day) for day in daily)
+        )
+    return replace(profile, categorical=categorical)
 
 
 def _histogram_query(

@@ -8,7 +8,7 @@ row, exactly the keys of its own grouping set are non-null.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -309,6 +309,9 @@ class TopValues:
     distinct: dict[int, int]
     daily: dict[int, dict[str, list[tuple[str, int]]]]
     """Column -> ISO day -> that day's most frequent values (empty without a day grouping)."""
+    daily_counts: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """Column -> ISO day -> value -> rows, for every value returned: the day's most frequent and, with
+    `TopValuesQuery.build`'s `kept`, the kept values it holds beyond them."""
 
 
 @dataclass(frozen=True)
@@ -328,9 +331,13 @@ class TopValuesQuery:
         top_k: int,
         grouping_sets: bool,
         by_day: bool = False,
+        kept: Sequence[Sequence[str]] = (),
     ) -> TopValuesQuery:
         """The top values of `columns` of `rows`, grouped by raw value (as text, MISSING for NULL); with `by_day`
-        ranked within each day of ``rows.c.day``, so that the tops of a window's days merge into the window's."""
+        ranked within each day of ``rows.c.day``, so that the tops of a window's days merge into the window's.
+
+        `kept` (one sequence per column) names values returned with their counts whatever their rank: the values
+        a histogram tracks are then counted here, after grouping, instead of by a key on every row."""
         keys: dict[str, ColumnElement[Any]] = {
             f"k{index}": raw_key(column) for index, column in enumerate(columns)
         }
@@ -361,6 +368,11 @@ class TopValuesQuery:
             .label("rank"),
             sa.func.count().over(partition_by=partition).label("distinct_values"),
         ).subquery()
+        returned = [ranked.c["rank"] <= top_k] + [
+            sa.and_(ranked.c.col == index, ranked.c.value.in_(list(values)))
+            for index, values in enumerate(kept)
+            if values
+        ]
         return cls(
             sa.select(
                 ranked.c.col,
@@ -368,7 +380,8 @@ class TopValuesQuery:
                 ranked.c.value,
                 ranked.c.n,
                 ranked.c.distinct_values,
-            ).where(ranked.c["rank"] <= top_k),
+                ranked.c["rank"],
+            ).where(sa.or_(*returned)),
             top_k,
             by_day,
         )
@@ -377,13 +390,17 @@ class TopValuesQuery:
         """Each column's values and counts (summed over days, the `top_k` largest), per day, and its distinct
         count."""
         daily: dict[int, dict[str, list[tuple[str, int]]]] = {}
+        counts: dict[int, dict[str, dict[str, int]]] = {}
         distinct: dict[int, int] = {}
         for row in rows:
             column = int(row.col)
             if column < 0:
                 continue
             day = day_key(row.day) if self.by_day else ""
-            daily.setdefault(column, {}).setdefault(day, []).append((str(row.value), int(row.n)))
+            value, count = str(row.value), int(row.n)
+            counts.setdefault(column, {}).setdefault(day, {})[value] = count
+            if row.rank <= self.top_k:
+                daily.setdefault(column, {}).setdefault(day, []).append((value, count))
             distinct[column] = max(distinct.get(column, 0), int(row.distinct_values))
         values = {column: list(merge_top_values(days.values(), self.top_k)) for column, days in daily.items()}
-        return TopValues(values, distinct, daily if self.by_day else {})
+        return TopValues(values, distinct, daily if self.by_day else {}, counts)
