@@ -1,5 +1,6 @@
-"""On known bins, a categorical column's tracked values are counted with its top values instead of by a key on
-every row: each day's counts must be those of the table, for values far below the day's top ones too."""
+"""A categorical column's histogram is counted with its top values, after grouping, instead of by a key on every
+row: on known bins from the tracked values kept whatever their rank, else from whole days of few values. Each day's
+counts must be those of the table, for values far below the day's top ones too."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ FEATURES = pd.DataFrame(
         "amount": [i * 7919 % 1000 / 10 for i in range(6 * PER_DAY)],
         "sku": [sku(i) for i in range(6 * PER_DAY)],
         "city": [None if i % 23 == 0 else f"city_{i % 3}" for i in range(6 * PER_DAY)],
+        "session": [f"hot_{i % 5}" if i % 3 == 0 else f"id_{i}" for i in range(6 * PER_DAY)],
     }
 )
 
@@ -61,7 +63,7 @@ def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TableSour
         "table": f"{schema}.features" if schema else "features",
         "timestamp": "event_ts",
         "numeric": ["amount"],
-        "categorical": ["sku", "city"],
+        "categorical": ["sku", "city", "session"],
     }
     policy = parse_policy({"name": "tracked_categories", "tables": {"features": features}})
     warehouse = Warehouse(url, read_only=True)
@@ -95,11 +97,23 @@ def test_the_current_days_count_each_tracked_value_and_the_rest_as_the_table_hol
     skus = binning.categories["sku"]
     assert set(skus) <= {f"sku_{index}" for index in range(7)}
     assert all(value.startswith("new_") for value, _ in current.categorical["sku"].top_values)
-    for column in ("sku", "city"):
+    for column in ("sku", "city", "session"):
         expected = table_counts(column, CURRENT, binning.categories[column])
         assert [list(day) for day in current.categorical[column].daily_counts] == expected
     gone = [slot for slot, value in enumerate(skus) if value not in ("sku_0", "sku_1", "sku_2")]
     assert gone and all(day[slot] == 0 for day in current.categorical["sku"].daily_counts for slot in gone)
+
+
+def test_a_reference_window_counts_columns_of_few_and_of_many_values_a_day_as_the_table_holds_them(
+    source: TableSource,
+) -> None:
+    reference = profile_features(source, REFERENCE, None, SETTINGS)
+
+    tracked = FeatureBinning.of(reference).categories
+    assert tracked["session"] == tuple(f"hot_{index}" for index in range(5))  # among 400 values a day
+    for column in ("sku", "city", "session"):
+        expected = table_counts(column, REFERENCE, tracked[column])
+        assert [list(day) for day in reference.categorical[column].daily_counts] == expected
 
 
 def test_a_window_counted_on_its_own_bins_equals_its_first_profile(source: TableSource) -> None:

@@ -42,7 +42,8 @@ from airflow_retrain_gate.core.sql import day_of, within_safe_magnitude
 from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
 
 RAW_CATEGORY_LIMIT = 200
-"""Categorical columns with at most this many values in a window are grouped by their raw values."""
+"""Categorical columns with at most this many values a day are counted by their raw values: without a segment, their
+top values come back with every value of such a day, which is the histogram; with one, grouped per segment."""
 STRAYING_SPREAD = math.log(1.25)
 """A column whose daily spread strays this far (log ratio) from the median day's is heavy-tailed enough for its
 log-magnitudes to be counted: one outlier moves its day's spread. Below scale_shift's own mark (half of the log of
@@ -182,38 +183,55 @@ def profile_features(
         (summary.statement, f"{purpose}: summary{_part_label(part, parts)}", scans)
         for summary, part, scans in zip(summaries, parts, part_scans, strict=True)
     ]
-    # On known bins and without segments, the tracked categories are counted with the top values, after grouping,
-    # and no statement waits for another: every read goes at once.
-    counted_by_top = binning is not None and not mapping.segment
+    # Without a segment (whose counts need groups of their own), a categorical column's histogram is counted
+    # with its top values, after grouping: every column on bins known beforehand (its tracked values are kept
+    # whatever their rank), else each column of few values a day (its days come back whole). Then no statement
+    # waits for another on known bins: every read goes at once.
+    known_bins = binning is not None and not mapping.segment
     ranked_columns = categorical_of(whole) + ([whole.c.seg] if mapping.segment else [])
     top_query = None
     if ranked_columns:
-        kept = (
-            [binning.categories[name] for name in categorical_names]
-            if binning is not None and counted_by_top
-            else []
-        )
         top_query = TopValuesQuery.build(
-            whole, ranked_columns, settings.top_k, warehouse.supports_grouping_sets, by_day=True, kept=kept
+            whole,
+            ranked_columns,
+            settings.top_k,
+            warehouse.supports_grouping_sets,
+            by_day=True,
+            kept=[binning.categories[name] for name in categorical_names]
+            if binning is not None and known_bins
+            else [],
+            whole_below=0 if mapping.segment else RAW_CATEGORY_LIMIT,
         )
         queries.append((top_query.statement, f"{purpose}: top values", whole_window))
 
+    def counted_by_top(distinct: dict[int, int]) -> set[int]:
+        """The categorical columns (by index) whose histograms the top values hold, by each one's most distinct
+        values a day."""
+        if mapping.segment:
+            return set()
+        return {
+            index
+            for index in range(len(categorical_names))
+            if known_bins or distinct.get(index, 0) <= RAW_CATEGORY_LIMIT
+        }
+
     def binned_reads(binning: FeatureBinning, distinct: dict[int, int]) -> _BinnedReads:
-        """The histograms and log-magnitudes of each part on `binning`; categorical columns only when their
-        tracked values are not counted with the top values, keyed by raw value below `distinct` values."""
+        """The histograms and log-magnitudes of each part on `binning`: categorical columns only where the top
+        values do not hold them (by `distinct`, each column's most distinct values a day)."""
+        keyed = set(range(len(categorical_names))) - counted_by_top(distinct)
         histograms: list[Read] = []
         for rows, part, scans in zip(part_rows, parts, part_scans, strict=True):
             buckets = [
                 binning.numeric[name].bucket(value)
                 for name, value in zip(numeric_names, numeric_of(rows), strict=True)
             ]
-            categories = [
-                _category(value, binning.categories[name], distinct.get(index))
+            categories = {
+                index: _category(value, binning.categories[name], distinct.get(index))
                 for index, (name, value) in enumerate(
                     zip(categorical_names, categorical_of(rows), strict=True)
                 )
-                if not counted_by_top
-            ]
+                if index in keyed
+            }
             segment = (
                 _category(rows.c.seg, binning.segments, distinct.get(len(categorical_names)))
                 if mapping.segment
@@ -238,7 +256,7 @@ def profile_features(
             [numeric_names[index] for index in straying],
         )
 
-    early = binned_reads(binning, {}) if binning is not None and counted_by_top else None
+    early = binned_reads(binning, {}) if binning is not None and known_bins else None
     results = warehouse.fetch_all(queries + (early.reads if early else []))
     summary = _Summary.decode(
         [query.decode(rows) for query, rows in zip(summaries, results[: len(parts)], strict=True)],
@@ -283,7 +301,7 @@ def profile_features(
     profile = _assemble(
         mapping, window, days, day_index, summary, binning, bins_rows, top, source, log_magnitudes
     )
-    return _with_categories_from_top(profile, top, binning, day_index) if counted_by_top else profile
+    return _with_categories_from_top(profile, top, binning, day_index, counted_by_top(top.distinct))
 
 
 @dataclass(frozen=True)
@@ -303,19 +321,27 @@ class _BinnedReads:
 
 
 def _with_categories_from_top(
-    profile: TableProfile, top: TopValues, binning: FeatureBinning, day_index: dict[str, int]
+    profile: TableProfile,
+    top: TopValues,
+    binning: FeatureBinning,
+    day_index: dict[str, int],
+    counted: set[int],
 ) -> TableProfile:
-    """`profile` with each categorical column's daily counts read off the top values: each tracked value's rows
-    as counted, and the rest of the day's non-null rows in the last slot, OTHER."""
-    categorical = {}
+    """`profile` with the daily counts of the `counted` categorical columns (by index) read off the top values:
+    each tracked value's rows as counted, and the rest of the day's non-null rows in the last slot, OTHER."""
+    if not counted:
+        return profile
+    categorical = dict(profile.categorical)
     for index, (name, column) in enumerate(profile.categorical.items()):
+        if index not in counted:
+            continue
         tracked = binning.categories[name]
         daily = np.zeros((len(day_index), len(tracked) + 1), dtype=np.int64)
-        for day, counted in top.daily_counts.get(index, {}).items():
+        for day, rows in top.daily_counts.get(index, {}).items():
             position = day_index.get(day)
             if position is None:
                 continue
-            daily[position, :-1] = [counted.get(value, 0) for value in tracked]
+            daily[position, :-1] = [rows.get(value, 0) for value in tracked]
             nonnull = profile.daily_rows[position] - column.daily_nulls[position]
             daily[position, -1] = max(nonnull - int(daily[position, :-1].sum()), 0)
         categorical[name] = replace(
@@ -327,15 +353,16 @@ def _with_categories_from_top(
 def _histogram_query(
     rows: Any,
     buckets: list[Any],
-    categories: list[Any],
+    categories: dict[int, Any],
     segment: Any | None,
     grouping_sets: bool,
 ) -> Any:
-    """Rows per day (and per day and segment) of each numeric column's bucket and each categorical column's key,
-    in one statement (None without columns); `_RowPositions` reads back the labels written here."""
+    """Rows per day (and per day and segment) of each numeric column's bucket and each key of `categories` (by the
+    column's index among the categorical ones), in one statement (None without columns); `_RowPositions` reads back
+    the labels written here."""
     keys: dict[str, Any] = {"day": rows.c.day}
     keys.update({_bucket_label(index): bucket for index, bucket in enumerate(buckets)})
-    keys.update({_category_label(index): category for index, category in enumerate(categories)})
+    keys.update({_category_label(index): category for index, category in categories.items()})
     value_keys = [key for key in keys if key != "day"]
     sets: list[tuple[str, ...]] = [("day", key) for key in value_keys]
     if segment is not None:

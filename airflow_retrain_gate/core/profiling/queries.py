@@ -310,8 +310,8 @@ class TopValues:
     daily: dict[int, dict[str, list[tuple[str, int]]]]
     """Column -> ISO day -> that day's most frequent values (empty without a day grouping)."""
     daily_counts: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
-    """Column -> ISO day -> value -> rows, for every value returned: the day's most frequent and, with
-    `TopValuesQuery.build`'s `kept`, the kept values it holds beyond them."""
+    """Column -> ISO day -> value -> rows, for every value returned: the day's most frequent, and those
+    `TopValuesQuery.build` keeps beyond them (all of a day's values when it holds few)."""
 
 
 @dataclass(frozen=True)
@@ -332,12 +332,14 @@ class TopValuesQuery:
         grouping_sets: bool,
         by_day: bool = False,
         kept: Sequence[Sequence[str]] = (),
+        whole_below: int = 0,
     ) -> TopValuesQuery:
         """The top values of `columns` of `rows`, grouped by raw value (as text, MISSING for NULL); with `by_day`
         ranked within each day of ``rows.c.day``, so that the tops of a window's days merge into the window's.
 
-        `kept` (one sequence per column) names values returned with their counts whatever their rank: the values
-        a histogram tracks are then counted here, after grouping, instead of by a key on every row."""
+        Also returned with their counts, whatever their rank: the values `kept` names (one sequence per column),
+        and every value of a column's day (or window) holding at most `whole_below` of them. A histogram's
+        categories are then counted here, after grouping, instead of by a key on every row."""
         keys: dict[str, ColumnElement[Any]] = {
             f"k{index}": raw_key(column) for index, column in enumerate(columns)
         }
@@ -368,7 +370,10 @@ class TopValuesQuery:
             .label("rank"),
             sa.func.count().over(partition_by=partition).label("distinct_values"),
         ).subquery()
-        returned = [ranked.c["rank"] <= top_k] + [
+        returned = [ranked.c["rank"] <= top_k]
+        if whole_below:
+            returned.append(ranked.c.distinct_values <= whole_below)
+        returned += [
             sa.and_(ranked.c.col == index, ranked.c.value.in_(list(values)))
             for index, values in enumerate(kept)
             if values
