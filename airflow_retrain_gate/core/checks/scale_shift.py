@@ -216,6 +216,28 @@ def _trailing_run(
     return list(reversed(run))
 
 
+def _onset(
+    days: tuple[str, ...], factors: list[float | None], counts: list[int], factor: float
+) -> str | None:
+    """The day a change by `factor` began: the split of the window's days (of MIN_ROWS values or more) that leaves
+    the fewest on the wrong side (before it, days straying beyond a healthy day in the direction of `factor`; from it
+    on, days that do not), the earliest of equals; the window's first day when that is the first judged one, None
+    when the days do not end at the new scale."""
+    moved = [
+        (day, value is not None and math.log(value) * math.log(factor) > 0)
+        for day, value, count in zip(days, factors, counts, strict=True)
+        if count >= MIN_ROWS
+    ]
+    wrong = [
+        sum(early for _, early in moved[:split]) + sum(not late for _, late in moved[split:])
+        for split in range(len(moved) + 1)
+    ]
+    split = wrong.index(min(wrong))
+    if split == len(moved):
+        return None
+    return moved[split][0] if split else days[0]
+
+
 def _beyond(factor: float | None, wander: float) -> float | None:
     """`factor` when it is further from 1 than a healthy day strays, else None."""
     return factor if factor is not None and abs(math.log(factor)) > wander else None
@@ -295,14 +317,26 @@ def scale_finding(
     factor = _beyond(scale_factor(base.moments, now, settings), base.span_wander)
     if denied(factor, reference_daily, current_daily):
         factor = None
+    # The last days at one new scale: where a change that began inside the window began.
+    factors = [_beyond(scale_factor(base.moments, day, settings), base.wander) for day in current_daily]
+    tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
+    run = _trailing_run(days, factors, [day.count for day in current_daily], tolerance)
+    run_moments = [current_daily[days.index(day)] for day, _ in run]
+    run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
+    elif factor is not None:
+        # The window's typical day moved; where only its last days did, the change began with them.
+        onset = _onset(days, factors, [day.count for day in current_daily], factor)
+        if onset is not None and onset > days[0]:
+            moved = [
+                (day, value)
+                for day, value in zip(days, factors, strict=True)
+                if day >= onset and value is not None and math.log(value) * math.log(factor) > 0
+            ]
+            since, factor = onset, math.exp(sum(math.log(value) for _, value in moved) / len(moved))
+            now = typical_day([current_daily[days.index(day)] for day, _ in moved]) or now
     if factor is None:
-        factors = [_beyond(scale_factor(base.moments, day, settings), base.wander) for day in current_daily]
-        tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
-        run = _trailing_run(days, factors, [day.count for day in current_daily], tolerance)
-        run_moments = [current_daily[days.index(day)] for day, _ in run]
-        run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
         if len(run) >= base.run_days(settings) and not denied(run_factor, reference_daily, run_moments):
             since, factor = run[0][0], run_factor
             now = typical_day(run_moments) or now
@@ -329,6 +363,11 @@ def scale_finding(
         if within_reference
         else "the reference"
     )
+    began = (
+        f"since {since}"
+        if within_reference or since != days[0]
+        else f"throughout the current window (since {since} or earlier)"
+    )
     unit = "a typical day's" if by_day else "the window's"
     measured = (
         f"{unit} magnitude, the geometric mean of |x|, {baseline.mean:.4g} -> {now.mean:.4g}"
@@ -339,7 +378,7 @@ def scale_finding(
         "scale_shift",
         subject,
         Status.FAIL,
-        f"Column {subject} changed scale: since {since} values are about {factor:.3g}x {compared} "
+        f"Column {subject} changed scale: {began} values are about {factor:.3g}x {compared} "
         f"({measured}). Looks like a unit change upstream; fix the feature, do not retrain on it.",
         action=Action.FIX_FEATURES,
         statistic="scale_factor",
