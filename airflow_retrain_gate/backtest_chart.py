@@ -7,6 +7,7 @@ from pathlib import Path
 
 from airflow_retrain_gate.backtest_report import BacktestReport
 from airflow_retrain_gate.core.findings import Branch
+from airflow_retrain_gate.core.wording import plural
 
 BRANCH_COLOURS = {
     Branch.FIX_FEATURES: "#d62728",
@@ -88,14 +89,23 @@ def write_chart(report: BacktestReport, path: Path) -> None:
     axes.set_ylim(-0.7, len(ROWS) - 0.3)
     axes.xaxis_date()
     axes.grid(axis="x", alpha=0.3)
-    axes.set_title(
-        f"{report.policy_name}: {len(comparison.policy_trains)} policy trains vs "
-        f"{len(comparison.schedule_retrains)} scheduled retrains, "
-        f"{len(broken)} of them on broken inputs (x); shaded: train-worthy"
-        + (f"; hollow: {len(comparison.undiagnosed)} not diagnosed" if comparison.undiagnosed else ""),
-        fontsize=10,
-    )
+    axes.set_title(chart_title(report), fontsize=10)
     figure.autofmt_xdate()
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)
+
+
+def chart_title(report: BacktestReport) -> str:
+    """The chart's title: trains by the policy and by the schedule, and a key to the marks the chart holds."""
+    comparison = report.comparison
+    broken = len(comparison.schedule_retrains_on_broken_inputs)
+    notes = [f"{broken} of them on broken inputs (x)"]
+    if comparison.episodes:
+        notes.append(f"shaded: {plural(len(comparison.episodes), 'train-worthy episode')}")
+    if comparison.undiagnosed:
+        notes.append(f"hollow: {len(comparison.undiagnosed)} not diagnosed")
+    return (
+        f"{report.policy_name}: {plural(len(comparison.policy_trains), 'policy train')} vs "
+        f"{plural(len(comparison.schedule_retrains), 'scheduled retrain')}, " + "; ".join(notes)
+    )
