@@ -137,6 +137,38 @@ def test_heavy_tailed_healthy_features_judged_on_their_magnitudes_do_not_look_re
     assert not false_alarms, f"{name}: {len(false_alarms)} of {len(seeds)} healthy windows failed"
 
 
+@pytest.mark.parametrize("name", LIGHT_TAILED)
+@pytest.mark.parametrize("factor", [100.0, 3.5, 0.25, 0.01])
+@pytest.mark.parametrize(("first", "last"), [(0, 3), (1, 3), (2, 4)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_unit_change_undone_within_the_window_fails_and_names_its_days(
+    name: str, factor: float, first: int, last: int, seed: int
+) -> None:
+    """Rescaled days the window's last days left again are still in the window: training on them is training on
+    broken inputs, whether they make the window's typical day (four of seven) or not (three)."""
+    reference, current = windows(LIGHT_TAILED[name], seed)
+    current[first : last + 1] *= factor
+    finding = judge(reference, current)
+    assert finding.status is Status.FAIL, finding.message
+    since, until = CURRENT.days()[first].isoformat(), CURRENT.days()[last].isoformat()
+    assert f"changed scale: from {since} to {until} values are about" in finding.message
+    assert "undone; the rescaled rows are still in the window" in finding.message
+    assert (finding.evidence["since"], finding.evidence["until"]) == (since, until)
+    assert finding.value == pytest.approx(factor, rel=0.25)
+
+
+@pytest.mark.parametrize("name", HEAVY_TAILED)
+@pytest.mark.parametrize("factor", [100.0, 0.01])
+def test_a_heavy_tailed_unit_change_undone_within_the_window_fails_on_its_magnitudes(
+    name: str, factor: float
+) -> None:
+    reference, current = windows(HEAVY_TAILED[name], 0)
+    current[1:4] *= factor
+    finding = judge(reference, current, log_magnitudes=True)
+    assert finding.status is Status.FAIL, finding.message
+    assert "undone; the rescaled rows are still in the window" in finding.message
+
+
 @pytest.mark.parametrize("name", HEAVY_TAILED)
 @pytest.mark.parametrize("factor", [100.0, 3.5, 0.25, 0.01])
 @pytest.mark.parametrize("last_days", [7, 2, 1])

@@ -89,6 +89,19 @@ def one_timestamp(stamp: str, current_only: bool = False) -> FeatureEdit:
     return edit
 
 
+def rescaled(factor: float, first: str, last: str) -> FeatureEdit:
+    """basket_value multiplied by `factor` from `first` through `last` (whole days), then back: a unit change
+    undone upstream, whose rows stay in the window."""
+
+    def edit(features: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        day = features["event_ts"].dt.floor("D")
+        rows = day.between(pd.Timestamp(first), pd.Timestamp(last))
+        features.loc[rows, "basket_value"] = features.loc[rows, "basket_value"] * factor
+        return features
+
+    return edit
+
+
 def filtered(section: str, filters: dict[str, Any]) -> PolicyEdit:
     """Set a table's filters."""
 
@@ -120,6 +133,16 @@ EXTREME: tuple[BrokenFeatures, ...] = tuple(
         SCALE_CAUSE,
         extreme(1e300, 0.01, reference_too=True),
     ),
+)
+
+UNDONE: tuple[BrokenFeatures, ...] = tuple(
+    BrokenFeatures(
+        f"basket_value x{factor:g} from {first} to {last}, then back",
+        Branch.FIX_FEATURES,
+        (f"basket_value changed scale: from {first} to {last}", "the rescaled rows are still in the window"),
+        rescaled(factor, first, last),
+    )
+    for factor, first, last in ((100, "2024-05-26", "2024-05-28"), (0.01, "2024-05-25", "2024-05-28"))
 )
 
 NO_REFERENCE = "has no rows in the reference window"
@@ -236,4 +259,4 @@ FILTERS: tuple[BrokenFeatures, ...] = (
     ),
 )
 
-CORPUS: tuple[BrokenFeatures, ...] = (*EXTREME, *UNJUDGED, *TIMESTAMPS, *FILTERS)
+CORPUS: tuple[BrokenFeatures, ...] = (*EXTREME, *UNDONE, *UNJUDGED, *TIMESTAMPS, *FILTERS)

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
+from typing import TypeGuard
 
 from pydantic import Field
 
@@ -224,7 +225,7 @@ def _onset(
     on, days that do not), the earliest of equals; the window's first day when that is the first judged one, None
     when the days do not end at the new scale."""
     moved = [
-        (day, value is not None and math.log(value) * math.log(factor) > 0)
+        (day, _same_way(value, factor))
         for day, value, count in zip(days, factors, counts, strict=True)
         if count >= MIN_ROWS
     ]
@@ -236,6 +237,35 @@ def _onset(
     if split == len(moved):
         return None
     return moved[split][0] if split else days[0]
+
+
+def _ended_run(
+    days: tuple[str, ...], factors: list[float | None], counts: list[int]
+) -> list[tuple[str, float]]:
+    """The longest run of consecutive days rescaled one way (each straying beyond a healthy day, all in one direction)
+    before the window's last day of MIN_ROWS values or more, the earliest of equals; empty when there is none."""
+    last = max((index for index, count in enumerate(counts) if count >= MIN_ROWS), default=0)
+    runs: list[list[tuple[str, float]]] = [[]]
+    for day, value in zip(days[:last], factors[:last], strict=True):
+        if value is None or (runs[-1] and not _same_way(value, runs[-1][0][1])):
+            runs.append([])
+        if value is not None:
+            runs[-1].append((day, value))
+    return max(runs, key=len)
+
+
+def _last_moved(factors: list[float | None], counts: list[int], factor: float) -> bool | None:
+    """Whether the window's last day of MIN_ROWS values or more strays in the direction of `factor`; None without
+    such a day."""
+    judged = [value for value, count in zip(factors, counts, strict=True) if count >= MIN_ROWS]
+    if not judged:
+        return None
+    return _same_way(judged[-1], factor)
+
+
+def _same_way(value: float | None, factor: float) -> TypeGuard[float]:
+    """Whether a day's factor (None: within a healthy day's wander) rescales in the direction of `factor`."""
+    return value is not None and math.log(value) * math.log(factor) > 0
 
 
 def _beyond(factor: float | None, wander: float) -> float | None:
@@ -323,23 +353,40 @@ def scale_finding(
     run = _trailing_run(days, factors, [day.count for day in current_daily], tolerance)
     run_moments = [current_daily[days.index(day)] for day, _ in run]
     run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
+    counts = [day.count for day in current_daily]
+    ended = _ended_run(days, factors, counts)
+    until = None
+    """The last rescaled day, where the window's last days are back at the reference's scale."""
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
     elif factor is not None:
-        # The window's typical day moved; where only its last days did, the change began with them.
-        onset = _onset(days, factors, [day.count for day in current_daily], factor)
-        if onset is not None and onset > days[0]:
+        # The window's typical day moved: where its last days are back at the old scale, the change ended with the
+        # run of days before them; where only its last days moved, it began with them.
+        if _last_moved(factors, counts, factor) is False and ended and _same_way(ended[0][1], factor):
+            moved, until = ended, ended[-1][0]
+        else:
+            onset = _onset(days, factors, counts, factor)
             moved = [
                 (day, value)
                 for day, value in zip(days, factors, strict=True)
-                if day >= onset and value is not None and math.log(value) * math.log(factor) > 0
+                if onset is not None and day >= onset and _same_way(value, factor)
             ]
-            since, factor = onset, math.exp(sum(math.log(value) for _, value in moved) / len(moved))
+        if moved and (until is not None or moved[0][0] > days[0]):
+            since = moved[0][0]
+            factor = math.exp(sum(math.log(value) for _, value in moved) / len(moved))
             now = typical_day([current_daily[days.index(day)] for day, _ in moved]) or now
     if factor is None:
         if len(run) >= base.run_days(settings) and not denied(run_factor, reference_daily, run_moments):
             since, factor = run[0][0], run_factor
             now = typical_day(run_moments) or now
+        elif len(ended) > base.run_days(settings):
+            # Days at a new scale that the last days left again: undone upstream, but still in the window. Such a
+            # run may lie anywhere in the window, so it needs one day more than a run that ends the window.
+            ended_factor = math.exp(sum(math.log(value) for _, value in ended) / len(ended))
+            ended_moments = [current_daily[days.index(day)] for day, _ in ended]
+            if not denied(ended_factor, reference_daily, ended_moments):
+                since, until, factor = ended[0][0], ended[-1][0], ended_factor
+                now = typical_day(ended_moments) or now
     if factor is None:
         ratio = now.std / base.moments.std if now.count >= 2 else 1.0
         denial = (
@@ -363,11 +410,19 @@ def scale_finding(
         if within_reference
         else "the reference"
     )
-    began = (
-        f"since {since}"
-        if within_reference or since != days[0]
-        else f"throughout the current window (since {since} or earlier)"
-    )
+    if until is not None:
+        began, advice = (
+            f"from {since} to {until}",
+            "Looks like a unit change upstream that was undone; the rescaled rows are still in the window: fix "
+            "them, do not retrain on them.",
+        )
+    else:
+        began = (
+            f"since {since}"
+            if within_reference or since != days[0] or _last_moved(factors, counts, factor) is False
+            else f"throughout the current window (since {since} or earlier)"
+        )
+        advice = "Looks like a unit change upstream; fix the feature, do not retrain on it."
     unit = "a typical day's" if by_day else "the window's"
     measured = (
         f"{unit} magnitude, the geometric mean of |x|, {baseline.mean:.4g} -> {now.mean:.4g}"
@@ -378,8 +433,7 @@ def scale_finding(
         "scale_shift",
         subject,
         Status.FAIL,
-        f"Column {subject} changed scale: {began} values are about {factor:.3g}x {compared} "
-        f"({measured}). Looks like a unit change upstream; fix the feature, do not retrain on it.",
+        f"Column {subject} changed scale: {began} values are about {factor:.3g}x {compared} ({measured}). {advice}",
         action=Action.FIX_FEATURES,
         statistic="scale_factor",
         value=factor,
@@ -389,6 +443,7 @@ def scale_finding(
             "reference": {"mean": baseline.mean, "std": baseline.std},
             "current": {"mean": now.mean, "std": now.std},
             "since": since,
+            "until": until,
             "since_within_reference": within_reference,
             "compared": "typical day's magnitude" if by_magnitude else "typical day" if by_day else "window",
         },
