@@ -263,6 +263,11 @@ def _last_moved(factors: list[float | None], counts: list[int], factor: float) -
     return _same_way(judged[-1], factor)
 
 
+def _geometric_mean(run: list[tuple[str, float]]) -> float:
+    """The geometric mean of the factors of a run of (day, factor)."""
+    return math.exp(sum(math.log(value) for _, value in run) / len(run))
+
+
 def _same_way(value: float | None, factor: float) -> TypeGuard[float]:
     """Whether a day's factor (None: within a healthy day's wander) rescales in the direction of `factor`."""
     return value is not None and math.log(value) * math.log(factor) > 0
@@ -347,15 +352,15 @@ def scale_finding(
     factor = _beyond(scale_factor(base.moments, now, settings), base.span_wander)
     if denied(factor, reference_daily, current_daily):
         factor = None
-    # The last days at one new scale: where a change that began inside the window began.
+    # Each day's factor; the run of last days at one new scale; the longest run of rescaled days the last ones left.
     factors = [_beyond(scale_factor(base.moments, day, settings), base.wander) for day in current_daily]
-    tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
-    run = _trailing_run(days, factors, [day.count for day in current_daily], tolerance)
-    run_moments = [current_daily[days.index(day)] for day, _ in run]
-    run_factor = math.exp(sum(math.log(f) for _, f in run) / len(run)) if run else None
     counts = [day.count for day in current_daily]
+    tolerance = max(RUN_TOLERANCE, 2 * base.wander)  # two healthy days may stray either way
+    run = _trailing_run(days, factors, counts, tolerance)
+    run_moments = [current_daily[days.index(day)] for day, _ in run]
+    run_factor = _geometric_mean(run) if run else None
     ended = _ended_run(days, factors, counts)
-    until = None
+    until: str | None = None
     """The last rescaled day, where the window's last days are back at the reference's scale."""
     if broken is not None:
         since, baseline, factor = broken.since, broken.before, broken.factor
@@ -372,8 +377,7 @@ def scale_finding(
                 if onset is not None and day >= onset and _same_way(value, factor)
             ]
         if moved and (until is not None or moved[0][0] > days[0]):
-            since = moved[0][0]
-            factor = math.exp(sum(math.log(value) for _, value in moved) / len(moved))
+            since, factor = moved[0][0], _geometric_mean(moved)
             now = typical_day([current_daily[days.index(day)] for day, _ in moved]) or now
     if factor is None:
         if len(run) >= base.run_days(settings) and not denied(run_factor, reference_daily, run_moments):
@@ -382,7 +386,7 @@ def scale_finding(
         elif len(ended) > base.run_days(settings):
             # Days at a new scale that the last days left again: undone upstream, but still in the window. Such a
             # run may lie anywhere in the window, so it needs one day more than a run that ends the window.
-            ended_factor = math.exp(sum(math.log(value) for _, value in ended) / len(ended))
+            ended_factor = _geometric_mean(ended)
             ended_moments = [current_daily[days.index(day)] for day, _ in ended]
             if not denied(ended_factor, reference_daily, ended_moments):
                 since, until, factor = ended[0][0], ended[-1][0], ended_factor
