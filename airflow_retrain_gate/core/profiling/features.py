@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -298,10 +298,19 @@ def profile_features(
         name: tuple(by_day[day][position] if day in by_day else Moments() for day in days)
         for position, name in enumerate(binned.straying)
     }
-    profile = _assemble(
-        mapping, window, days, day_index, summary, binning, bins_rows, top, source, log_magnitudes
+    return _assemble(
+        mapping,
+        window,
+        days,
+        day_index,
+        summary,
+        binning,
+        bins_rows,
+        top,
+        counted_by_top(top.distinct),
+        source,
+        log_magnitudes,
     )
-    return _with_categories_from_top(profile, top, binning, day_index, counted_by_top(top.distinct))
 
 
 @dataclass(frozen=True)
@@ -318,36 +327,6 @@ class _BinnedReads:
     def reads(self) -> list[Read]:
         """Every statement, histograms first."""
         return self.histograms + self.magnitude_reads
-
-
-def _with_categories_from_top(
-    profile: TableProfile,
-    top: TopValues,
-    binning: FeatureBinning,
-    day_index: dict[str, int],
-    counted: set[int],
-) -> TableProfile:
-    """`profile` with the daily counts of the `counted` categorical columns (by index) read off the top values:
-    each tracked value's rows as counted, and the rest of the day's non-null rows in the last slot, OTHER."""
-    if not counted:
-        return profile
-    categorical = dict(profile.categorical)
-    for index, (name, column) in enumerate(profile.categorical.items()):
-        if index not in counted:
-            continue
-        tracked = binning.categories[name]
-        daily = np.zeros((len(day_index), len(tracked) + 1), dtype=np.int64)
-        for day, rows in top.daily_counts.get(index, {}).items():
-            position = day_index.get(day)
-            if position is None:
-                continue
-            daily[position, :-1] = [rows.get(value, 0) for value in tracked]
-            nonnull = profile.daily_rows[position] - column.daily_nulls[position]
-            daily[position, -1] = max(nonnull - int(daily[position, :-1].sum()), 0)
-        categorical[name] = replace(
-            column, counts=_ints(daily.sum(axis=0)), daily_counts=tuple(_ints(day) for day in daily)
-        )
-    return replace(profile, categorical=categorical)
 
 
 def _histogram_query(
@@ -483,6 +462,7 @@ def _assemble(
     binning: FeatureBinning,
     bins_rows: list[Any],
     top: TopValues,
+    counted_by_top: set[int],
     source: TableSource,
     log_magnitudes: dict[str, tuple[Moments, ...]],
 ) -> TableProfile:
@@ -531,6 +511,15 @@ def _assemble(
             if str(segment) not in segments:
                 segments[str(segment)] = np.zeros((size, column_slots[name]), np.int64)
             segments[str(segment)][position, slot] += count
+    for index in counted_by_top:
+        name = categorical_names[index]
+        _count_from_top(
+            categorical_daily[name],
+            top.daily_counts.get(index, {}),
+            binning.categories[name],
+            summary.daily_nonnull[name],
+            day_index,
+        )
 
     def segment_fields(name: str) -> dict[str, Any]:
         return {
@@ -589,6 +578,23 @@ def _assemble(
         daily_min_timestamps=tuple(summary.daily_min_timestamps),
         daily_max_timestamps=tuple(summary.daily_max_timestamps),
     )
+
+
+def _count_from_top(
+    daily: np.ndarray,
+    counted: dict[str, dict[str, int]],
+    tracked: tuple[str, ...],
+    nonnull: np.ndarray,
+    day_index: dict[str, int],
+) -> None:
+    """Fill a categorical column's [day][slot] counts from its top values' rows by day and value: each tracked
+    value's rows, and the rest of the day's `nonnull` rows in the last slot, OTHER."""
+    for day, values in counted.items():
+        position = day_index.get(day)
+        if position is None:
+            continue
+        daily[position, :-1] = [values.get(value, 0) for value in tracked]
+        daily[position, -1] = max(int(nonnull[position]) - int(daily[position, :-1].sum()), 0)
 
 
 def _slot_of(
