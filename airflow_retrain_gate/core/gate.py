@@ -150,18 +150,21 @@ def run_gate(
         from airflow_retrain_gate.core.expectations_runner import run_expectations
 
         expectations_runner = run_expectations
-    profiles: ProfileSet = ProfileBuilder(
-        warehouse,
-        policy,
-        reference,
-        current,
-        as_of_utc,
-        cache,
-        settings or ProfileSettings(),
-        expectations_runner,
-        trains.last_before if trains is not None else None,
-    ).build(kinds)
-    warehouse.release()  # the reads are done: an embedded file is free for other uses in this process
+    # One snapshot of the tables: what one profile learnt of a table's days (the score's parts count the
+    # predictions per day) the next does not read again (the outcome parts verify those days). At its end the
+    # reads are done, and an embedded file is free for other uses in this process.
+    with warehouse.held():
+        profiles: ProfileSet = ProfileBuilder(
+            warehouse,
+            policy,
+            reference,
+            current,
+            as_of_utc,
+            cache,
+            settings or ProfileSettings(),
+            expectations_runner,
+            trains.last_before if trains is not None else None,
+        ).build(kinds)
     findings = evaluate_checks(CheckInputs(profiles, policy, as_of_utc, reference, current), enabled)
     # Scoped to the policy name, which names the model: every DAG gating the model shares one cooldown.
     nearest_train = trains.nearest if trains is not None else None
@@ -195,6 +198,11 @@ def run_gate(
             "computed": cache.parts_computed,
             "recomputed_days": cache.recomputed_days,
         }
+        if cache.outcome_parts_cached or cache.outcome_parts_computed:
+            notes["outcome_parts"] = {
+                "cached": cache.outcome_parts_cached,
+                "computed": cache.outcome_parts_computed,
+            }
     if state_note:
         notes["state"] = state_note
     decision = Decision(

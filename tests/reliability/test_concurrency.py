@@ -28,7 +28,12 @@ from airflow_retrain_gate.core import (
 )
 from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.core.profiling.cache import QUERY_VERSION
-from airflow_retrain_gate.core.profiling.profiles import from_jsonable, to_jsonable
+from airflow_retrain_gate.core.profiling.profiles import (
+    OutcomeDayPart,
+    OutcomeLabelStamp,
+    from_jsonable,
+    to_jsonable,
+)
 from airflow_retrain_gate.demo.catalog import DEMO_AS_OF
 
 from .gates import train_policy
@@ -152,7 +157,15 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
     from_cache = run_gate(
         parse_policy(train_policy(schema=train_schema)), Warehouse(postgres_server), DEMO_AS_OF, state=state
     )
-    whole = [row for row in cached if row["kind"] not in ("features", "predictions")]  # else day parts
+    # The rest are day parts (of the features, the scores and the outcomes), baselines and the outcomes' stamp.
+    whole = [
+        row
+        for row in cached
+        if row["kind"] not in ("features", "predictions")
+        and not isinstance(
+            from_jsonable(json.loads(row["profile_json"])), OutcomeDayPart | OutcomeLabelStamp | dict
+        )
+    ]
     assert from_cache.notes["profile_cache"] == {"hits": len(whole), "misses": 0}
     # One of the 20 gates trained: this later run pins new bins from its reference window, so the reference
     # days of the features and the scores are profiled again; they came out as before, so the current days'

@@ -23,7 +23,15 @@ from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.known_events import load_events
 from airflow_retrain_gate.core.profiling.multiclass import profile_classes
-from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, outcome_scans, profile_outcomes
+from airflow_retrain_gate.core.profiling.outcome_parts import OutcomeDayParts
+from airflow_retrain_gate.core.profiling.outcomes import (
+    OutcomeBinning,
+    derive_outcome_binning,
+    judged_window,
+    outcome_scans,
+    profile_outcomes,
+    with_stray_labels,
+)
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
 from airflow_retrain_gate.core.profiling.residuals import profile_residuals
@@ -148,7 +156,7 @@ class ProfileBuilder:
         if self.cache is not None and has_misfits(mapping, info):
             # Tells an upstream type change from a policy mistake: the features profile fails on a misfit.
             baseline = BaselineStore(self.cache, self.trained_at).load(
-                ProfileKind.FEATURES, self._identity(mapping)
+                ProfileKind.FEATURES, self._identity(mapping), FeatureBinning
             )
             recorded = baseline.column_types if baseline is not None else {}
         return {"feature_schema": info, "recorded_feature_types": recorded}
@@ -200,7 +208,9 @@ class ProfileBuilder:
         for kind, mapping in targets:
             if mapping is None:
                 continue
-            baseline = BaselineStore(self.cache, self.trained_at).load(kind, self._identity(mapping))
+            baseline = BaselineStore(self.cache, self.trained_at).load(
+                kind, self._identity(mapping), FeatureBinning
+            )
             if baseline is None:
                 continue
             try:
@@ -243,7 +253,7 @@ class ProfileBuilder:
         identity = self._identity(mapping)
         parts = self._day_parts(kind, source, mapping)
         baselines = BaselineStore(self.cache, self.trained_at)
-        baseline = baselines.load(kind, identity)
+        baseline = baselines.load(kind, identity, FeatureBinning)
         if baseline is not None:
             reference, current = parts.profiles([self.reference, self.current], baseline.binning)
             return reference, current
@@ -292,17 +302,33 @@ class ProfileBuilder:
         fine_bins = self.settings.fine_bins
         judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
         identity = self._labelled_identity(tables.predictions, tables.outcomes)
-        reference = self._cached(
-            ProfileKind.OUTCOMES,
-            identity,
-            judged_reference,
-            tables.outcomes.table,
-            lambda: profile_outcomes(predictions, outcomes, judged_reference, self.as_of, None, fine_bins),
-            outcome_scans(predictions, outcomes, judged_reference),
-        )
-        current = profile_outcomes(
-            predictions, outcomes, judged_current, self.as_of, OutcomeBinning.of(reference), fine_bins
-        )
+        binning, pinned = self._outcome_binning(predictions, outcomes, judged_reference)
+        if self.cache is not None and predictions is not None and binning is not None and pinned:
+            parts = OutcomeDayParts(
+                self.cache,
+                self._identity(tables.predictions, tables.outcomes),
+                predictions,
+                outcomes,
+                self.as_of,
+            )
+            merged = parts.profiles([judged_reference, judged_current], binning)
+            reference, current = (
+                with_stray_labels(profile, predictions, outcomes, self.as_of, binning) for profile in merged
+            )
+        else:
+            reference = self._cached(
+                ProfileKind.OUTCOMES,
+                identity,
+                judged_reference,
+                tables.outcomes.table,
+                lambda: profile_outcomes(
+                    predictions, outcomes, judged_reference, self.as_of, binning, fine_bins
+                ),
+                outcome_scans(predictions, outcomes, judged_reference),
+            )
+            current = profile_outcomes(
+                predictions, outcomes, judged_current, self.as_of, OutcomeBinning.of(reference), fine_bins
+            )
         classes = {}
         if predictions is not None and tables.outcomes.classes:
             classes = {
@@ -324,6 +350,30 @@ class ProfileBuilder:
             "outcomes_have_predictions": predictions is not None,
             **classes,
         }
+
+    def _outcome_binning(
+        self, predictions: TableSource | None, outcomes: TableSource, judged_reference: TimeWindow
+    ) -> tuple[OutcomeBinning | None, bool]:
+        """The outcome bins and label domain the windows are counted on, and whether they are pinned (see
+        baseline.py): pinned from the judged reference window when none is yet and it holds as many matured
+        labels as `label_maturity` needs (a domain read off fewer would be kept until the next retrain); else
+        derived from it (None: left to `profile_outcomes`, without a cache or predictions)."""
+        if self.cache is None or predictions is None:
+            return None, False
+        tables = self.policy.tables
+        identity = self._identity(tables.predictions, tables.outcomes)
+        baselines = BaselineStore(self.cache, self.trained_at)
+        baseline = baselines.load(ProfileKind.OUTCOMES, identity, OutcomeBinning)
+        if baseline is not None:
+            return baseline.binning, True
+        window = judged_window(predictions, outcomes, judged_reference)
+        binning, labels = derive_outcome_binning(
+            predictions, outcomes, window, self.as_of, self.settings.fine_bins
+        )
+        if labels < self.policy.check_settings("label_maturity").min_labels:
+            return binning, False
+        baselines.store(ProfileKind.OUTCOMES, identity, outcomes.mapping.table, Baseline(binning, {}, window))
+        return binning, True
 
     def _versions(self) -> dict[str, Any]:
         """Outcome sums per day of both judged windows, overall and by value of each version column."""

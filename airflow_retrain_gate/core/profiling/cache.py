@@ -25,6 +25,11 @@ QUERY_VERSION = 5
 """Bump when profile queries or their meaning change: older cache entries are then ignored."""
 
 
+def short_digest(data: Any) -> str:
+    """A short stable hash of JSON-ready `data` (bins, a label domain): names the day parts counted on them."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def cache_key(kind: ProfileKind, identity: dict[str, Any], window: TimeWindow | None) -> str:
     """A stable key from the profile kind, the mapping and settings that shape it, and the window (None for an
     entry of no window, such as a baseline)."""
@@ -50,8 +55,17 @@ class ProfileCache:
         self.parts_cached = 0
         self.parts_computed = 0
         """Day parts (`incremental.py`) merged from the cache and computed in this run."""
+        self.outcome_parts_cached = 0
+        self.outcome_parts_computed = 0
+        """Outcome day parts (`outcome_parts.py`) merged from the cache and computed in this run."""
         self.recomputed_days: dict[str, list[str]] = {}
         """Table -> days whose cached part was stale (rows arrived or changed since) and were computed again."""
+
+    def note_recomputed(self, table: str, day: str) -> None:
+        """Name `day` of `table` among the days whose cached part was stale and computed again."""
+        days = self.recomputed_days.setdefault(table, [])
+        if day not in days:
+            days.append(day)
 
     def get(self, key: str, answers: tuple[Scan, ...] = ()) -> Any | None:
         """The cached profile, or None (also when the cache cannot be read: it only saves work); on a hit, the

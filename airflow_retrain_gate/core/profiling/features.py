@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ import sqlalchemy as sa
 
 from airflow_retrain_gate.core.moments import Moments, spread_wander
 from airflow_retrain_gate.core.policy import FeaturesTable
+from airflow_retrain_gate.core.profiling.cache import short_digest
 from airflow_retrain_gate.core.profiling.profiles import (
     MISSING,
     OTHER,
@@ -121,8 +120,7 @@ class FeatureBinning:
 
     def digest(self) -> str:
         """A short stable hash of the bins, naming the parts counted on them."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return short_digest(self.to_dict())
 
 
 def profile_features(

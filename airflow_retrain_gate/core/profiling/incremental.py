@@ -8,28 +8,26 @@ part was computed (late rows, a reload) is computed again and reported, so the d
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from itertools import groupby
 from typing import Any
-
-import sqlalchemy as sa
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key, decode_entries
 from airflow_retrain_gate.core.profiling.day_parts import day_spans, merge_days, split_days
+from airflow_retrain_gate.core.profiling.day_totals import (
+    DayTotals,
+    DayTotalsReader,
+    day_of_span,
+    is_whole_day,
+    touching_runs,
+)
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.profiles import TableProfile
-from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_source import TableSource
-from airflow_retrain_gate.core.scans import Scan, Statement
-from airflow_retrain_gate.core.sql import day_of
-from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc
+from airflow_retrain_gate.core.timeframes import TimeWindow
 
 log = logging.getLogger("airflow_retrain_gate")
 
@@ -41,14 +39,6 @@ measured on DuckDB)."""
 
 WindowProfiler = Callable[[TableSource, TimeWindow, FeatureBinning | None, ProfileSettings], TableProfile]
 """Profiles a table over a window on given bins (None: derives them), as `profile_features` does."""
-
-
-@dataclass(frozen=True)
-class DayTotals:
-    """What one day of a table holds now: its rows and latest timestamp, to tell whether a cached part is stale."""
-
-    rows: int
-    latest: datetime | None
 
 
 @dataclass
@@ -89,7 +79,7 @@ class DayPartProfiler:
         # The stored parts decode while the warehouse verifies their days and computes the days never stored.
         with ThreadPoolExecutor(max_workers=1) as pool:
             decoding = pool.submit(decode_entries, stored)
-            totals = self._totals([wanted[key] for key in stored]) if stored else {}
+            totals = DayTotalsReader(self.source).totals([wanted[key] for key in stored]) if stored else {}
             found = self._compute(binning, {key: span for key, span in wanted.items() if key not in stored})
             cached = decoding.result()
         stale = self._stale(wanted, cached, totals)
@@ -113,7 +103,7 @@ class DayPartProfiler:
             return {}
         ordered = sorted(missing.items(), key=lambda item: item[1].start)
         days = [span.start.date() for _, span in ordered]
-        runs = _runs(ordered)
+        runs = touching_runs(ordered)
         if len(runs) > 1 and any(len(run) > SHORT_RUN_DAYS for run in runs):
             # Each long run reads only its own days; the short ones (a daily run's new days) go together.
             computed: dict[str, TableProfile] = {}
@@ -151,24 +141,14 @@ class DayPartProfiler:
             self.source.mapping.table,
             [(self._key(bins, part.window), part.window, part) for part in parts],
         )
-        known = self._known_totals()
-        if known is not None:  # what was just counted needs no verifying later in the snapshot
-            known.update(
-                {
-                    _day(part.window): DayTotals(part.rows, part.max_timestamp)
-                    for part in parts
-                    if _whole(part.window)
-                }
-            )
-
-    def _known_totals(self) -> dict[str, DayTotals] | None:
-        """Whole days' totals already read in the warehouse's snapshot (`Warehouse.held`), or None outside one."""
-        snapshot = self.source.warehouse.snapshot
-        if snapshot is None:
-            return None
-        key = json.dumps(["day totals", self.kind, self.identity], sort_keys=True, default=str)
-        known: dict[str, DayTotals] = snapshot.setdefault(key, {})
-        return known
+        # What was just counted needs no verifying later in the snapshot.
+        DayTotalsReader(self.source).remember(
+            {
+                day_of_span(part.window): DayTotals(part.rows, part.max_timestamp)
+                for part in parts
+                if is_whole_day(part.window)
+            }
+        )
 
     def _stale(
         self, spans: dict[str, TimeWindow], cached: dict[str, Any], totals: dict[str, DayTotals]
@@ -180,11 +160,11 @@ class DayPartProfiler:
             part = cached.get(key)
             if part is None:
                 continue
-            day = _day(span)
+            day = day_of_span(span)
             now = totals.get(day, DayTotals(0, None))
             if (part.rows, part.max_timestamp) != (now.rows, now.latest):
                 stale.add(key)
-                self.cache.recomputed_days.setdefault(self.source.mapping.table, []).append(day)
+                self.cache.note_recomputed(self.source.mapping.table, day)
                 log.info(
                     "%s %s: rows %d -> %d, latest %s -> %s since its part was cached: recomputed",
                     self.source.mapping.table,
@@ -195,109 +175,3 @@ class DayPartProfiler:
                     now.latest,
                 )
         return stale
-
-    def _totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
-        """Rows and latest timestamp now of the day of each of `spans`, in one query; inside a snapshot, whole
-        days read or counted earlier in it are not read again."""
-        known = self._known_totals()
-        if known is None:
-            return self._read_totals(spans)
-        unknown = [span for span in spans if not (_whole(span) and _day(span) in known)]
-        read = self._read_totals(unknown) if unknown else {}
-        known.update(
-            {_day(span): read.get(_day(span), DayTotals(0, None)) for span in unknown if _whole(span)}
-        )
-        # A whole day's totals are known now; a window's partial end day is only what was just read of it.
-        return {**read, **{_day(span): known[_day(span)] for span in spans if _whole(span)}}
-
-    def _read_totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
-        """Rows and latest timestamp per day of `spans` now: on a warehouse server, consecutive groups of the
-        days are read side by side, one statement each (a single one aggregates in one process there)."""
-        ordered = sorted(spans, key=lambda span: span.start)
-        size = -(-len(ordered) // max(self.source.warehouse.concurrency, 1))
-        groups = [ordered[start : start + size] for start in range(0, len(ordered), size)]
-        verified = Counter(span.name for span in ordered)
-        queries = [self._totals_query(group, len(groups) > 1, verified) for group in groups]
-        return {
-            day_key(row.day): DayTotals(int(row.rows), None if row.latest is None else to_utc(row.latest))
-            for rows in self.source.warehouse.fetch_all(queries)
-            for row in rows
-        }
-
-    def _totals_query(
-        self, spans: list[TimeWindow], labelled: bool, verified: Counter[str]
-    ) -> tuple[Statement, str, tuple[Scan, ...]]:
-        """The statement reading rows and latest timestamp per day of `spans` (in time order), over each
-        window's runs of touching days, with its purpose (naming its days when `labelled`) and scans: each run
-        its share of the `verified` days of its window, so that a window's verification is one read."""
-        by_window: dict[str, list[tuple[str, TimeWindow]]] = {}
-        for span in spans:
-            by_window.setdefault(span.name, []).append((_day(span), span))
-        runs = sorted(
-            (
-                (TimeWindow(name, run[0][1].start, run[-1][1].end), len(run))
-                for name, named in by_window.items()
-                for run in _runs(named)
-            ),
-            key=lambda item: item[0].start,
-        )
-        windows = [window for window, _ in runs]
-        by_day = self.source.column("timestamp").name in self.source.info.btree_indexed
-        query = self._totals_by_day(spans) if by_day else self._totals_grouped(windows)
-        names = " and ".join(dict.fromkeys(window.name for window in windows))
-        label = f" ({_day(spans[0])}..{_day(spans[-1])})" if labelled else ""
-        purpose = f"verify cached parts of {self.source.mapping.table} {names}{label}"
-        # The tally counts a read per SELECT naming the table: one per day in the per-day form.
-        selects = len(query.selects) if isinstance(query, sa.CompoundSelect) else 1
-        source = self.source.over_few_days() if by_day else self.source
-        scans = tuple(source.scan(window, count / verified[window.name] / selects) for window, count in runs)
-        return query, purpose, scans
-
-    def _totals_grouped(self, windows: list[TimeWindow]) -> sa.Select[Any]:
-        """Rows and latest timestamp per day of `windows` (in time order), grouped in one pass over them."""
-        day = day_of(self.source.column("timestamp")).label("day")
-        return self._totals_select(day, windows).group_by(day)
-
-    def _totals_by_day(self, spans: list[TimeWindow]) -> sa.CompoundSelect[Any]:
-        """Rows and latest timestamp of each day of `spans` (in time order), one aggregate a day, where a btree
-        leads with the timestamp: each is counted from the index alone (PostgreSQL groups a window's rows by day in
-        one process, and reads every page of the window to do so). 0.26 s against 0.73 s at 10M rows with the
-        table in the page cache, 0.33 s against 3.7 s from disk; 2.5-2.9 s against 11-14 s at 100M."""
-        return sa.union_all(
-            *(
-                self._totals_select(sa.literal(day, sa.Date).label("day"), list(parts))
-                for day, parts in groupby(spans, key=lambda span: span.start.date())
-            )
-        )
-
-    def _totals_select(self, day: sa.ColumnElement[Any], spans: list[TimeWindow]) -> sa.Select[Any]:
-        """`day`, rows and latest timestamp of the table's rows within `spans` (in time order)."""
-        timestamp = self.source.column("timestamp")
-        source = self.source.only_within("timestamp", spans)
-        covering = TimeWindow(spans[0].name, spans[0].start, max(span.end for span in spans))
-        return (
-            sa.select(day, sa.func.count().label("rows"), sa.func.max(timestamp).label("latest"))
-            .select_from(source.clause)
-            .where(*source.in_window("timestamp", covering))
-        )
-
-
-def _day(span: TimeWindow) -> str:
-    """The day (ISO date) a day part's span lies in."""
-    return span.start.date().isoformat()
-
-
-def _whole(span: TimeWindow) -> bool:
-    """Whether a day part's span is its whole UTC day (a window's partial ends are not)."""
-    return span.start == midnight(span.start.date()) and span.end == span.start + timedelta(days=1)
-
-
-def _runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
-    """(key, span) pairs in time order, grouped into runs of touching spans."""
-    runs: list[list[tuple[str, TimeWindow]]] = []
-    for item in ordered:
-        if runs and runs[-1][-1][1].end == item[1].start:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs

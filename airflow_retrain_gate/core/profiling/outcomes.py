@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from airflow_retrain_gate.core.profiling.cache import short_digest
 from airflow_retrain_gate.core.profiling.class_columns import ClassColumns
+from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.profiles import MISSING, OTHER, OUTCOME_METRICS, OutcomeProfile
 from airflow_retrain_gate.core.profiling.queries import (
     NULL_BUCKET,
@@ -72,6 +74,34 @@ class OutcomeBinning:
             reference.domain_until,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as a baseline keeps it (`from_dict` reads it back)."""
+        return {
+            "score": [self.score.low, self.score.high, self.score.bins],
+            "bands": list(self.bands),
+            "label_kind": self.label_kind,
+            "label_classes": list(self.label_classes),
+            "whole_labels": self.whole_labels,
+            "domain_until": self.domain_until,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutcomeBinning:
+        """Inverse of `to_dict` (sequences may come back as tuples)."""
+        low, high, bins = data["score"]
+        return cls(
+            NumericEdges(float(low), float(high), int(bins)),
+            tuple(data["bands"]),
+            str(data["label_kind"]),
+            tuple(float(value) for value in data["label_classes"]),
+            bool(data["whole_labels"]),
+            data["domain_until"],
+        )
+
+    def digest(self) -> str:
+        """A short stable name of these bins and this domain: part of a day part's cache key."""
+        return short_digest(self.to_dict())
+
     def stray(self, label: ColumnElement[Any]) -> ColumnElement[bool]:
         """SQL: the label lies outside the reference's domain (its class set, or whole numbers), or beyond
         any real measurement's magnitude."""
@@ -106,6 +136,8 @@ class JoinedOutcomes:
     """A known label whose timestamp is earlier than its prediction's (None without predictions)."""
     scans: tuple[Scan, ...] = ()
     """The table windows a query over these rows reads."""
+    label_day: ColumnElement[Any] | None = None
+    """The day of a joined outcome's label timestamp (NULL for a prediction without one; None: not computed)."""
 
 
 def join_outcomes(
@@ -166,6 +198,7 @@ def join_outcomes(
         engagement,
         early,
         scans,
+        day_of(outcomes.column("label_timestamp")),
     )
 
 
@@ -197,6 +230,8 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
     }
     if joined.early is not None:
         columns["early"] = sa.case((joined.early, 1), else_=0)
+    if joined.label_day is not None:
+        columns["label_day"] = joined.label_day
     if joined.score is not None:
         columns["score"] = joined.score
     for name in ("band", "proxy", "engagement"):
@@ -215,12 +250,13 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
         engagement=rows.c.engagement if "engagement" in columns else None,
         early=rows.c.early == 1 if "early" in columns else None,
         scans=joined.scans,
+        label_day=rows.c.label_day if "label_day" in columns else None,
     )
 
 
 def _reference_binning(
     warehouse: Any, joined: JoinedOutcomes, fine_bins: int, purpose: str
-) -> OutcomeBinning:
+) -> tuple[OutcomeBinning, int]:
     label = joined.label
     measures = [sa.func.count(label).label("labels"), *_domain_counts(label)]
     if joined.score is not None:
@@ -243,8 +279,9 @@ def _reference_binning(
     classes: tuple[float, ...] = (0.0, 1.0) if label_kind == "binary" else ()
     if label_kind == "numeric" and whole and domain_until is None:
         classes, domain_until = _label_classes(warehouse, joined, purpose + " (label values)")
+    labels = int(row.labels or 0)
     if joined.score is None:
-        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole, domain_until)
+        return OutcomeBinning(NumericEdges(0.0, 0.0, 1), (), label_kind, classes, whole, domain_until), labels
     std = float(row.var or 0.0) ** 0.5
     edges = NumericEdges.from_range(
         None if row.min is None else float(row.min),
@@ -266,7 +303,7 @@ def _reference_binning(
             joined.scans,
         )
         bands = tuple(str(band_row.band) for band_row in band_rows)
-    return OutcomeBinning(edges, bands, label_kind, classes, whole, domain_until)
+    return OutcomeBinning(edges, bands, label_kind, classes, whole, domain_until), labels
 
 
 def _domain_counts(label: ColumnElement[Any]) -> list[ColumnElement[Any]]:
@@ -434,17 +471,61 @@ def profile_outcomes(
     binning: OutcomeBinning | None,
     fine_bins: int,
 ) -> OutcomeProfile:
-    """Aggregate outcomes (known by `as_of`) of the predictions made in `window`."""
-    warehouse = outcomes.warehouse
-    window = (
-        predictions.window_of("timestamp", window)
-        if predictions is not None
-        else outcomes.window_of("label_timestamp", window)
-    )
-    joined = windowed(join_outcomes(predictions, outcomes, window, as_of), warehouse.dialect)
-    purpose = f"profile outcomes {window.name}"
+    """Aggregate outcomes (known by `as_of`) of the predictions made in `window`, on `binning` (None: derived
+    from this window): the merge of its days, with the stray labels named."""
+    window = judged_window(predictions, outcomes, window)
     if binning is None:
-        binning = _reference_binning(warehouse, joined, fine_bins, purpose + ": score range")
+        binning, _ = derive_outcome_binning(predictions, outcomes, window, as_of, fine_bins)
+    days = outcome_days(predictions, outcomes, window, as_of, binning)
+    merged = merge_outcome_days(window, [day.profile for day in days])
+    return with_stray_labels(merged, predictions, outcomes, as_of, binning)
+
+
+def judged_window(predictions: TableSource | None, outcomes: TableSource, window: TimeWindow) -> TimeWindow:
+    """The part of `window` its outcomes are judged over: by prediction time, or without predictions by label
+    time (whole days for a DATE column)."""
+    if predictions is not None:
+        return predictions.window_of("timestamp", window)
+    return outcomes.window_of("label_timestamp", window)
+
+
+def derive_outcome_binning(
+    predictions: TableSource | None,
+    outcomes: TableSource,
+    window: TimeWindow,
+    as_of: datetime,
+    fine_bins: int,
+) -> tuple[OutcomeBinning, int]:
+    """The score bins, bands and label domain of `window`'s outcomes (a reference window), and how many matured
+    labels they were read from."""
+    joined = windowed(join_outcomes(predictions, outcomes, window, as_of), outcomes.warehouse.dialect)
+    return _reference_binning(
+        outcomes.warehouse, joined, fine_bins, f"profile outcomes {window.name}: score range"
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeDay:
+    """One day's outcome profile, and how many of its predictions' outcomes are dated on each label day."""
+
+    profile: OutcomeProfile
+    by_label_day: dict[str, int]
+    """Label day (ISO) -> joined outcome rows dated that day (empty unless asked for)."""
+
+
+def outcome_days(
+    predictions: TableSource | None,
+    outcomes: TableSource,
+    window: TimeWindow,
+    as_of: datetime,
+    binning: OutcomeBinning,
+    by_label_day: bool = False,
+) -> list[OutcomeDay]:
+    """One profile per day span of `window` (`day_spans`), counted on `binning` in one statement, with its
+    outcomes counted by label day when `by_label_day` (with predictions); the stray labels are not named
+    (`with_stray_labels` does that for a merged window)."""
+    warehouse = outcomes.warehouse
+    joined = windowed(join_outcomes(predictions, outcomes, window, as_of), warehouse.dialect)
     days = [day.isoformat() for day in window.days()]
     day_index = {day: index for index, day in enumerate(days)}
     keys: dict[str, ColumnElement[Any]] = {"day": joined.source.c.day}
@@ -452,7 +533,10 @@ def profile_outcomes(
     sets: list[tuple[str, ...]] = [("day", "sb")]
     if joined.band is not None:
         keys["band"] = category_key(joined.band, binning.bands)
-        sets.append(("band", "sb"))
+        sets.append(("day", "band", "sb"))
+    if by_label_day and joined.label_day is not None:
+        keys["label_day"] = joined.label_day
+        sets.append(("day", "label_day"))
     rows = warehouse.fetch(
         grouped(
             joined.source,
@@ -462,20 +546,28 @@ def profile_outcomes(
             _measures(joined, binning),
             warehouse.supports_grouping_sets,
         ),
-        purpose + ": score bins",
+        f"profile outcomes {window.name}: score bins",
         joined.scans,
     )
     slots = binning.score.slots if joined.score is not None else 1
-    daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}
     band_slots = [*binning.bands, OTHER, MISSING]
-    band_metrics = {name: np.zeros((len(band_slots), slots)) for name in OUTCOME_METRICS}
-    unscored = 0
+    daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}
+    band_daily = {name: np.zeros((len(days), len(band_slots), slots)) for name in OUTCOME_METRICS}
+    unscored = np.zeros(len(days), dtype=np.int64)
+    label_days: list[dict[str, int]] = [{} for _ in days]
     for row in rows:
         values = row._mapping
+        position = day_index.get(day_key(values["day"])) if values.get("day") is not None else None
+        if position is None:
+            continue
+        if values.get("sb") is None:  # the label-day grouping set
+            if values["label_day"] is not None:
+                label_days[position][day_key(values["label_day"])] = int(values["n"] or 0)
+            continue
         bucket = int(values["sb"]) if joined.score is not None else 0
         if bucket == NULL_BUCKET:
             if values.get("band") is None:  # count each prediction once: in the day grouping set
-                unscored += int(values["n"] or 0)
+                unscored[position] += int(values["n"] or 0)
             continue  # a prediction without a score cannot be placed on the score axis
         slot = min(max(bucket + 1, 0), slots - 1) if joined.score is not None else 0
         if values.get("band") is not None:
@@ -483,38 +575,82 @@ def profile_outcomes(
                 band_slots.index(values["band"]) if values["band"] in band_slots else band_slots.index(OTHER)
             )
             for name in OUTCOME_METRICS:
-                band_metrics[name][band, slot] += float(values[name] or 0.0)
-            continue
-        position = day_index.get(day_key(values["day"])) if values.get("day") is not None else None
-        if position is None:
+                band_daily[name][position, band, slot] += float(values[name] or 0.0)
             continue
         for name in OUTCOME_METRICS:
             daily[name][position, slot] += float(values[name] or 0.0)
-    strays: list[tuple[float, int]] = []
-    if daily["label_stray"].sum():
-        strays = _label_values(
-            warehouse, joined, binning.stray(joined.label), MAX_STRAY_LABELS, purpose + ": stray labels"
+    return [
+        OutcomeDay(
+            OutcomeProfile(
+                window=span,
+                predictions=int(daily["n"][index].sum()),
+                matured=int(daily["matured"][index].sum()),
+                unscored=int(unscored[index]),
+                label_kind=binning.label_kind,
+                label_classes=binning.label_classes,
+                whole_labels=binning.whole_labels,
+                domain_until=binning.domain_until,
+                score_edges=binning.score.edges,
+                days=(days[index],),
+                daily_bins={name: (tuple(float(v) for v in daily[name][index]),) for name in OUTCOME_METRICS},
+                bands=tuple(band_slots) if joined.band is not None else (),
+                band_bins={
+                    name: tuple(tuple(float(v) for v in band) for band in values[index])
+                    for name, values in band_daily.items()
+                }
+                if joined.band is not None
+                else {},
+            ),
+            label_days[index],
         )
-    return OutcomeProfile(
+        for index, span in enumerate(day_spans(window))
+    ]
+
+
+def merge_outcome_days(window: TimeWindow, parts: Sequence[OutcomeProfile]) -> OutcomeProfile:
+    """The profile of `window` from the profiles of its days, in order; the stray labels are not named."""
+    if not parts:
+        raise ValueError(f"no day parts to merge for the {window.name} window")
+    first = parts[0]
+    band_bins = {
+        name: tuple(
+            tuple(float(v) for v in band)
+            for band in np.sum([np.asarray(part.band_bins[name], float) for part in parts], axis=0)
+        )
+        for name in first.band_bins
+    }
+    return replace(
+        first,
         window=window,
-        predictions=int(daily["n"].sum()),
-        matured=int(daily["matured"].sum()),
-        unscored=unscored,
-        label_kind=binning.label_kind,
-        label_classes=binning.label_classes,
-        whole_labels=binning.whole_labels,
-        domain_until=binning.domain_until,
-        stray_labels=tuple(strays),
-        score_edges=binning.score.edges,
-        days=tuple(days),
+        predictions=sum(part.predictions for part in parts),
+        matured=sum(part.matured for part in parts),
+        unscored=sum(part.unscored for part in parts),
+        days=tuple(day for part in parts for day in part.days),
         daily_bins={
-            name: tuple(tuple(float(v) for v in day) for day in daily[name]) for name in OUTCOME_METRICS
+            name: tuple(day for part in parts for day in part.daily_bins[name]) for name in first.daily_bins
         },
-        bands=tuple(band_slots) if joined.band is not None else (),
-        band_bins={
-            name: tuple(tuple(float(v) for v in band) for band in values)
-            for name, values in band_metrics.items()
-        }
-        if joined.band is not None
-        else {},
+        band_bins=band_bins,
+        stray_labels=(),
     )
+
+
+def with_stray_labels(
+    profile: OutcomeProfile,
+    predictions: TableSource | None,
+    outcomes: TableSource,
+    as_of: datetime,
+    binning: OutcomeBinning,
+) -> OutcomeProfile:
+    """`profile` with its most frequent labels outside the domain named (one more statement, only when some are
+    counted)."""
+    if not profile.totals("label_stray"):
+        return profile
+    joined = windowed(join_outcomes(predictions, outcomes, profile.window, as_of), outcomes.warehouse.dialect)
+    strays = _label_values(
+        outcomes.warehouse,
+        joined,
+        binning.stray(joined.label),
+        MAX_STRAY_LABELS,
+        f"profile outcomes {profile.window.name}: stray labels",
+    )
+    return replace(profile, stray_labels=tuple(strays))

@@ -197,6 +197,32 @@ OUTCOME_METRICS = (
 
 
 @dataclass(frozen=True)
+class OutcomeDayPart:
+    """One prediction day's outcome profile, with what it was counted from: the day's prediction rows and latest
+    timestamp then, and the labels known by `labels_as_of` (`outcome_parts.py` verifies them)."""
+
+    profile: OutcomeProfile
+    predicted: int
+    latest_prediction: datetime | None
+    labels_as_of: datetime
+    label_days: dict[str, tuple[int, datetime | None]]
+    """Label day (ISO) -> labels of the whole outcomes table dated that day (up to `labels_as_of`) and their
+    latest timestamp, for each day from the prediction day to that of `labels_as_of`."""
+    own_label_days: dict[str, int]
+    """Label day (ISO) -> this day's predictions' outcome rows dated that day."""
+
+
+@dataclass(frozen=True)
+class OutcomeLabelStamp:
+    """What a run found of the labels when it verified or computed the outcome day parts of `parts` (their cache
+    keys): each held the labels known by `labels_as_of`, the outcomes table then holding `label_days`."""
+
+    labels_as_of: datetime
+    label_days: dict[str, tuple[int, datetime | None]]
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MulticlassProfile:
     """A multiclass model's predictions joined to labels known by as_of: per class, matured labels and those of
     that class per day x bin of the class's score (one vs rest); per day, the aggregates of MULTICLASS_METRICS."""
@@ -420,6 +446,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        if _PLAIN.issuperset(map(type, value)):  # counts and sums: most of a profile, written as they are
+            return list(value)
         return [to_jsonable(item) for item in value]
     if isinstance(value, np.generic):
         return value.item()
@@ -433,6 +461,8 @@ _PROFILE_TYPES = {
         CategoricalProfile,
         TableProfile,
         OutcomeProfile,
+        OutcomeDayPart,
+        OutcomeLabelStamp,
         MulticlassProfile,
         FeatureResiduals,
         ResidualProfile,

@@ -1,0 +1,314 @@
+"""Judged outcome windows from per-day parts cached in the state database, as the features' are (`incremental.py`).
+
+A part is one prediction day's outcome profile on the outcome baseline's bins, counted with the labels known by
+the run that computed it. Labels keep arriving for recent predictions, so a part also records what it was
+counted from: the day's prediction rows and latest timestamp, its own outcome rows per label day, and the
+outcomes table's labels per label day up to its run. Each run verifies the parts it merges with cheap reads:
+
+- the predictions per day (rows, latest timestamp), as for the features (and shared with the score's parts);
+- the labels per label day since the windows' first day (rows, latest timestamp), from the outcomes table alone;
+- only where some label day changed since a part's run (labels loaded late, or deleted) or labels arrived after
+  it: each questioned prediction day's outcome rows on just those label days, in one join, against its part's.
+
+A part is counted again when its predictions changed, or when its outcome rows on a questioned label day did.
+Labels arriving for recent predictions are how outcomes mature: those days are counted again silently; a day
+whose predictions, or whose labels on an earlier label day, changed is named in the decision, as a late features
+day is. A run stamps the labels it found (`OutcomeLabelStamp`), so the next one questions only the label days
+since. Labels dated before their prediction's day are counted when a part is computed but not verified (they
+are a broken join, which `label_timing` reports).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
+from airflow_retrain_gate.core.profiling.day_parts import day_spans
+from airflow_retrain_gate.core.profiling.day_totals import DayTotals, DayTotalsReader, day_of_span
+from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.outcomes import (
+    LABELS_SPAN,
+    OutcomeBinning,
+    merge_outcome_days,
+    outcome_days,
+)
+from airflow_retrain_gate.core.profiling.profiles import OutcomeDayPart, OutcomeLabelStamp, OutcomeProfile
+from airflow_retrain_gate.core.profiling.queries import day_key
+from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.sql import day_of
+from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc
+
+log = logging.getLogger("airflow_retrain_gate")
+
+LabelDays = dict[str, tuple[int, datetime | None]]
+"""Label day (ISO) -> labels dated that day and their latest timestamp."""
+
+
+@dataclass(frozen=True)
+class _Suspect:
+    """A cached part whose labels may have changed: the label days it recorded that differ now, and the day from
+    which labels are newer than its run."""
+
+    changed: frozenset[str]
+    known_until: str
+    """The day of the instant up to which the part's labels were counted: labels dated after it are new to it,
+    and more labels dated that day are labels maturing too (not late ones)."""
+
+    def questioned(self, labels: LabelDays) -> set[str]:
+        """The label days whose outcomes of the part's day must be counted again: those that changed, and those
+        after `known_until` that hold labels now."""
+        return set(self.changed) | {label_day for label_day in labels if label_day > self.known_until}
+
+
+@dataclass
+class OutcomeDayParts:
+    """Profiles judged outcome windows from their cached day parts, computing only the days missing or stale."""
+
+    cache: ProfileCache
+    identity: dict[str, Any]
+    """What shapes the outcome profiles (the mappings, the settings): with the bins' digest, it names the parts."""
+    predictions: TableSource
+    outcomes: TableSource
+    as_of: datetime
+
+    def profiles(self, windows: list[TimeWindow], binning: OutcomeBinning) -> list[OutcomeProfile]:
+        """The outcome profiles of `windows` (already judged windows) on `binning`, merged from day parts; the
+        stray labels are not named (`with_stray_labels`)."""
+        windows = [self.predictions.window_of("timestamp", window) for window in windows]
+        spans = [day_spans(window) for window in windows]
+        bins = binning.digest()
+        keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
+        wanted = {
+            key: span
+            for window_spans, window_keys in zip(spans, keys, strict=True)
+            for span, key in zip(window_spans, window_keys, strict=True)
+        }
+        stamp_key = cache_key(
+            ProfileKind.OUTCOMES, {**self.identity, "part": "label stamp", "bins": bins}, None
+        )
+        stored = self.cache.get_many([*wanted, stamp_key])
+        cached = {key: part for key, part in stored.items() if isinstance(part, OutcomeDayPart)}
+        stamp = stored.get(stamp_key)
+        predicted = DayTotalsReader(self.predictions).totals(list(wanted.values()))
+        labels = self._label_days(min(span.start for span in wanted.values()))
+        stale = self._stale(
+            wanted, cached, predicted, labels, stamp if isinstance(stamp, OutcomeLabelStamp) else None
+        )
+        found = {key: part.profile for key, part in cached.items() if key not in stale}
+        missing = {key: span for key, span in wanted.items() if key not in found}
+        found.update(self._compute(binning, missing, predicted, labels))
+        profiles = []
+        for window, window_keys in zip(windows, keys, strict=True):
+            reused = sum(1 for key in window_keys if key in cached and key not in stale)
+            self.cache.outcome_parts_cached += reused
+            self.cache.outcome_parts_computed += len(window_keys) - reused
+            if reused:  # the join's reads that the cached days spared
+                share = reused / len(window_keys)
+                self.cache.answered += [
+                    self.predictions.scan(window, share),
+                    self.outcomes.scan(LABELS_SPAN, share),
+                ]
+            profiles.append(merge_outcome_days(window, [found[key] for key in window_keys]))
+        # Every part merged holds the labels known by as_of now: the next run asks only about labels since.
+        stamp = OutcomeLabelStamp(self.as_of, labels, tuple(wanted))
+        verified = TimeWindow("verified", windows[0].start, windows[-1].end)
+        self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, [(stamp_key, verified, stamp)])
+        return profiles
+
+    def _key(self, bins: str, span: TimeWindow) -> str:
+        """The cache key of the part of `span` counted on the outcome bins of digest `bins`."""
+        return cache_key(ProfileKind.OUTCOMES, {**self.identity, "part": "day", "bins": bins}, span)
+
+    def _label_days(self, since: datetime) -> LabelDays:
+        """Labels known by as_of per label day, from the day of `since` on, read from the outcomes table alone."""
+        label_time = self.outcomes.column("label_timestamp")
+        day = day_of(label_time).label("day")
+        query = (
+            sa.select(day, sa.func.count().label("rows"), sa.func.max(label_time).label("latest"))
+            .select_from(self.outcomes.clause)
+            .where(
+                label_time >= self.outcomes.instant("label_timestamp", midnight(since.date())),
+                label_time <= self.outcomes.instant("label_timestamp", self.as_of),
+                *self.outcomes.filters(),
+            )
+            .group_by(day)
+        )
+        rows = self.outcomes.warehouse.fetch(
+            query,
+            f"verify cached parts of {self.outcomes.mapping.table}: labels by day",
+            (self.outcomes.scan(LABELS_SPAN),),
+        )
+        return {
+            day_key(row.day): (int(row.rows), None if row.latest is None else to_utc(row.latest))
+            for row in rows
+        }
+
+    def _stale(
+        self,
+        spans: dict[str, TimeWindow],
+        cached: dict[str, OutcomeDayPart],
+        predicted: dict[str, DayTotals],
+        labels: LabelDays,
+        stamp: OutcomeLabelStamp | None,
+    ) -> set[str]:
+        """Keys of `cached` parts that no longer hold what their day holds now; days whose predictions or earlier
+        labels changed are reported."""
+        stale: set[str] = set()
+        suspects: dict[str, _Suspect] = {}
+        for key, part in cached.items():
+            day = day_of_span(spans[key])
+            now = predicted.get(day, DayTotals(0, None))
+            if part.labels_as_of > self.as_of:
+                stale.add(key)  # counted with labels from after as_of (a backtest's earlier date)
+                continue
+            if (part.predicted, part.latest_prediction) != (now.rows, now.latest):
+                stale.add(key)
+                self._report(day, f"predictions {part.predicted} -> {now.rows}")
+                continue
+            recorded, known_until = self._record(key, day, part, stamp)
+            questioned = {
+                label_day for label_day in labels if day <= label_day <= known_until
+            } | recorded.keys()
+            changed = {
+                label_day
+                for label_day in questioned
+                if labels.get(label_day, (0, None)) != recorded.get(label_day)
+            }
+            if changed or any(label_day > known_until for label_day in labels):
+                suspects[key] = _Suspect(frozenset(changed), known_until)
+        if suspects:
+            touched = self._touched({key: spans[key] for key in suspects}, suspects)
+            for key, suspect in suspects.items():
+                day = day_of_span(spans[key])
+                now_by_label_day = touched.get(day, {})
+                own = cached[key].own_label_days
+                moved = {
+                    label_day
+                    for label_day in suspect.questioned(labels)
+                    if now_by_label_day.get(label_day, 0) != own.get(label_day, 0)
+                }
+                if any(label_day < suspect.known_until for label_day in moved):
+                    stale.add(key)
+                    self._report(day, "labels loaded late or deleted")
+                elif moved:
+                    stale.add(key)  # its labels matured further: not news
+        return stale
+
+    def _record(
+        self, key: str, day: str, part: OutcomeDayPart, stamp: OutcomeLabelStamp | None
+    ) -> tuple[LabelDays, str]:
+        """The label days (and their labels) that the part under `key`, of `day`, is known to hold, and the day up
+        to which it is known to hold them: from the latest run that verified it (`stamp`), or from its own count."""
+        if stamp is not None and key in stamp.parts and part.labels_as_of <= stamp.labels_as_of <= self.as_of:
+            as_of, label_days = stamp.labels_as_of, stamp.label_days
+        else:
+            as_of, label_days = part.labels_as_of, part.label_days
+        known_until = as_of.date().isoformat()
+        return {
+            label_day: totals for label_day, totals in label_days.items() if day <= label_day <= known_until
+        }, known_until
+
+    def _touched(
+        self, spans: dict[str, TimeWindow], suspects: dict[str, _Suspect]
+    ) -> dict[str, dict[str, int]]:
+        """For the prediction days of `spans`, their outcome rows known by as_of per label day, on the label days
+        the `suspects` question only: one join, reading just those label days of the outcomes table."""
+        predictions = self.predictions.only_within("timestamp", spans.values())
+        label_time = self.outcomes.column("label_timestamp")
+        changed = sorted({label_day for suspect in suspects.values() for label_day in suspect.changed})
+        new_from = min(date.fromisoformat(suspect.known_until) for suspect in suspects.values()) + timedelta(
+            days=1
+        )
+        questioned = [self._on_day(label_time, label_day) for label_day in changed]
+        questioned.append(label_time >= self.outcomes.instant("label_timestamp", midnight(new_from)))
+        predicted_day = day_of(predictions.column("timestamp")).label("predicted_day")
+        label_day = day_of(label_time).label("label_day")
+        ordered = sorted(spans.values(), key=lambda span: span.start)
+        names = " and ".join(dict.fromkeys(span.name for span in ordered))
+        covering = TimeWindow(names, ordered[0].start, ordered[-1].end)
+        query = (
+            sa.select(predicted_day, label_day, sa.func.count().label("n"))
+            .select_from(
+                predictions.clause.join(
+                    self.outcomes.clause,
+                    sa.and_(
+                        predictions.column("entity") == self.outcomes.column("entity"),
+                        label_time <= self.outcomes.instant("label_timestamp", self.as_of),
+                        sa.or_(*questioned),
+                        *self.outcomes.filters(),
+                    ),
+                )
+            )
+            .where(*predictions.in_window("timestamp", covering))
+            .group_by(predicted_day, label_day)
+        )
+        rows = self.outcomes.warehouse.fetch(
+            query,
+            f"verify cached parts of {self.outcomes.mapping.table}: labels since the parts",
+            (predictions.scan(covering), self.outcomes.scan(LABELS_SPAN)),
+        )
+        touched: dict[str, dict[str, int]] = {}
+        for row in rows:
+            touched.setdefault(day_key(row.predicted_day), {})[day_key(row.label_day)] = int(row.n)
+        return touched
+
+    def _on_day(self, label_time: sa.ColumnElement[Any], day: str) -> sa.ColumnElement[bool]:
+        """SQL: the label is dated on `day` (an ISO date)."""
+        start = midnight(date.fromisoformat(day))
+        end = start + timedelta(days=1)
+        return sa.and_(
+            label_time >= self.outcomes.instant("label_timestamp", start),
+            label_time < self.outcomes.instant("label_timestamp", end),
+        )
+
+    def _compute(
+        self,
+        binning: OutcomeBinning,
+        missing: dict[str, TimeWindow],
+        predicted: dict[str, DayTotals],
+        labels: LabelDays,
+    ) -> dict[str, OutcomeProfile]:
+        """The profiles of the `missing` spans (by key), counted in one statement over just their days and cached
+        with what they were counted from."""
+        if not missing:
+            return {}
+        ordered = sorted(missing.items(), key=lambda item: item[1].start)
+        days = [span.start.date() for _, span in ordered]
+        if len(set(days)) < len(days):
+            # Two windows meet within a day, and a part holds one span: count them one by one.
+            one_by_one: dict[str, OutcomeProfile] = {}
+            for key, span in ordered:
+                one_by_one.update(self._compute(binning, {key: span}, predicted, labels))
+            return one_by_one
+        names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
+        covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
+        source = self.predictions.only_within("timestamp", missing.values())
+        by_day = {
+            day.profile.window.start.date(): day
+            for day in outcome_days(source, self.outcomes, covering, self.as_of, binning, by_label_day=True)
+        }
+        computed = {key: replace(by_day[span.start.date()].profile, window=span) for key, span in ordered}
+        known_until = self.as_of.date().isoformat()
+        entries = []
+        for key, span in ordered:
+            day = day_of_span(span)
+            now = predicted.get(day, DayTotals(0, None))
+            recorded = {
+                label_day: totals for label_day, totals in labels.items() if day <= label_day <= known_until
+            }
+            own = by_day[span.start.date()].by_label_day
+            part = OutcomeDayPart(computed[key], now.rows, now.latest, self.as_of, recorded, own)
+            entries.append((key, span, part))
+        self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, entries)
+        return computed
+
+    def _report(self, day: str, why: str) -> None:
+        self.cache.note_recomputed(self.outcomes.mapping.table, day)
+        log.info(
+            "%s %s: %s since its outcome part was cached: recomputed", self.outcomes.mapping.table, day, why
+        )
