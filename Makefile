@@ -57,10 +57,12 @@ screenshots: $(STAMP) browser
 
 # Benchmarks (benchmarks/README.md): bench-quick is CI-sized (100k rows); bench runs 1M, 10M, 100M (30-45 min on
 # 2 cores, ~25 GB free disk) and rewrites the README's results table and benchmarks/bench.png; then the wide
-# (25, 100, 300 columns) and high-cardinality (1M distinct values) shapes at 1M rows (benchmarks/shapes.py).
+# (25, 100, 300 columns) and high-cardinality (1M distinct values) shapes at 1M rows (benchmarks/shapes.py), and a
+# full policy's cold and steady daily runs at 5M entities (benchmarks/full_policy.py).
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes quick
 
 bench: $(STAMP)
 	nice -n 10 $(BIN)/python -m benchmarks.run --sizes full
 	nice -n 10 $(BIN)/python -m benchmarks.shapes
+	nice -n 10 $(BIN)/python -m benchmarks.full_policy

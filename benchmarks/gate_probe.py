@@ -68,6 +68,7 @@ def main() -> None:
             "rows_fetched": decision.rows_fetched,
             "profile_cache": decision.notes.get("profile_cache"),
             "day_parts": decision.notes.get("day_parts"),
+            "outcome_parts": decision.notes.get("outcome_parts"),
             "query_log": [
                 (record.purpose, record.rows, round(record.seconds, 3))
                 for record in warehouse.query_log.records

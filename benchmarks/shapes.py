@@ -47,7 +47,7 @@ class ShapeRun:
     failure: str | None
 
 
-def _timestamp(rows: int) -> str:
+def row_timestamp(rows: int) -> str:
     """SQL: row `i`'s timestamp, rows spread evenly over the benchmark's history in order."""
     step_us = scenario.HISTORY_DAYS * 86_400_000_000 // rows
     start = scenario.AS_OF.replace(tzinfo=None) - timedelta(days=scenario.HISTORY_DAYS)
@@ -83,7 +83,7 @@ def generate(path: Path, rows: int, columns: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = ", ".join(
         [
-            f"{_timestamp(rows)} AS {scenario.TIMESTAMP}",
+            f"{row_timestamp(rows)} AS {scenario.TIMESTAMP}",
             *(f"{sql} AS {name}" for name, sql in columns.items()),
         ]
     )

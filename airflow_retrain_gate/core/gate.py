@@ -198,11 +198,8 @@ def run_gate(
             "computed": cache.parts_computed,
             "recomputed_days": cache.recomputed_days,
         }
-        if cache.outcome_parts_cached or cache.outcome_parts_computed:
-            notes["outcome_parts"] = {
-                "cached": cache.outcome_parts_cached,
-                "computed": cache.outcome_parts_computed,
-            }
+        if cache.joined_parts:
+            notes["outcome_parts"] = cache.joined_parts
     if state_note:
         notes["state"] = state_note
     decision = Decision(

@@ -4,16 +4,20 @@ filters and the window respected), and the check judges the share of duplicate r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from airflow_retrain_gate.core import Status, Warehouse, parse_policy
+from airflow_retrain_gate.core import StateStore, Status, Warehouse, parse_policy
 from airflow_retrain_gate.core.checks.context import CheckInputs
 from airflow_retrain_gate.core.checks.duplicate_keys import DuplicateKeysSettings, duplicates_finding
 from airflow_retrain_gate.core.findings import Action
 from airflow_retrain_gate.core.policy import PredictionsTable
-from airflow_retrain_gate.core.profiling.keys import count_keys
+from airflow_retrain_gate.core.profiling.cache import ProfileCache
+from airflow_retrain_gate.core.profiling.key_parts import KeyDayParts
+from airflow_retrain_gate.core.profiling.keys import count_keys, count_keys_by_day, merge_key_days
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, from_jsonable, to_jsonable
 from airflow_retrain_gate.core.profiling.table_source import TableSource
@@ -106,13 +110,16 @@ def predictions_frame() -> pd.DataFrame:
         (1, day, 0.9, "churn"),  # another model's row: filtered out
         (5, pd.Timestamp("2024-05-01"), 0.1, "fraud"),  # outside the window
         (5, pd.Timestamp("2024-05-01"), 0.1, "fraud"),
+        (6, pd.Timestamp("2024-05-28 08:00"), 0.8, "fraud"),  # another day, twice
+        (6, pd.Timestamp("2024-05-28 08:00"), 0.8, "fraud"),
     ]
     frame = pd.DataFrame(rows, columns=["entity_id", "event_ts", "score", "model_name"])
     frame["entity_id"] = frame["entity_id"].astype("Int64")
     return frame
 
 
-def count_predictions(url: str, schema: str | None = None, key: list[str] | None = None) -> KeyCounts:
+def predictions_source(url: str, schema: str | None = None, key: list[str] | None = None) -> TableSource:
+    """The predictions table loaded and bound, one model's rows kept by the mapping's filter."""
     load_tables(url, {"predictions": predictions_frame()}, schema=schema)
     table = f"{schema}.predictions" if schema else "predictions"
     mapping = PredictionsTable(
@@ -123,30 +130,79 @@ def count_predictions(url: str, schema: str | None = None, key: list[str] | None
         filters={"model_name": "fraud"},
         key=key,
     )
-    source = TableSource.bind(Warehouse(url), mapping, "tables.predictions")
-    row_key = mapping.row_key()
+    return TableSource.bind(Warehouse(url), mapping, "tables.predictions")
+
+
+def count_predictions(
+    url: str, schema: str | None = None, key: list[str] | None = None, by_day: bool = False
+) -> KeyCounts:
+    """The current window's key counts: in one query, or by day and summed (`by_day`)."""
+    source = predictions_source(url, schema, key)
+    row_key = source.mapping.row_key()
     assert row_key is not None
-    return count_keys(source, CURRENT, row_key, source.number("score", "score"))
+    score = source.number("score", "score")
+    if by_day:
+        return merge_key_days(CURRENT, count_keys_by_day(source, CURRENT, row_key, score))
+    return count_keys(source, CURRENT, row_key, score)
 
 
 def assert_counted(found: KeyCounts) -> None:
-    assert (found.rows, found.keys, found.duplicates, found.conflicting_keys) == (8, 5, 3, 1)
+    assert (found.rows, found.keys, found.duplicates, found.conflicting_keys) == (10, 6, 4, 1)
     assert found.key == KEY
 
 
-def test_keys_are_counted_on_duckdb(duckdb_url: str) -> None:
-    assert_counted(count_predictions(duckdb_url))
+@pytest.mark.parametrize("by_day", [False, True], ids=["window", "by day"])
+def test_keys_are_counted_on_duckdb(duckdb_url: str, by_day: bool) -> None:
+    assert_counted(count_predictions(duckdb_url, by_day=by_day))
 
 
-def test_keys_are_counted_on_sqlite(sqlite_url: str) -> None:
-    assert_counted(count_predictions(sqlite_url))
+@pytest.mark.parametrize("by_day", [False, True], ids=["window", "by day"])
+def test_keys_are_counted_on_sqlite(sqlite_url: str, by_day: bool) -> None:
+    assert_counted(count_predictions(sqlite_url, by_day=by_day))
 
 
 @pytest.mark.postgres
-def test_keys_are_counted_on_postgresql(postgres_server: str, postgres_schema: str) -> None:
-    assert_counted(count_predictions(postgres_server, postgres_schema))
+@pytest.mark.parametrize("by_day", [False, True], ids=["window", "by day"])
+def test_keys_are_counted_on_postgresql(postgres_server: str, postgres_schema: str, by_day: bool) -> None:
+    assert_counted(count_predictions(postgres_server, postgres_schema, by_day=by_day))
 
 
 def test_a_declared_key_replaces_entity_and_timestamp(duckdb_url: str) -> None:
     found = count_predictions(duckdb_url, key=["entity_id"])
-    assert (found.rows, found.keys, found.duplicates, found.key) == (8, 4, 4, ("entity_id",))
+    assert (found.rows, found.keys, found.duplicates, found.key) == (10, 5, 5, ("entity_id",))
+
+
+def test_cached_day_counts_are_reused_until_their_day_changes(duckdb_url: str, tmp_path: Path) -> None:
+    source = predictions_source(duckdb_url)
+    source.warehouse.dispose()
+    row_key = source.mapping.row_key()
+    assert row_key is not None
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    state.migrate()
+
+    def counted() -> tuple[KeyCounts, list[str]]:
+        warehouse = Warehouse(duckdb_url)
+        bound = TableSource.bind(warehouse, source.mapping, "tables.predictions")
+        parts = KeyDayParts(
+            ProfileCache(state), {"table": "predictions"}, bound, row_key, bound.number("score", "score")
+        )
+        with warehouse.held():
+            (found,) = parts.counts([CURRENT])
+        computed = [
+            record.purpose for record in warehouse.query_log.records if "keys by day" in record.purpose
+        ]
+        warehouse.dispose()
+        return found, computed
+
+    first, first_reads = counted()
+    again, again_reads = counted()
+    assert_counted(first)
+    assert again == first and first_reads and not again_reads  # the second run verified and merged its days
+    frame = predictions_frame().iloc[[0, 0]].assign(event_ts=pd.Timestamp("2024-05-29 09:00"))
+    engine = sa.create_engine(duckdb_url)
+    frame.to_sql("predictions", engine, if_exists="append", index=False)
+    engine.dispose()
+
+    late, late_reads = counted()
+    assert (late.rows, late.keys) == (first.rows + 2, first.keys + 1)  # a day that changed is counted again
+    assert late_reads

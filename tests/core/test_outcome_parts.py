@@ -19,9 +19,12 @@ from airflow_retrain_gate.core import Policy, StateStore, Warehouse, parse_polic
 from airflow_retrain_gate.core.gate import resolve_windows
 from airflow_retrain_gate.core.profiling.builder import ProfileBuilder
 from airflow_retrain_gate.core.profiling.cache import ProfileCache
+from airflow_retrain_gate.core.profiling.features import FeatureBinning
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.outcomes import OutcomeBinning, profile_outcomes
-from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile
+from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
+from airflow_retrain_gate.core.profiling.profiles import OutcomeProfile, ResidualProfile, TableProfile
+from airflow_retrain_gate.core.profiling.residuals import profile_residuals
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
@@ -141,17 +144,22 @@ class World:
         engine.dispose()
         return found
 
-    def profiles(self, state: StateStore | None, as_of: datetime = AS_OF) -> tuple[Any, ProfileCache | None]:
-        """The judged outcome windows' profiles of one gate run, and its cache's tallies."""
+    def profiles(
+        self, state: StateStore | None, as_of: datetime = AS_OF
+    ) -> tuple[ProfileSet, ProfileCache | None]:
+        """The profiles of one gate run behind its outcome checks (features, outcomes, residuals), and its cache's
+        tallies."""
         warehouse = Warehouse(self.url, read_only=True)
         reference, current = resolve_windows(self.policy, as_of)
         cache = ProfileCache(state) if state is not None else None
         if state is not None:
             state.migrate()
+        kinds = {ProfileKind.FEATURES, ProfileKind.OUTCOMES, ProfileKind.RESIDUALS}
         try:
-            profiles = ProfileBuilder(warehouse, self.policy, reference, current, as_of, cache).build(
-                {ProfileKind.OUTCOMES}
-            )
+            with warehouse.held():  # as run_gate reads: one snapshot
+                profiles = ProfileBuilder(warehouse, self.policy, reference, current, as_of, cache).build(
+                    kinds
+                )
         finally:
             warehouse.dispose()
         assert not profiles.errors
@@ -159,17 +167,36 @@ class World:
 
     def fresh(self, profile: OutcomeProfile, as_of: datetime = AS_OF) -> OutcomeProfile:
         """The same window counted afresh in one statement, on the same bins and domain."""
-        tables = self.policy.tables
-        assert tables.predictions is not None and tables.outcomes is not None
-        warehouse = Warehouse(self.url, read_only=True)
+        predictions, outcomes, _, warehouse = self.sources()
         try:
-            predictions = TableSource.bind(warehouse, tables.predictions, "tables.predictions")
-            outcomes = TableSource.bind(warehouse, tables.outcomes, "tables.outcomes")
             return profile_outcomes(
                 predictions, outcomes, profile.window, as_of, OutcomeBinning.of(profile), 20
             )
         finally:
             warehouse.dispose()
+
+    def fresh_residuals(
+        self, profile: ResidualProfile, features: TableProfile, as_of: datetime = AS_OF
+    ) -> ResidualProfile:
+        """The same window's residuals counted afresh in one statement, on the features' bins."""
+        predictions, outcomes, feature_rows, warehouse = self.sources()
+        try:
+            binning = FeatureBinning.of(features)
+            return profile_residuals(predictions, outcomes, feature_rows, profile.window, as_of, binning)
+        finally:
+            warehouse.dispose()
+
+    def sources(self) -> tuple[TableSource, TableSource, TableSource, Warehouse]:
+        """The predictions, outcomes and features tables, bound in a new warehouse (dispose it after)."""
+        tables = self.policy.tables
+        assert tables.predictions is not None and tables.outcomes is not None
+        warehouse = Warehouse(self.url, read_only=True)
+        return (
+            TableSource.bind(warehouse, tables.predictions, "tables.predictions"),
+            TableSource.bind(warehouse, tables.outcomes, "tables.outcomes"),
+            TableSource.bind(warehouse, tables.features, "tables.features"),
+            warehouse,
+        )
 
 
 @pytest.fixture(params=["duckdb", "postgresql", "sqlite"])
@@ -209,10 +236,17 @@ def assert_same(merged: OutcomeProfile, counted: OutcomeProfile) -> None:
             assert left == right, field.name
 
 
-def tally(cache: ProfileCache | None) -> tuple[int, int, dict[str, list[str]]]:
-    """Outcome parts merged from the cache and computed, and the days reported recomputed."""
+def tally(cache: ProfileCache | None, kind: str = "outcomes") -> tuple[int, int, dict[str, list[str]]]:
+    """Day parts of `kind` merged from the cache and computed, and the days reported recomputed."""
     assert cache is not None
-    return cache.outcome_parts_cached, cache.outcome_parts_computed, cache.recomputed_days
+    parts = cache.joined_parts.get(kind, {"cached": 0, "computed": 0})
+    return parts["cached"], parts["computed"], cache.recomputed_days
+
+
+def days_from(first: str, last: str) -> list[str]:
+    """ISO days from `first` to `last`, both included."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=offset)).isoformat() for offset in range((end - start).days + 1)]
 
 
 def test_the_first_run_pins_the_bins_and_its_merged_windows_equal_a_fresh_count(
@@ -266,7 +300,10 @@ def test_labels_loaded_late_recompute_their_prediction_day_and_are_named(
 
     profiles, cache = world.profiles(state)
 
-    assert tally(cache) == (28 + 7 - 1, 1, {world.outcomes: ["2024-04-10"]})
+    # The label days 04-10 to 04-13 grew: the prediction days with labels on them (a label comes within three
+    # days) are counted again and named; which of them the new labels belong to, no cheap read tells.
+    late = days_from("2024-04-07", "2024-04-13")
+    assert tally(cache) == (28 + 7 - len(late), len(late), {world.outcomes: late})
     assert_same(profiles.outcomes_reference, world.fresh(profiles.outcomes_reference))
 
 
@@ -291,8 +328,9 @@ def test_deleted_labels_and_late_predictions_recompute_their_days(world: World, 
     profiles, cache = world.profiles(state)
 
     _, computed, recomputed = tally(cache)
-    assert computed == 2
-    assert sorted(recomputed[world.outcomes]) == ["2024-04-20", "2024-05-27"]
+    # Labels deleted from the label days 04-20 to 04-23: every reference day up to them could have lost some.
+    assert recomputed[world.outcomes] == [*days_from("2024-03-30", "2024-04-23"), "2024-05-27"]
+    assert computed == len(recomputed[world.outcomes])
     assert_same(profiles.outcomes_reference, world.fresh(profiles.outcomes_reference))
     assert_same(profiles.outcomes_current, world.fresh(profiles.outcomes_current))
 
@@ -314,3 +352,31 @@ def test_too_few_reference_labels_pin_no_bins(world: World, state: StateStore) -
 
     assert tally(cache) == (0, 0, {})  # counted per window, as without a cache
     assert profiles.outcomes_reference.matured == 0
+
+
+def test_residual_parts_follow_their_outcome_days_and_the_features(world: World, state: StateStore) -> None:
+    world.profiles(state)
+    next_day = AS_OF + timedelta(days=1)
+    daily, cache = world.profiles(state, next_day)
+
+    assert tally(cache, "residuals")[:2] == tally(cache, "outcomes")[:2] == (28 + 7 - 5, 5)
+    for window in ("reference", "current"):
+        merged = getattr(daily, f"residuals_{window}")
+        features = daily.features_reference
+        assert merged == world.fresh_residuals(merged, features, next_day)
+    # Features rows arrive late for a reference day: its features part and its residuals are counted again.
+    late = [
+        {"entity_id": entity, "scored_at": datetime(2024, 4, 20, 12), "x": 5.0}
+        for entity in day_entities("2024-04-20")[:30]
+    ]
+    world.change(
+        lambda t: sa.insert(sa.table("features", *map(sa.column, late[0]), schema=world.schema)).values(late)
+    )
+
+    after, cache = world.profiles(state, next_day)
+
+    assert tally(cache, "residuals")[:2] == (28 + 7 - 1, 1)
+    assert tally(cache, "outcomes")[:2] == (28 + 7, 0)
+    assert after.residuals_reference == world.fresh_residuals(
+        after.residuals_reference, after.features_reference, next_day
+    )

@@ -29,8 +29,10 @@ from airflow_retrain_gate.core import (
 from airflow_retrain_gate.core.cooldown import settle_train
 from airflow_retrain_gate.core.profiling.cache import QUERY_VERSION
 from airflow_retrain_gate.core.profiling.profiles import (
+    KeyDayPart,
     OutcomeDayPart,
     OutcomeLabelStamp,
+    ResidualDayPart,
     from_jsonable,
     to_jsonable,
 )
@@ -157,14 +159,14 @@ def test_twenty_gates_log_every_decision_once_and_cache_whole_profiles(
     from_cache = run_gate(
         parse_policy(train_policy(schema=train_schema)), Warehouse(postgres_server), DEMO_AS_OF, state=state
     )
-    # The rest are day parts (of the features, the scores and the outcomes), baselines and the outcomes' stamp.
+    # The rest are day parts (of the features, the scores, the outcomes, the residuals and the row keys),
+    # baselines and the outcomes' stamp.
+    parts = OutcomeDayPart | OutcomeLabelStamp | ResidualDayPart | KeyDayPart | dict
     whole = [
         row
         for row in cached
         if row["kind"] not in ("features", "predictions")
-        and not isinstance(
-            from_jsonable(json.loads(row["profile_json"])), OutcomeDayPart | OutcomeLabelStamp | dict
-        )
+        and not isinstance(from_jsonable(json.loads(row["profile_json"])), parts)
     ]
     assert from_cache.notes["profile_cache"] == {"hits": len(whole), "misses": 0}
     # One of the 20 gates trained: this later run pins new bins from its reference window, so the reference

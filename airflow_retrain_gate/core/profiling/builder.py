@@ -19,6 +19,7 @@ from airflow_retrain_gate.core.profiling.expectation_result import ExpectationRe
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.freshness import earliest_timestamp_after, latest_timestamp
 from airflow_retrain_gate.core.profiling.incremental import DayPartProfiler
+from airflow_retrain_gate.core.profiling.key_parts import KeyDayParts
 from airflow_retrain_gate.core.profiling.keys import count_keys
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.known_events import load_events
@@ -34,6 +35,7 @@ from airflow_retrain_gate.core.profiling.outcomes import (
 )
 from airflow_retrain_gate.core.profiling.profile_set import ProfileSet
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, ResidualProfile, TableProfile, to_jsonable
+from airflow_retrain_gate.core.profiling.residual_parts import ResidualDayParts
 from airflow_retrain_gate.core.profiling.residuals import profile_residuals
 from airflow_retrain_gate.core.profiling.table_schema import NUMERIC_KINDS
 from airflow_retrain_gate.core.profiling.table_source import TableSource
@@ -62,6 +64,8 @@ class ProfileBuilder:
     )
     trained_at: datetime | None = None
     """The latest train carried out under the policy before `as_of`: the epoch of the pinned bins (baseline.py)."""
+    settled_outcome_days: dict[tuple[datetime, datetime], datetime] | None = field(default=None, init=False)
+    """Filled by the outcomes' day parts: since when each day's labels are unchanged (residual_parts.py)."""
 
     def build(self, kinds: set[ProfileKind]) -> ProfileSet:
         """Compute every profile kind in `kinds` that the policy maps."""
@@ -280,6 +284,10 @@ class ProfileBuilder:
         source = TableSource.bind(self.warehouse, mapping, f"tables.{role}")
         score = getattr(mapping, "score", None)
         value = source.number("score", score) if score else None
+        if self.cache is not None and getattr(mapping, "timestamp", None) in key.values():
+            parts = KeyDayParts(self.cache, self._identity(mapping), source, key, value)
+            reference, current = parts.counts([self.reference, self.current])
+            return reference, current
         reference = self._cached(
             ProfileKind.KEYS,
             self._identity(mapping),
@@ -312,6 +320,7 @@ class ProfileBuilder:
                 self.as_of,
             )
             merged = parts.profiles([judged_reference, judged_current], binning)
+            self.settled_outcome_days = parts.settled
             reference, current = (
                 with_stray_labels(profile, predictions, outcomes, self.as_of, binning) for profile in merged
             )
@@ -416,6 +425,19 @@ class ProfileBuilder:
         features = TableSource.bind(self.warehouse, tables.features, "tables.features")
         binning = FeatureBinning.of(features_reference)
         judged_reference, judged_current = self.policy.windows.outcome_windows(self.reference, self.current)
+        if self.cache is not None and self.settled_outcome_days is not None:
+            parts = ResidualDayParts(
+                self.cache,
+                self._identity(tables.features, tables.predictions, tables.outcomes),
+                predictions,
+                outcomes,
+                features,
+                self.as_of,
+            )
+            reference, current = parts.profiles(
+                [judged_reference, judged_current], binning, self.settled_outcome_days
+            )
+            return {"residuals_reference": reference, "residuals_current": current}
         identity = {
             **self._labelled_identity(tables.features, tables.predictions, tables.outcomes),
             "feature_bins": to_jsonable(binning),

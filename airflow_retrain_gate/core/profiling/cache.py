@@ -55,11 +55,17 @@ class ProfileCache:
         self.parts_cached = 0
         self.parts_computed = 0
         """Day parts (`incremental.py`) merged from the cache and computed in this run."""
-        self.outcome_parts_cached = 0
-        self.outcome_parts_computed = 0
-        """Outcome day parts (`outcome_parts.py`) merged from the cache and computed in this run."""
+        self.joined_parts: dict[str, dict[str, int]] = {}
+        """Kind -> day parts of the joined outcomes (`outcome_parts.py`, `residual_parts.py`) merged from the
+        cache and computed in this run."""
         self.recomputed_days: dict[str, list[str]] = {}
         """Table -> days whose cached part was stale (rows arrived or changed since) and were computed again."""
+
+    def tally_joined_parts(self, kind: ProfileKind, cached: int, computed: int) -> None:
+        """Count day parts of the joined outcomes of `kind`, merged from the cache and computed."""
+        tally = self.joined_parts.setdefault(str(kind), {"cached": 0, "computed": 0})
+        tally["cached"] += cached
+        tally["computed"] += computed
 
     def note_recomputed(self, table: str, day: str) -> None:
         """Name `day` of `table` among the days whose cached part was stale and computed again."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from airflow_retrain_gate.core.profiling.missing_days import touching_runs
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import Scan, Statement
@@ -35,17 +36,6 @@ def day_of_span(span: TimeWindow) -> str:
 def is_whole_day(span: TimeWindow) -> bool:
     """Whether a day part's span is its whole UTC day (a window's partial ends are not)."""
     return span.start == midnight(span.start.date()) and span.end == span.start + timedelta(days=1)
-
-
-def touching_runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
-    """(key, span) pairs in time order, grouped into runs of touching spans."""
-    runs: list[list[tuple[str, TimeWindow]]] = []
-    for item in ordered:
-        if runs and runs[-1][-1][1].end == item[1].start:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key, decode_entries
@@ -21,21 +21,15 @@ from airflow_retrain_gate.core.profiling.day_totals import (
     DayTotalsReader,
     day_of_span,
     is_whole_day,
-    touching_runs,
 )
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
 from airflow_retrain_gate.core.profiling.profiles import TableProfile
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
 
 log = logging.getLogger("airflow_retrain_gate")
-
-SHORT_RUN_DAYS = 2
-"""Runs of at most this many missing days (a daily run's new day in each window) are profiled together, in one
-set of statements reading only their days, through an index led by the timestamp where PostgreSQL has one; longer
-runs each get their own (a restricted scan of the days between them costs more than the statements it saves,
-measured on DuckDB)."""
 
 WindowProfiler = Callable[[TableSource, TimeWindow, FeatureBinning | None, ProfileSettings], TableProfile]
 """Profiles a table over a window on given bins (None: derives them), as `profile_features` does."""
@@ -97,37 +91,14 @@ class DayPartProfiler:
         return profiles
 
     def _compute(self, binning: FeatureBinning, missing: dict[str, TimeWindow]) -> dict[str, TableProfile]:
-        """The parts of the `missing` spans (by key), computed and cached: short runs of days by one profile of
-        the window from the first to the last that reads only their rows, long runs each by their own."""
-        if not missing:
-            return {}
-        ordered = sorted(missing.items(), key=lambda item: item[1].start)
-        days = [span.start.date() for _, span in ordered]
-        runs = touching_runs(ordered)
-        if len(runs) > 1 and any(len(run) > SHORT_RUN_DAYS for run in runs):
-            # Each long run reads only its own days; the short ones (a daily run's new days) go together.
-            computed: dict[str, TableProfile] = {}
-            short = [item for run in runs if len(run) <= SHORT_RUN_DAYS for item in run]
-            for group in [run for run in runs if len(run) > SHORT_RUN_DAYS] + ([short] if short else []):
-                computed.update(self._compute(binning, dict(group)))
-            return computed
-        if len(set(days)) < len(days):
-            # Two windows meet within a day, and a day part holds one span: compute them one by one.
-            one_by_one: dict[str, TableProfile] = {}
-            for key, span in ordered:
-                one_by_one.update(self._compute(binning, {key: span}))
-            return one_by_one
-        names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
-        covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
-        source = self.source if len(runs) == 1 else self.source.only_within("timestamp", missing.values())
-        if all(len(run) <= SHORT_RUN_DAYS for run in runs):
-            source = source.over_few_days()
-        by_day = {
-            part.window.start.date(): part
-            for part in split_days(self.profiler(source, covering, binning, self.settings))
-        }
-        parts = {key: replace(by_day[span.start.date()], window=span) for key, span in ordered}
-        self._store(binning, list(parts.values()))
+        """The parts of the `missing` spans (by key), computed (`count_missing_days`) and cached."""
+        parts = count_missing_days(
+            self.source,
+            missing,
+            lambda source, covering: split_days(self.profiler(source, covering, binning, self.settings)),
+        )
+        if parts:
+            self._store(binning, list(parts.values()))
         return parts
 
     def _key(self, bins: str, span: TimeWindow) -> str:

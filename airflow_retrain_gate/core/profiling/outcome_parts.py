@@ -21,7 +21,7 @@ are a broken join, which `label_timing` reports).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.day_totals import DayTotals, DayTotalsReader, day_of_span
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
 from airflow_retrain_gate.core.profiling.outcomes import (
     LABELS_SPAN,
     OutcomeBinning,
@@ -51,18 +52,17 @@ LabelDays = dict[str, tuple[int, datetime | None]]
 
 @dataclass(frozen=True)
 class _Suspect:
-    """A cached part whose labels may have changed: the label days it recorded that differ now, and the day from
-    which labels are newer than its run."""
+    """A cached part whose labels may have changed: the whole label days it recorded that hold more labels now,
+    and the instant its labels were counted by (labels dated later are new to it)."""
 
-    changed: frozenset[str]
-    known_until: str
-    """The day of the instant up to which the part's labels were counted: labels dated after it are new to it,
-    and more labels dated that day are labels maturing too (not late ones)."""
+    grown: frozenset[str]
+    counted_by: datetime
 
-    def questioned(self, labels: LabelDays) -> set[str]:
-        """The label days whose outcomes of the part's day must be counted again: those that changed, and those
-        after `known_until` that hold labels now."""
-        return set(self.changed) | {label_day for label_day in labels if label_day > self.known_until}
+    def questioned(self, label_days: set[str]) -> set[str]:
+        """Of `label_days` (on which the part's day has labels grown or newer than its count), those that make
+        the part stale."""
+        new_from = self.counted_by.date().isoformat()
+        return {label_day for label_day in label_days if label_day in self.grown or label_day >= new_from}
 
 
 @dataclass
@@ -75,6 +75,9 @@ class OutcomeDayParts:
     predictions: TableSource
     outcomes: TableSource
     as_of: datetime
+    settled: dict[tuple[datetime, datetime], datetime] = field(default_factory=dict)
+    """After `profiles`: (start, end) of each day span -> the instant since which its labels have not changed
+    (`residual_parts.py` reuses a residual part counted since)."""
 
     def profiles(self, windows: list[TimeWindow], binning: OutcomeBinning) -> list[OutcomeProfile]:
         """The outcome profiles of `windows` (already judged windows) on `binning`, merged from day parts; the
@@ -100,13 +103,17 @@ class OutcomeDayParts:
             wanted, cached, predicted, labels, stamp if isinstance(stamp, OutcomeLabelStamp) else None
         )
         found = {key: part.profile for key, part in cached.items() if key not in stale}
+        # Since when each day's labels are known not to have changed: its part's count, or this run's.
+        self.settled = {
+            (span.start, span.end): cached[key].labels_as_of if key in found else self.as_of
+            for key, span in wanted.items()
+        }
         missing = {key: span for key, span in wanted.items() if key not in found}
         found.update(self._compute(binning, missing, predicted, labels))
         profiles = []
         for window, window_keys in zip(windows, keys, strict=True):
             reused = sum(1 for key in window_keys if key in cached and key not in stale)
-            self.cache.outcome_parts_cached += reused
-            self.cache.outcome_parts_computed += len(window_keys) - reused
+            self.cache.tally_joined_parts(ProfileKind.OUTCOMES, reused, len(window_keys) - reused)
             if reused:  # the join's reads that the cached days spared
                 share = reused / len(window_keys)
                 self.cache.answered += [
@@ -160,7 +167,8 @@ class OutcomeDayParts:
         labels changed are reported."""
         stale: set[str] = set()
         suspects: dict[str, _Suspect] = {}
-        for key, part in cached.items():
+        for key in sorted(cached, key=lambda key: spans[key].start):  # days reported in time order
+            part = cached[key]
             day = day_of_span(spans[key])
             now = predicted.get(day, DayTotals(0, None))
             if part.labels_as_of > self.as_of:
@@ -170,69 +178,70 @@ class OutcomeDayParts:
                 stale.add(key)
                 self._report(day, f"predictions {part.predicted} -> {now.rows}")
                 continue
-            recorded, known_until = self._record(key, day, part, stamp)
-            questioned = {
-                label_day for label_day in labels if day <= label_day <= known_until
-            } | recorded.keys()
+            recorded, counted_by = self._record(key, day, part, stamp)
+            last_day = counted_by.date().isoformat()  # counted up to `counted_by` only
+            questioned = {label_day for label_day in labels if day <= label_day <= last_day} | recorded.keys()
             changed = {
                 label_day
                 for label_day in questioned
                 if labels.get(label_day, (0, None)) != recorded.get(label_day)
             }
-            if changed or any(label_day > known_until for label_day in labels):
-                suspects[key] = _Suspect(frozenset(changed), known_until)
+            shrunk = sorted(
+                label_day
+                for label_day in changed
+                if _count(labels, label_day) < _count(recorded, label_day)
+                or (label_day < last_day and _count(labels, label_day) == _count(recorded, label_day))
+            )
+            if shrunk:
+                # Labels deleted or replaced: no join can tell which predictions they belonged to.
+                stale.add(key)
+                self._report(day, f"labels dated {', '.join(shrunk)} deleted or replaced")
+                continue
+            if changed or any(label_day > last_day for label_day in labels):
+                suspects[key] = _Suspect(frozenset(changed - {last_day}), counted_by)
         if suspects:
             touched = self._touched({key: spans[key] for key in suspects}, suspects)
             for key, suspect in suspects.items():
                 day = day_of_span(spans[key])
-                now_by_label_day = touched.get(day, {})
-                own = cached[key].own_label_days
-                moved = {
-                    label_day
-                    for label_day in suspect.questioned(labels)
-                    if now_by_label_day.get(label_day, 0) != own.get(label_day, 0)
-                }
-                if any(label_day < suspect.known_until for label_day in moved):
+                moved = suspect.questioned(touched.get(day, set()))
+                late = sorted(moved & suspect.grown)
+                if late:
                     stale.add(key)
-                    self._report(day, "labels loaded late or deleted")
+                    self._report(day, f"labels dated {', '.join(late)} loaded late")
                 elif moved:
                     stale.add(key)  # its labels matured further: not news
         return stale
 
     def _record(
         self, key: str, day: str, part: OutcomeDayPart, stamp: OutcomeLabelStamp | None
-    ) -> tuple[LabelDays, str]:
-        """The label days (and their labels) that the part under `key`, of `day`, is known to hold, and the day up
-        to which it is known to hold them: from the latest run that verified it (`stamp`), or from its own count."""
+    ) -> tuple[LabelDays, datetime]:
+        """The label days (and their labels) that the part under `key`, of `day`, is known to hold, and the instant
+        up to which: from the latest run that verified it (`stamp`), or from its own count."""
         if stamp is not None and key in stamp.parts and part.labels_as_of <= stamp.labels_as_of <= self.as_of:
-            as_of, label_days = stamp.labels_as_of, stamp.label_days
+            counted_by, label_days = stamp.labels_as_of, stamp.label_days
         else:
-            as_of, label_days = part.labels_as_of, part.label_days
-        known_until = as_of.date().isoformat()
+            counted_by, label_days = part.labels_as_of, part.label_days
+        last_day = counted_by.date().isoformat()
         return {
-            label_day: totals for label_day, totals in label_days.items() if day <= label_day <= known_until
-        }, known_until
+            label_day: totals for label_day, totals in label_days.items() if day <= label_day <= last_day
+        }, counted_by
 
-    def _touched(
-        self, spans: dict[str, TimeWindow], suspects: dict[str, _Suspect]
-    ) -> dict[str, dict[str, int]]:
-        """For the prediction days of `spans`, their outcome rows known by as_of per label day, on the label days
-        the `suspects` question only: one join, reading just those label days of the outcomes table."""
+    def _touched(self, spans: dict[str, TimeWindow], suspects: dict[str, _Suspect]) -> dict[str, set[str]]:
+        """For the prediction days of `spans`, the label days (of those the `suspects` question) on which some of
+        their outcomes known by as_of are dated: one join, reading just those label days of the outcomes table."""
         predictions = self.predictions.only_within("timestamp", spans.values())
         label_time = self.outcomes.column("label_timestamp")
-        changed = sorted({label_day for suspect in suspects.values() for label_day in suspect.changed})
-        new_from = min(date.fromisoformat(suspect.known_until) for suspect in suspects.values()) + timedelta(
-            days=1
-        )
-        questioned = [self._on_day(label_time, label_day) for label_day in changed]
-        questioned.append(label_time >= self.outcomes.instant("label_timestamp", midnight(new_from)))
+        grown = sorted({label_day for suspect in suspects.values() for label_day in suspect.grown})
+        counted_by = min(suspect.counted_by for suspect in suspects.values())
+        questioned = [self._on_day(label_time, label_day) for label_day in grown]
+        questioned.append(label_time > self.outcomes.instant("label_timestamp", counted_by))
         predicted_day = day_of(predictions.column("timestamp")).label("predicted_day")
         label_day = day_of(label_time).label("label_day")
         ordered = sorted(spans.values(), key=lambda span: span.start)
         names = " and ".join(dict.fromkeys(span.name for span in ordered))
         covering = TimeWindow(names, ordered[0].start, ordered[-1].end)
         query = (
-            sa.select(predicted_day, label_day, sa.func.count().label("n"))
+            sa.select(predicted_day, label_day)
             .select_from(
                 predictions.clause.join(
                     self.outcomes.clause,
@@ -252,9 +261,9 @@ class OutcomeDayParts:
             f"verify cached parts of {self.outcomes.mapping.table}: labels since the parts",
             (predictions.scan(covering), self.outcomes.scan(LABELS_SPAN)),
         )
-        touched: dict[str, dict[str, int]] = {}
+        touched: dict[str, set[str]] = {}
         for row in rows:
-            touched.setdefault(day_key(row.predicted_day), {})[day_key(row.label_day)] = int(row.n)
+            touched.setdefault(day_key(row.predicted_day), set()).add(day_key(row.label_day))
         return touched
 
     def _on_day(self, label_time: sa.ColumnElement[Any], day: str) -> sa.ColumnElement[bool]:
@@ -273,38 +282,26 @@ class OutcomeDayParts:
         predicted: dict[str, DayTotals],
         labels: LabelDays,
     ) -> dict[str, OutcomeProfile]:
-        """The profiles of the `missing` spans (by key), counted in one statement over just their days and cached
-        with what they were counted from."""
-        if not missing:
-            return {}
-        ordered = sorted(missing.items(), key=lambda item: item[1].start)
-        days = [span.start.date() for _, span in ordered]
-        if len(set(days)) < len(days):
-            # Two windows meet within a day, and a part holds one span: count them one by one.
-            one_by_one: dict[str, OutcomeProfile] = {}
-            for key, span in ordered:
-                one_by_one.update(self._compute(binning, {key: span}, predicted, labels))
-            return one_by_one
-        names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
-        covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
-        source = self.predictions.only_within("timestamp", missing.values())
-        by_day = {
-            day.profile.window.start.date(): day
-            for day in outcome_days(source, self.outcomes, covering, self.as_of, binning, by_label_day=True)
-        }
-        computed = {key: replace(by_day[span.start.date()].profile, window=span) for key, span in ordered}
-        known_until = self.as_of.date().isoformat()
+        """The profiles of the `missing` spans (by key), counted (`count_missing_days`) and cached with what they
+        were counted from."""
+        computed = count_missing_days(
+            self.predictions,
+            missing,
+            lambda source, covering: outcome_days(source, self.outcomes, covering, self.as_of, binning),
+            together=True,
+        )
+        last_day = self.as_of.date().isoformat()
         entries = []
-        for key, span in ordered:
+        for key, span in missing.items():
             day = day_of_span(span)
             now = predicted.get(day, DayTotals(0, None))
             recorded = {
-                label_day: totals for label_day, totals in labels.items() if day <= label_day <= known_until
+                label_day: totals for label_day, totals in labels.items() if day <= label_day <= last_day
             }
-            own = by_day[span.start.date()].by_label_day
-            part = OutcomeDayPart(computed[key], now.rows, now.latest, self.as_of, recorded, own)
+            part = OutcomeDayPart(computed[key], now.rows, now.latest, self.as_of, recorded)
             entries.append((key, span, part))
-        self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, entries)
+        if entries:
+            self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, entries)
         return computed
 
     def _report(self, day: str, why: str) -> None:
@@ -312,3 +309,8 @@ class OutcomeDayParts:
         log.info(
             "%s %s: %s since its outcome part was cached: recomputed", self.outcomes.mapping.table, day, why
         )
+
+
+def _count(label_days: LabelDays, day: str) -> int:
+    """The labels dated `day` (none if it is not listed)."""
+    return label_days.get(day, (0, None))[0]

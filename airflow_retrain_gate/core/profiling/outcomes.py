@@ -136,8 +136,6 @@ class JoinedOutcomes:
     """A known label whose timestamp is earlier than its prediction's (None without predictions)."""
     scans: tuple[Scan, ...] = ()
     """The table windows a query over these rows reads."""
-    label_day: ColumnElement[Any] | None = None
-    """The day of a joined outcome's label timestamp (NULL for a prediction without one; None: not computed)."""
 
 
 def join_outcomes(
@@ -198,7 +196,6 @@ def join_outcomes(
         engagement,
         early,
         scans,
-        day_of(outcomes.column("label_timestamp")),
     )
 
 
@@ -230,8 +227,6 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
     }
     if joined.early is not None:
         columns["early"] = sa.case((joined.early, 1), else_=0)
-    if joined.label_day is not None:
-        columns["label_day"] = joined.label_day
     if joined.score is not None:
         columns["score"] = joined.score
     for name in ("band", "proxy", "engagement"):
@@ -250,7 +245,6 @@ def windowed(joined: JoinedOutcomes, dialect: str) -> JoinedOutcomes:
         engagement=rows.c.engagement if "engagement" in columns else None,
         early=rows.c.early == 1 if "early" in columns else None,
         scans=joined.scans,
-        label_day=rows.c.label_day if "label_day" in columns else None,
     )
 
 
@@ -476,8 +470,7 @@ def profile_outcomes(
     window = judged_window(predictions, outcomes, window)
     if binning is None:
         binning, _ = derive_outcome_binning(predictions, outcomes, window, as_of, fine_bins)
-    days = outcome_days(predictions, outcomes, window, as_of, binning)
-    merged = merge_outcome_days(window, [day.profile for day in days])
+    merged = merge_outcome_days(window, outcome_days(predictions, outcomes, window, as_of, binning))
     return with_stray_labels(merged, predictions, outcomes, as_of, binning)
 
 
@@ -504,26 +497,15 @@ def derive_outcome_binning(
     )
 
 
-@dataclass(frozen=True)
-class OutcomeDay:
-    """One day's outcome profile, and how many of its predictions' outcomes are dated on each label day."""
-
-    profile: OutcomeProfile
-    by_label_day: dict[str, int]
-    """Label day (ISO) -> joined outcome rows dated that day (empty unless asked for)."""
-
-
 def outcome_days(
     predictions: TableSource | None,
     outcomes: TableSource,
     window: TimeWindow,
     as_of: datetime,
     binning: OutcomeBinning,
-    by_label_day: bool = False,
-) -> list[OutcomeDay]:
-    """One profile per day span of `window` (`day_spans`), counted on `binning` in one statement, with its
-    outcomes counted by label day when `by_label_day` (with predictions); the stray labels are not named
-    (`with_stray_labels` does that for a merged window)."""
+) -> list[OutcomeProfile]:
+    """One profile per day span of `window` (`day_spans`), counted on `binning` in one statement; the stray
+    labels are not named (`with_stray_labels` does that for a merged window)."""
     warehouse = outcomes.warehouse
     joined = windowed(join_outcomes(predictions, outcomes, window, as_of), warehouse.dialect)
     days = [day.isoformat() for day in window.days()]
@@ -534,9 +516,6 @@ def outcome_days(
     if joined.band is not None:
         keys["band"] = category_key(joined.band, binning.bands)
         sets.append(("day", "band", "sb"))
-    if by_label_day and joined.label_day is not None:
-        keys["label_day"] = joined.label_day
-        sets.append(("day", "label_day"))
     rows = warehouse.fetch(
         grouped(
             joined.source,
@@ -554,15 +533,10 @@ def outcome_days(
     daily = {name: np.zeros((len(days), slots)) for name in OUTCOME_METRICS}
     band_daily = {name: np.zeros((len(days), len(band_slots), slots)) for name in OUTCOME_METRICS}
     unscored = np.zeros(len(days), dtype=np.int64)
-    label_days: list[dict[str, int]] = [{} for _ in days]
     for row in rows:
         values = row._mapping
         position = day_index.get(day_key(values["day"])) if values.get("day") is not None else None
         if position is None:
-            continue
-        if values.get("sb") is None:  # the label-day grouping set
-            if values["label_day"] is not None:
-                label_days[position][day_key(values["label_day"])] = int(values["n"] or 0)
             continue
         bucket = int(values["sb"]) if joined.score is not None else 0
         if bucket == NULL_BUCKET:
@@ -580,28 +554,25 @@ def outcome_days(
         for name in OUTCOME_METRICS:
             daily[name][position, slot] += float(values[name] or 0.0)
     return [
-        OutcomeDay(
-            OutcomeProfile(
-                window=span,
-                predictions=int(daily["n"][index].sum()),
-                matured=int(daily["matured"][index].sum()),
-                unscored=int(unscored[index]),
-                label_kind=binning.label_kind,
-                label_classes=binning.label_classes,
-                whole_labels=binning.whole_labels,
-                domain_until=binning.domain_until,
-                score_edges=binning.score.edges,
-                days=(days[index],),
-                daily_bins={name: (tuple(float(v) for v in daily[name][index]),) for name in OUTCOME_METRICS},
-                bands=tuple(band_slots) if joined.band is not None else (),
-                band_bins={
-                    name: tuple(tuple(float(v) for v in band) for band in values[index])
-                    for name, values in band_daily.items()
-                }
-                if joined.band is not None
-                else {},
-            ),
-            label_days[index],
+        OutcomeProfile(
+            window=span,
+            predictions=int(daily["n"][index].sum()),
+            matured=int(daily["matured"][index].sum()),
+            unscored=int(unscored[index]),
+            label_kind=binning.label_kind,
+            label_classes=binning.label_classes,
+            whole_labels=binning.whole_labels,
+            domain_until=binning.domain_until,
+            score_edges=binning.score.edges,
+            days=(days[index],),
+            daily_bins={name: (tuple(float(v) for v in daily[name][index]),) for name in OUTCOME_METRICS},
+            bands=tuple(band_slots) if joined.band is not None else (),
+            band_bins={
+                name: tuple(tuple(float(v) for v in band) for band in values[index])
+                for name, values in band_daily.items()
+            }
+            if joined.band is not None
+            else {},
         )
         for index, span in enumerate(day_spans(window))
     ]

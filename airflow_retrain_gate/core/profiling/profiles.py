@@ -208,8 +208,6 @@ class OutcomeDayPart:
     label_days: dict[str, tuple[int, datetime | None]]
     """Label day (ISO) -> labels of the whole outcomes table dated that day (up to `labels_as_of`) and their
     latest timestamp, for each day from the prediction day to that of `labels_as_of`."""
-    own_label_days: dict[str, int]
-    """Label day (ISO) -> this day's predictions' outcome rows dated that day."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +314,17 @@ class ResidualProfile:
         return with_rows[:middle], with_rows[middle:]
 
 
+@dataclass(frozen=True)
+class ResidualDayPart:
+    """One prediction day's residual profile, with what it was counted from: the labels known by `labels_as_of`
+    (the day's outcome part verifies them) and the features table's rows and latest timestamp that day."""
+
+    profile: ResidualProfile
+    labels_as_of: datetime
+    feature_rows: int
+    latest_feature: datetime | None
+
+
 VERSION_METRICS = (
     "n",
     "label_n",
@@ -399,6 +408,15 @@ class KeyCounts:
 
 
 @dataclass(frozen=True)
+class KeyDayPart:
+    """One day's key counts, with the table's rows and latest timestamp that day when they were counted."""
+
+    counts: KeyCounts
+    table_rows: int
+    latest: datetime | None
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """A known event (campaign, launch, incident) overlapping the current window."""
 
@@ -466,10 +484,12 @@ _PROFILE_TYPES = {
         MulticlassProfile,
         FeatureResiduals,
         ResidualProfile,
+        ResidualDayPart,
         VersionCounts,
         VersionProfile,
         DailyCounts,
         KeyCounts,
+        KeyDayPart,
         EventRecord,
     )
 }

@@ -6,6 +6,7 @@ and the counts per day x bin leave the warehouse.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
 from airflow_retrain_gate.core.policy import FeaturesTable
+from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.features import FeatureBinning
 from airflow_retrain_gate.core.profiling.outcomes import join_outcomes, outcome_scans
 from airflow_retrain_gate.core.profiling.profiles import (
@@ -187,3 +189,41 @@ def _slot_of(row: Any, edges: NumericEdges | None, categories: list[str] | None)
         return None if bucket == NULL_BUCKET else min(max(bucket + 1, 0), edges.slots - 1)
     assert categories is not None
     return categories.index(row.category) if row.category in categories else categories.index(OTHER)
+
+
+def split_residual_days(profile: ResidualProfile) -> list[ResidualProfile]:
+    """One residual profile per day span of `profile`'s window."""
+    return [
+        ResidualProfile(
+            span,
+            (profile.days[index],),
+            {
+                name: replace(
+                    feature, daily={metric: (days[index],) for metric, days in feature.daily.items()}
+                )
+                for name, feature in profile.features.items()
+            },
+            (profile.daily_rows[index],),
+        )
+        for index, span in enumerate(day_spans(profile.window))
+    ]
+
+
+def merge_residual_days(window: TimeWindow, parts: list[ResidualProfile]) -> ResidualProfile:
+    """The residual profile of `window` from the profiles of its days, in order."""
+    first = parts[0]
+    return ResidualProfile(
+        window,
+        tuple(day for part in parts for day in part.days),
+        {
+            name: replace(
+                feature,
+                daily={
+                    metric: tuple(day for part in parts for day in part.features[name].daily[metric])
+                    for metric in feature.daily
+                },
+            )
+            for name, feature in first.features.items()
+        },
+        tuple(rows for part in parts for rows in part.daily_rows),
+    )

@@ -148,8 +148,14 @@ class TableSource:
         return replace(self, few_days=True)
 
     def _in_spans(self, spans: Collection[TimeWindow]) -> ColumnElement[bool]:
-        """Rows whose timestamp lies in one of `spans` (none: no row)."""
-        return sa.or_(*(self._within("timestamp", span) for span in spans)) if spans else sa.false()
+        """Rows whose timestamp lies in one of `spans` (none: no row), touching spans tested as one range."""
+        ranges: list[TimeWindow] = []
+        for span in sorted(spans, key=lambda span: span.start):
+            if ranges and ranges[-1].end == span.start:
+                ranges[-1] = TimeWindow(ranges[-1].name, ranges[-1].start, span.end)
+            else:
+                ranges.append(span)
+        return sa.or_(*(self._within("timestamp", span) for span in ranges)) if ranges else sa.false()
 
     def _within(self, field: str, window: TimeWindow) -> ColumnElement[bool]:
         column = self.column(field)

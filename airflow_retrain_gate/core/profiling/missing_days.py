@@ -1,0 +1,75 @@
+"""Counting the day parts a run misses: which days one statement counts together, and over which window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from airflow_retrain_gate.core.profiling.profiles import (
+    KeyCounts,
+    OutcomeProfile,
+    ResidualProfile,
+    TableProfile,
+)
+from airflow_retrain_gate.core.profiling.table_source import TableSource
+from airflow_retrain_gate.core.timeframes import TimeWindow
+
+SHORT_RUN_DAYS = 2
+"""Runs of at most this many missing days (a daily run's new day in each window) are profiled together, in one
+set of statements reading only their days, through an index led by the timestamp where PostgreSQL has one; longer
+runs each get their own (a restricted scan of the days between them costs more than the statements it saves,
+measured on DuckDB)."""
+
+Part = TypeVar("Part", TableProfile, OutcomeProfile, ResidualProfile, KeyCounts)
+
+
+def touching_runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
+    """(key, span) pairs in time order, grouped into runs of touching spans."""
+    runs: list[list[tuple[str, TimeWindow]]] = []
+    for item in ordered:
+        if runs and runs[-1][-1][1].end == item[1].start:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def count_missing_days(
+    source: TableSource,
+    missing: dict[str, TimeWindow],
+    count: Callable[[TableSource, TimeWindow], Sequence[Part]],
+    together: bool = False,
+) -> dict[str, Part]:
+    """The parts of the `missing` day spans (by key). `count(source, window)` returns one part per day span of
+    `window` (`day_spans`); it is called over the window from the first to the last span of short runs together,
+    with `source` restricted to their rows, and over each long run on its own, or over all of them at once when
+    `together` (a join, whose cost is reading the other table, whichever days it is joined to); spans of one day
+    (two windows meeting within it) are counted one by one, since a part holds one span."""
+    if not missing:
+        return {}
+    ordered = sorted(missing.items(), key=lambda item: item[1].start)
+    runs = touching_runs(ordered)
+    if not together and len(runs) > 1 and any(len(run) > SHORT_RUN_DAYS for run in runs):
+        # Each long run reads only its own days; the short ones (a daily run's new days) go together.
+        short = [item for run in runs if len(run) <= SHORT_RUN_DAYS for item in run]
+        groups = [run for run in runs if len(run) > SHORT_RUN_DAYS] + ([short] if short else [])
+        return {
+            key: part
+            for group in groups
+            for key, part in count_missing_days(source, dict(group), count).items()
+        }
+    days = [span.start.date() for _, span in ordered]
+    if len(set(days)) < len(days):
+        return {
+            key: part
+            for key, span in ordered
+            for key, part in count_missing_days(source, {key: span}, count).items()
+        }
+    names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
+    covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
+    restricted = source if len(runs) == 1 else source.only_within("timestamp", missing.values())
+    if all(len(run) <= SHORT_RUN_DAYS for run in runs):
+        restricted = restricted.over_few_days()
+    by_day = {part.window.start.date(): part for part in count(restricted, covering)}
+    return {key: replace(by_day[span.start.date()], window=span) for key, span in ordered}
