@@ -3,7 +3,7 @@
 python -m benchmarks.full_policy [--rows 5000000]
 
 One DuckDB file under benchmarks/data/, generated in the database (never in Python): N scored entities spread
-over the benchmark's 70 days, a features row per entity (two numeric features and a categorical), a prediction
+over the benchmark's 70 days (shapes.py generates them), a features row per entity (two numeric features and a categorical), a prediction
 with a score in [0, 1], and an outcome whose label arrives 0 to 3 days after its prediction. The policy maps all
 three tables, so every check runs: the outcome checks on the judged windows, residual drift by feature bin and
 duplicate keys. Each gate run is a subprocess (benchmarks/gate_probe.py) with a fresh state database:
@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import scenario
-from benchmarks.datasets import chunks
-from benchmarks.measure import run_probe
-from benchmarks.progress import Progress, say
-from benchmarks.shapes import row_timestamp
+from benchmarks import scenario, shapes
+from benchmarks.measure import gate_probe_command, run_probe
+from benchmarks.progress import say
 
 RESULTS = Path(__file__).resolve().parent / "results-full-policy.json"
 LABEL_DELAY_DAYS = 3
@@ -37,37 +34,25 @@ LABEL_DELAY_DAYS = 3
 
 def generate(path: Path, rows: int) -> None:
     """Write the three tables of `rows` entities to a fresh DuckDB file at `path` (kept and reused)."""
-    import duckdb
-
-    if path.exists():
-        say(f"  reusing {path}")
-        return
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
     delay_us = LABEL_DELAY_DAYS * 86_400_000_000
-    with duckdb.connect(str(partial)) as connection:
-        progress = Progress(f"generate {path.name}", rows)
-        for index, (start, end) in enumerate(chunks(rows)):
-            verb = "CREATE TABLE {} AS" if index == 0 else "INSERT INTO {}"
-            source = f"FROM range({start}, {end}) AS t(i)"
-            connection.execute(
-                f"{verb.format('features')} SELECT i AS entity_id, {row_timestamp(rows)} AS event_ts, "
-                "random() AS num_0, 10 + random() * 5 AS num_1, 'c' || CAST(i % 7 AS VARCHAR) AS cat_0 "
-                + source
-            )
-            connection.execute(
-                f"{verb.format('predictions')} SELECT i AS entity_id, {row_timestamp(rows)} AS scored_at, "
-                f"1 / (1 + exp(-(random() * 4 - 2))) AS score {source}"
-            )
-            progress.advance(end - start)
-        connection.execute(
+    shapes.generate(
+        path,
+        rows,
+        {
+            "features": {
+                "entity_id": "i",
+                "num_0": "random()",
+                "num_1": "10 + random() * 5",
+                "cat_0": "'c' || CAST(i % 7 AS VARCHAR)",
+            },
+            "predictions": {"entity_id": "i", "score": "1 / (1 + exp(-(random() * 4 - 2)))"},
+        },
+        [
             "CREATE TABLE outcomes AS SELECT entity_id, CAST(random() < score AS INTEGER) AS label, "
-            f"scored_at + to_microseconds(CAST(random() * {delay_us} AS BIGINT)) AS label_ts "
+            f"{scenario.TIMESTAMP} + to_microseconds(CAST(random() * {delay_us} AS BIGINT)) AS label_ts "
             "FROM predictions ORDER BY label_ts"
-        )
-        connection.execute("CHECKPOINT")
-    partial.rename(path)
+        ],
+    )
 
 
 def policy() -> dict[str, Any]:
@@ -76,7 +61,7 @@ def policy() -> dict[str, Any]:
     features["tables"]["features"]["entity"] = "entity_id"
     features["tables"]["predictions"] = {
         "table": "predictions",
-        "timestamp": "scored_at",
+        "timestamp": scenario.TIMESTAMP,
         "entity": "entity_id",
         "score": "score",
     }
@@ -91,23 +76,16 @@ def policy() -> dict[str, Any]:
 
 def gate(path: Path, rows: int, policy_file: Path, state: Path, days_before: int) -> dict[str, Any]:
     """One gate run as of `days_before` days before the benchmark's as_of, with the state database `state`."""
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.gate_probe",
-        "--engine",
-        "duckdb",
-        "--rows",
-        str(rows),
-        "--url",
-        f"duckdb:///{path}",
+    command = gate_probe_command(
+        path,
+        rows,
         "--policy-json",
         str(policy_file),
         "--state-url",
         f"sqlite:///{state}",
         "--days-before",
         str(days_before),
-    ]
+    )
     outcome = run_probe(command, "full policy", time_limit_s=1800, memory_cap_mb=8192, expected_s=None)
     if outcome.result is None:
         raise RuntimeError(f"the gate did not finish: {outcome.failure}")

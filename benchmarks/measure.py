@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,22 @@ def _tree_rss(process: psutil.Process) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
+
+
+def gate_probe_command(path: Path, rows: int, *options: str) -> list[str]:
+    """The command running benchmarks/gate_probe.py on the DuckDB file at `path` (of `rows` rows), with `options`."""
+    return [
+        sys.executable,
+        "-m",
+        "benchmarks.gate_probe",
+        "--engine",
+        "duckdb",
+        "--rows",
+        str(rows),
+        "--url",
+        f"duckdb:///{path}",
+        *options,
+    ]
 
 
 def run_probe(

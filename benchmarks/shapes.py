@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks import scenario
 from benchmarks.datasets import chunks
-from benchmarks.measure import run_probe
+from benchmarks.measure import gate_probe_command, run_probe
 from benchmarks.progress import Progress, say
 
 RESULTS = Path(__file__).resolve().parent / "results-shapes.json"
@@ -71,8 +71,9 @@ def high_cardinality_columns(distinct: int) -> dict[str, str]:
     }
 
 
-def generate(path: Path, rows: int, columns: dict[str, str]) -> None:
-    """Write `rows` rows of the given column expressions (row number `i`) to a fresh DuckDB file at `path`."""
+def generate(path: Path, rows: int, tables: dict[str, dict[str, str]], finish: Sequence[str] = ()) -> None:
+    """Write `rows` rows of each table's column expressions (of the row number `i`), each with the timestamp, to a
+    fresh DuckDB file at `path`, then run the `finish` statements; an existing file is reused."""
     import duckdb
 
     if path.exists():
@@ -81,18 +82,24 @@ def generate(path: Path, rows: int, columns: dict[str, str]) -> None:
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = ", ".join(
-        [
-            f"{row_timestamp(rows)} AS {scenario.TIMESTAMP}",
-            *(f"{sql} AS {name}" for name, sql in columns.items()),
-        ]
-    )
+    bodies = {
+        table: ", ".join(
+            [
+                f"{row_timestamp(rows)} AS {scenario.TIMESTAMP}",
+                *(f"{sql} AS {name}" for name, sql in columns.items()),
+            ]
+        )
+        for table, columns in tables.items()
+    }
     with duckdb.connect(str(partial)) as connection:
         progress = Progress(f"generate {path.name}", rows)
         for index, (start, end) in enumerate(chunks(rows)):
-            verb = f"CREATE TABLE {scenario.TABLE} AS" if index == 0 else f"INSERT INTO {scenario.TABLE}"
-            connection.execute(f"{verb} SELECT {body} FROM range({start}, {end}) AS t(i)")
+            for table, body in bodies.items():
+                verb = f"CREATE TABLE {table} AS" if index == 0 else f"INSERT INTO {table}"
+                connection.execute(f"{verb} SELECT {body} FROM range({start}, {end}) AS t(i)")
             progress.advance(end - start)
+        for statement in finish:
+            connection.execute(statement)
         connection.execute("CHECKPOINT")
     partial.rename(path)
 
@@ -103,19 +110,7 @@ def measure(
     """Run the gate on `path` with `policy` in a probe subprocess; its JSON result, or the failure."""
     policy_file = path.with_suffix(".policy.json")
     policy_file.write_text(json.dumps(policy))
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.gate_probe",
-        "--engine",
-        "duckdb",
-        "--rows",
-        str(rows),
-        "--url",
-        f"duckdb:///{path}",
-        "--policy-json",
-        str(policy_file),
-    ]
+    command = gate_probe_command(path, rows, "--policy-json", str(policy_file))
     outcome = run_probe(command, shape, time_limit_s=1800, memory_cap_mb=memory_cap_mb, expected_s=None)
     result = outcome.result or {}
     return {
@@ -157,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     for count in (int(text) for text in args.columns.split(",") if text):
         path = scenario.DATA_DIR / f"shape-wide-{count}-{scenario.size_label(args.rows)}.duckdb"
         columns = wide_columns(count)
-        generate(path, args.rows, columns)
+        generate(path, args.rows, {scenario.TABLE: columns})
         policy = scenario.features_policy(f"bench-shape-wide-{count}", scenario.TABLE, list(columns), [])
         say(f"wide: {count} columns x {args.rows:,} rows")
         runs.append(
@@ -168,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     path = (
         scenario.DATA_DIR / f"shape-high-cardinality-{args.distinct}-{scenario.size_label(args.rows)}.duckdb"
     )
-    generate(path, args.rows, high_cardinality_columns(args.distinct))
+    generate(path, args.rows, {scenario.TABLE: high_cardinality_columns(args.distinct)})
     say(f"high cardinality: {args.distinct:,} distinct values x {args.rows:,} rows")
     policy = scenario.features_policy("bench-shape-high-cardinality", scenario.TABLE, ["num_0"], ["cat_id"])
     runs.append(

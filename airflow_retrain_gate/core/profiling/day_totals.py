@@ -4,8 +4,9 @@ are verified before they are merged."""
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -38,6 +39,14 @@ def is_whole_day(span: TimeWindow) -> bool:
     return span.start == midnight(span.start.date()) and span.end == span.start + timedelta(days=1)
 
 
+@dataclass
+class _KnownDays:
+    """One table's whole days whose totals a snapshot has read or counted, and the lock its readers take."""
+
+    days: dict[str, DayTotals] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass(frozen=True)
 class DayTotalsReader:
     """Reads rows and latest timestamp per day of a table's day spans (by its `timestamp` field)."""
@@ -46,32 +55,35 @@ class DayTotalsReader:
 
     def totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
         """Rows and latest timestamp now of the day of each of `spans`, in one query; inside a snapshot
-        (`Warehouse.held`), whole days read or counted earlier in it are not read again."""
+        (`Warehouse.held`), whole days read or counted earlier in it are not read again, and profiles of the same
+        table asking side by side wait for one read."""
         known = self._known()
         if known is None:
             return self.read(spans)
-        unknown = [span for span in spans if not (is_whole_day(span) and day_of_span(span) in known)]
-        read = self.read(unknown) if unknown else {}
-        known.update(
-            {
-                day_of_span(span): read.get(day_of_span(span), DayTotals(0, None))
-                for span in unknown
-                if is_whole_day(span)
+        with known.lock:
+            unknown = [span for span in spans if not (is_whole_day(span) and day_of_span(span) in known.days)]
+            read = self.read(unknown) if unknown else {}
+            known.days.update(
+                {
+                    day_of_span(span): read.get(day_of_span(span), DayTotals(0, None))
+                    for span in unknown
+                    if is_whole_day(span)
+                }
+            )
+            # A whole day's totals are known now; a window's partial end day is only what was just read of it.
+            return {
+                **read,
+                **{day_of_span(span): known.days[day_of_span(span)] for span in spans if is_whole_day(span)},
             }
-        )
-        # A whole day's totals are known now; a window's partial end day is only what was just read of it.
-        return {
-            **read,
-            **{day_of_span(span): known[day_of_span(span)] for span in spans if is_whole_day(span)},
-        }
 
     def remember(self, totals: dict[str, DayTotals]) -> None:
         """Whole days' `totals` just counted (with their parts), known for the rest of a snapshot."""
         known = self._known()
         if known is not None:
-            known.update(totals)
+            with known.lock:
+                known.days.update(totals)
 
-    def _known(self) -> dict[str, DayTotals] | None:
+    def _known(self) -> _KnownDays | None:
         """Whole days' totals of this table (its rows the mapping's filters keep) already read in the warehouse's
         snapshot, or None outside one."""
         snapshot = self.source.warehouse.snapshot
@@ -80,7 +92,7 @@ class DayTotalsReader:
         mapping = self.source.mapping
         timestamp = self.source.column("timestamp").name
         table = [self.source.info.qualified_name, timestamp, sorted(mapping.filters.items())]
-        known: dict[str, DayTotals] = snapshot.setdefault(json.dumps(["day totals", table], default=str), {})
+        known: _KnownDays = snapshot.setdefault(json.dumps(["day totals", table], default=str), _KnownDays())
         return known
 
     def read(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key, decode_entries
-from airflow_retrain_gate.core.profiling.day_parts import day_spans, merge_days, split_days
+from airflow_retrain_gate.core.profiling.day_parts import merge_days, split_days
 from airflow_retrain_gate.core.profiling.day_totals import (
     DayTotals,
     DayTotalsReader,
@@ -24,7 +24,7 @@ from airflow_retrain_gate.core.profiling.day_totals import (
 )
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days, wanted_parts
 from airflow_retrain_gate.core.profiling.profiles import TableProfile
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -60,15 +60,9 @@ class DayPartProfiler:
     def profiles(self, windows: list[TimeWindow], binning: FeatureBinning) -> list[TableProfile]:
         """The profiles of `windows` on `binning`: their cached days verified in one query, the days missing or
         stale computed together in one profile, the rest merged from the cache."""
-        windows = [self.source.window_of("timestamp", window) for window in windows]
-        spans = [day_spans(window) for window in windows]
         bins = binning.digest()
-        keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
-        wanted = {
-            key: span
-            for window_spans, window_keys in zip(spans, keys, strict=True)
-            for span, key in zip(window_spans, window_keys, strict=True)
-        }
+        wanted_by_window = wanted_parts(self.source, windows, lambda span: self._key(bins, span))
+        wanted = wanted_by_window.spans
         stored = self.cache.stored(list(wanted))
         # The stored parts decode while the warehouse verifies their days and computes the days never stored.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -81,7 +75,7 @@ class DayPartProfiler:
         # Stale days (late rows) and unreadable entries, computed in a second round: rare.
         found.update(self._compute(binning, {key: span for key, span in wanted.items() if key not in found}))
         profiles = []
-        for window, window_keys in zip(windows, keys, strict=True):
+        for window, window_keys in wanted_by_window.by_window():
             reused = sum(1 for key in window_keys if key in cached and key not in stale)
             self.cache.parts_cached += reused
             self.cache.parts_computed += len(window_keys) - reused

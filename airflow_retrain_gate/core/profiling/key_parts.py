@@ -15,11 +15,10 @@ from typing import Any
 from sqlalchemy.sql.expression import ColumnElement
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.day_totals import DayTotals, DayTotalsReader, day_of_span
 from airflow_retrain_gate.core.profiling.keys import count_keys_by_day, merge_key_days
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days, wanted_parts
 from airflow_retrain_gate.core.profiling.profiles import KeyCounts, KeyDayPart
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.timeframes import TimeWindow
@@ -38,14 +37,8 @@ class KeyDayParts:
 
     def counts(self, windows: list[TimeWindow]) -> list[KeyCounts]:
         """The key counts of `windows`, merged from day parts."""
-        windows = [self.source.window_of("timestamp", window) for window in windows]
-        spans = [day_spans(window) for window in windows]
-        keys = [[self._key(span) for span in window_spans] for window_spans in spans]
-        wanted = {
-            key: span
-            for window_spans, window_keys in zip(spans, keys, strict=True)
-            for span, key in zip(window_spans, window_keys, strict=True)
-        }
+        wanted_by_window = wanted_parts(self.source, windows, lambda span: self._key(span))
+        wanted = wanted_by_window.spans
         totals = DayTotalsReader(self.source).totals(list(wanted.values()))
         found = {
             key: part.counts
@@ -70,13 +63,13 @@ class KeyDayParts:
                 ],
             )
         found.update(computed)
-        for window, window_keys in zip(windows, keys, strict=True):
+        for window, window_keys in wanted_by_window.by_window():
             cached = sum(1 for key in window_keys if key in reused)
             if cached:
                 self.cache.answered.append(self.source.scan(window, cached / len(window_keys)))
         return [
             merge_key_days(window, [found[key] for key in window_keys])
-            for window, window_keys in zip(windows, keys, strict=True)
+            for window, window_keys in wanted_by_window.by_window()
         ]
 
     def _key(self, span: TimeWindow) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.profiles import (
     KeyCounts,
     OutcomeProfile,
@@ -22,6 +23,38 @@ runs each get their own (a restricted scan of the days between them costs more t
 measured on DuckDB)."""
 
 Part = TypeVar("Part", TableProfile, OutcomeProfile, ResidualProfile, KeyCounts)
+
+
+@dataclass(frozen=True)
+class WantedParts:
+    """The day parts some windows need: each window (as the source selects it) with its parts' keys in order, and
+    every key's day span."""
+
+    windows: list[TimeWindow]
+    keys: list[list[str]]
+    spans: dict[str, TimeWindow]
+
+    def by_window(self) -> list[tuple[TimeWindow, list[str]]]:
+        """Each window with its parts' keys."""
+        return list(zip(self.windows, self.keys, strict=True))
+
+
+def wanted_parts(
+    source: TableSource, windows: list[TimeWindow], key_of: Callable[[TimeWindow], str]
+) -> WantedParts:
+    """The day spans of `windows` (as `source`'s timestamp selects them), named by `key_of(span)`."""
+    selected = [source.window_of("timestamp", window) for window in windows]
+    spans = [day_spans(window) for window in selected]
+    keys = [[key_of(span) for span in window_spans] for window_spans in spans]
+    return WantedParts(
+        selected,
+        keys,
+        {
+            key: span
+            for window_spans, window_keys in zip(spans, keys, strict=True)
+            for span, key in zip(window_spans, window_keys, strict=True)
+        },
+    )
 
 
 def touching_runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:

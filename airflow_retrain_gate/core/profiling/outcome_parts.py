@@ -28,10 +28,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.day_totals import DayTotals, DayTotalsReader, day_of_span
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days, wanted_parts
 from airflow_retrain_gate.core.profiling.outcomes import (
     LABELS_SPAN,
     OutcomeBinning,
@@ -82,25 +81,23 @@ class OutcomeDayParts:
     def profiles(self, windows: list[TimeWindow], binning: OutcomeBinning) -> list[OutcomeProfile]:
         """The outcome profiles of `windows` (already judged windows) on `binning`, merged from day parts; the
         stray labels are not named (`with_stray_labels`)."""
-        windows = [self.predictions.window_of("timestamp", window) for window in windows]
-        spans = [day_spans(window) for window in windows]
         bins = binning.digest()
-        keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
-        wanted = {
-            key: span
-            for window_spans, window_keys in zip(spans, keys, strict=True)
-            for span, key in zip(window_spans, window_keys, strict=True)
-        }
+        wanted_by_window = wanted_parts(self.predictions, windows, lambda span: self._key(bins, span))
+        wanted = wanted_by_window.spans
         stamp_key = cache_key(
             ProfileKind.OUTCOMES, {**self.identity, "part": "label stamp", "bins": bins}, None
         )
         stored = self.cache.get_many([*wanted, stamp_key])
         cached = {key: part for key, part in stored.items() if isinstance(part, OutcomeDayPart)}
-        stamp = stored.get(stamp_key)
+        stored_stamp = stored.get(stamp_key)
         predicted = DayTotalsReader(self.predictions).totals(list(wanted.values()))
         labels = self._label_days(min(span.start for span in wanted.values()))
         stale = self._stale(
-            wanted, cached, predicted, labels, stamp if isinstance(stamp, OutcomeLabelStamp) else None
+            wanted,
+            cached,
+            predicted,
+            labels,
+            stored_stamp if isinstance(stored_stamp, OutcomeLabelStamp) else None,
         )
         found = {key: part.profile for key, part in cached.items() if key not in stale}
         # Since when each day's labels are known not to have changed: its part's count, or this run's.
@@ -111,7 +108,7 @@ class OutcomeDayParts:
         missing = {key: span for key, span in wanted.items() if key not in found}
         found.update(self._compute(binning, missing, predicted, labels))
         profiles = []
-        for window, window_keys in zip(windows, keys, strict=True):
+        for window, window_keys in wanted_by_window.by_window():
             reused = sum(1 for key in window_keys if key in cached and key not in stale)
             self.cache.tally_joined_parts(ProfileKind.OUTCOMES, reused, len(window_keys) - reused)
             if reused:  # the join's reads that the cached days spared
@@ -123,7 +120,9 @@ class OutcomeDayParts:
             profiles.append(merge_outcome_days(window, [found[key] for key in window_keys]))
         # Every part merged holds the labels known by as_of now: the next run asks only about labels since.
         stamp = OutcomeLabelStamp(self.as_of, labels, tuple(wanted))
-        verified = TimeWindow("verified", windows[0].start, windows[-1].end)
+        verified = TimeWindow(
+            "verified", min(span.start for span in wanted.values()), max(span.end for span in wanted.values())
+        )
         self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, [(stamp_key, verified, stamp)])
         return profiles
 

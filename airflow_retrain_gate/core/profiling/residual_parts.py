@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
-from airflow_retrain_gate.core.profiling.day_parts import day_spans
 from airflow_retrain_gate.core.profiling.day_totals import (
     DayTotals,
     DayTotalsReader,
@@ -24,7 +23,7 @@ from airflow_retrain_gate.core.profiling.day_totals import (
 )
 from airflow_retrain_gate.core.profiling.features import FeatureBinning
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
-from airflow_retrain_gate.core.profiling.missing_days import count_missing_days
+from airflow_retrain_gate.core.profiling.missing_days import count_missing_days, wanted_parts
 from airflow_retrain_gate.core.profiling.profiles import ResidualDayPart, ResidualProfile
 from airflow_retrain_gate.core.profiling.residuals import (
     merge_residual_days,
@@ -56,15 +55,9 @@ class ResidualDayParts:
     ) -> list[ResidualProfile]:
         """The residual profiles of `windows` (judged windows) on the features' `binning`, merged from day parts;
         `settled` says since when each day's labels are unchanged (`OutcomeDayParts.settled`)."""
-        windows = [self.predictions.window_of("timestamp", window) for window in windows]
-        spans = [day_spans(window) for window in windows]
         bins = binning.digest()
-        keys = [[self._key(bins, span) for span in window_spans] for window_spans in spans]
-        wanted = {
-            key: span
-            for window_spans, window_keys in zip(spans, keys, strict=True)
-            for span, key in zip(window_spans, window_keys, strict=True)
-        }
+        wanted_by_window = wanted_parts(self.predictions, windows, lambda span: self._key(bins, span))
+        wanted = wanted_by_window.spans
         whole = [span for span in wanted.values() if is_whole_day(span)]
         featured = DayTotalsReader(self.features).totals(whole) if whole else {}
         found: dict[str, ResidualProfile] = {}
@@ -86,7 +79,7 @@ class ResidualDayParts:
             self._compute(binning, {key: span for key, span in wanted.items() if key not in reused}, featured)
         )
         profiles = []
-        for window, window_keys in zip(windows, keys, strict=True):
+        for window, window_keys in wanted_by_window.by_window():
             cached = sum(1 for key in window_keys if key in reused)
             self.cache.tally_joined_parts(ProfileKind.RESIDUALS, cached, len(window_keys) - cached)
             profiles.append(merge_residual_days(window, [found[key] for key in window_keys]))
