@@ -35,11 +35,11 @@ COMPOSE_HOSTS = ("postgres", "redis", "warehouse", "airflow-apiserver")
 """Service names the compose environment uses as host names; each must be replaced before a process starts."""
 HEARTBEAT_TIMEOUT_S = 20
 """A task whose worker stops heartbeating for this long is failed (and retried) by the scheduler."""
-CACHED_REFERENCE_PROFILES = 7
-"""Reference profiles a story's gate caches whole: the row keys of features and of predictions, outcomes,
-residuals by feature bin, versions (the story maps an events table), overrides and training signals. The
-features and the score are cached as day parts (kinds DAY_PART_KINDS), counted apart."""
-DAY_PART_KINDS = ("features", "predictions")
+CACHED_REFERENCE_PROFILES = 3
+"""Reference profiles a story's gate caches whole: versions (the story maps an events table), overrides and
+training signals. The features, the score, the outcomes, the residuals and the row keys are cached as day parts
+(kinds DAY_PART_KINDS), counted apart."""
+DAY_PART_KINDS = ("features", "predictions", "outcomes", "residuals", "keys")
 """Cache kinds of per-day parts and their baselines, not of whole reference profiles."""
 TEST_SETTINGS = {
     # Lost workers are noticed in seconds rather than the default five minutes.

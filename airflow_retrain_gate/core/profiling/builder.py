@@ -15,6 +15,7 @@ from airflow_retrain_gate.core.profiling.baseline import Baseline, BaselineStore
 from airflow_retrain_gate.core.profiling.cache import ProfileCache, cache_key
 from airflow_retrain_gate.core.profiling.column_groups import profile_feature_groups
 from airflow_retrain_gate.core.profiling.daily_counts import profile_overrides, profile_training_signals
+from airflow_retrain_gate.core.profiling.day_totals import DayTotalsReader
 from airflow_retrain_gate.core.profiling.expectation_result import ExpectationResult
 from airflow_retrain_gate.core.profiling.features import FeatureBinning, ProfileSettings
 from airflow_retrain_gate.core.profiling.freshness import earliest_timestamp_after, latest_timestamp
@@ -89,17 +90,22 @@ class ProfileBuilder:
             ProfileKind.SCHEMA: self._schema,
             ProfileKind.FEATURES: self._features,
             ProfileKind.PREDICTIONS: self._predictions,
-            ProfileKind.KEYS: self._keys,
             ProfileKind.OUTCOMES: self._outcomes,
             ProfileKind.VERSIONS: self._versions,
             ProfileKind.OVERRIDES: self._overrides,
             ProfileKind.TRAINING_SIGNALS: self._signals,
             ProfileKind.EVENTS: self._events,
+            ProfileKind.KEYS: self._keys,  # last: it waits for the features' day totals
         }
         if self.expectations_runner is not None:
             steps[ProfileKind.EXPECTATIONS] = self._expectations
         wanted = [kind for kind in steps if kind in kinds and kind not in unmapped]
-        # Profiles of different tables are independent: a warehouse server computes them side by side.
+        for kind in (ProfileKind.FEATURES, ProfileKind.PREDICTIONS):
+            if kind in wanted and self.cache is not None:
+                steps[kind] = self._counting_days(kind, steps[kind])
+        # Profiles of different tables are independent: a warehouse server computes them side by side (the day
+        # parts of the features and the score start first, and the row keys, which wait for the features' day
+        # totals, last: a waiting profile holds a worker only when nothing else is left to start).
         with ThreadPoolExecutor(max_workers=max(1, min(self.warehouse.concurrency, len(wanted)))) as pool:
             outcomes = list(pool.map(lambda kind: _attempt(kind, steps[kind]), wanted))
         for kind, produced, error in outcomes:
@@ -120,6 +126,26 @@ class ProfileBuilder:
             else:
                 errors[ProfileKind.RESIDUALS] = error
         return ProfileSet(**values, errors=errors, unmapped=frozenset(unmapped))
+
+    def _counting_days(
+        self, kind: ProfileKind, step: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """`step`, which counts the day parts of a features-like table: until it ends, the run's other profiles of
+        that table wait for its day totals instead of reading them (`DayTotalsReader.claim`). A table that cannot
+        be bound claims nothing: its step fails on its own."""
+        try:
+            reader = DayTotalsReader(self._features_like(kind))
+        except WarehouseError:
+            return step
+        reader.claim(str(kind))
+
+        def counting() -> dict[str, Any]:
+            try:
+                return step()
+            finally:
+                reader.release(str(kind))
+
+        return counting
 
     def _cached(
         self,

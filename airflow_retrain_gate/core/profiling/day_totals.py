@@ -41,10 +41,12 @@ def is_whole_day(span: TimeWindow) -> bool:
 
 @dataclass
 class _KnownDays:
-    """One table's whole days whose totals a snapshot has read or counted, and the lock its readers take."""
+    """One table's whole days whose totals a snapshot has read or counted, the profiles counting its day parts
+    now (by kind), and the condition its readers wait on."""
 
     days: dict[str, DayTotals] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    counting: set[str] = field(default_factory=set)
+    changed: threading.Condition = field(default_factory=threading.Condition)
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,17 @@ class DayTotalsReader:
 
     source: TableSource
 
-    def totals(self, spans: list[TimeWindow]) -> dict[str, DayTotals]:
-        """Rows and latest timestamp now of the day of each of `spans`, in one query; inside a snapshot
-        (`Warehouse.held`), whole days read or counted earlier in it are not read again, and profiles of the same
-        table asking side by side wait for one read."""
+    def totals(self, spans: list[TimeWindow], kind: str = "") -> dict[str, DayTotals]:
+        """Rows and latest timestamp now of the day of each of `spans`, in one query. Inside a snapshot
+        (`Warehouse.held`), whole days read or counted earlier in it are not read again, and a profile of another
+        `kind` than those counting the table's day parts (`counting`) waits for their totals: what a run reads then
+        does not depend on which of its profiles, running side by side, asks first."""
         known = self._known()
         if known is None:
             return self.read(spans)
-        with known.lock:
+        with known.changed:
+            if kind not in known.counting:
+                known.changed.wait_for(lambda: not known.counting)
             unknown = [span for span in spans if not (is_whole_day(span) and day_of_span(span) in known.days)]
             read = self.read(unknown) if unknown else {}
             known.days.update(
@@ -80,8 +85,23 @@ class DayTotalsReader:
         """Whole days' `totals` just counted (with their parts), known for the rest of a snapshot."""
         known = self._known()
         if known is not None:
-            with known.lock:
+            with known.changed:
                 known.days.update(totals)
+
+    def claim(self, kind: str) -> None:
+        """Profiles of `kind` will count this table's day parts in the snapshot: other readers wait (`totals`)."""
+        known = self._known()
+        if known is not None:
+            with known.changed:
+                known.counting.add(kind)
+
+    def release(self, kind: str) -> None:
+        """Profiles of `kind` have counted this table's day parts (or failed): waiting readers go on."""
+        known = self._known()
+        if known is not None:
+            with known.changed:
+                known.counting.discard(kind)
+                known.changed.notify_all()
 
     def _known(self) -> _KnownDays | None:
         """Whole days' totals of this table (its rows the mapping's filters keep) already read in the warehouse's

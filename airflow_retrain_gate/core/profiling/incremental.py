@@ -67,7 +67,11 @@ class DayPartProfiler:
         # The stored parts decode while the warehouse verifies their days and computes the days never stored.
         with ThreadPoolExecutor(max_workers=1) as pool:
             decoding = pool.submit(decode_entries, stored)
-            totals = DayTotalsReader(self.source).totals([wanted[key] for key in stored]) if stored else {}
+            totals = (
+                DayTotalsReader(self.source).totals([wanted[key] for key in stored], self.kind)
+                if stored
+                else {}
+            )
             found = self._compute(binning, {key: span for key, span in wanted.items() if key not in stored})
             cached = decoding.result()
         stale = self._stale(wanted, cached, totals)
@@ -86,14 +90,12 @@ class DayPartProfiler:
 
     def _compute(self, binning: FeatureBinning, missing: dict[str, TimeWindow]) -> dict[str, TableProfile]:
         """The parts of the `missing` spans (by key), computed (`count_missing_days`) and cached."""
-        parts = count_missing_days(
+        return count_missing_days(
             self.source,
             missing,
             lambda source, covering: split_days(self.profiler(source, covering, binning, self.settings)),
+            lambda parts: self._store(binning, list(parts.values())),
         )
-        if parts:
-            self._store(binning, list(parts.values()))
-        return parts
 
     def _key(self, bins: str, span: TimeWindow) -> str:
         """The cache key of the part of `span` counted on the bins of digest `bins`."""

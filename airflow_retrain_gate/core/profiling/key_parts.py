@@ -52,16 +52,15 @@ class KeyDayParts:
             self.source,
             missing,
             lambda source, covering: count_keys_by_day(source, covering, self.key, self.value),
-        )
-        if computed:
-            self.cache.put_many(
+            lambda parts: self.cache.put_many(
                 ProfileKind.KEYS,
                 self.source.mapping.table,
                 [
                     (key, wanted[key], KeyDayPart(counts, *_totals_of(totals, wanted[key])))
-                    for key, counts in computed.items()
+                    for key, counts in parts.items()
                 ],
-            )
+            ),
+        )
         found.update(computed)
         for window, window_keys in wanted_by_window.by_window():
             cached = sum(1 for key in window_keys if key in reused)

@@ -72,13 +72,15 @@ def count_missing_days(
     source: TableSource,
     missing: dict[str, TimeWindow],
     count: Callable[[TableSource, TimeWindow], Sequence[Part]],
+    counted: Callable[[dict[str, Part]], None],
     together: bool = False,
 ) -> dict[str, Part]:
     """The parts of the `missing` day spans (by key). `count(source, window)` returns one part per day span of
     `window` (`day_spans`); it is called over the window from the first to the last span of short runs together,
     with `source` restricted to their rows, and over each long run on its own, or over all of them at once when
     `together` (a join, whose cost is reading the other table, whichever days it is joined to); spans of one day
-    (two windows meeting within it) are counted one by one, since a part holds one span."""
+    (two windows meeting within it) are counted one by one, since a part holds one span. `counted` is given each
+    statement's parts as soon as they are counted (to cache them: a run stopped later keeps them)."""
     if not missing:
         return {}
     ordered = sorted(missing.items(), key=lambda item: item[1].start)
@@ -87,17 +89,15 @@ def count_missing_days(
         # Each long run reads only its own days; the short ones (a daily run's new days) go together.
         short = [item for run in runs if len(run) <= SHORT_RUN_DAYS for item in run]
         groups = [run for run in runs if len(run) > SHORT_RUN_DAYS] + ([short] if short else [])
+    elif len({span.start.date() for _, span in ordered}) < len(ordered):
+        groups = [[item] for item in ordered]
+    else:
+        groups = [ordered]
+    if len(groups) > 1:
         return {
             key: part
             for group in groups
-            for key, part in count_missing_days(source, dict(group), count).items()
-        }
-    days = [span.start.date() for _, span in ordered]
-    if len(set(days)) < len(days):
-        return {
-            key: part
-            for key, span in ordered
-            for key, part in count_missing_days(source, {key: span}, count).items()
+            for key, part in count_missing_days(source, dict(group), count, counted, together).items()
         }
     names = " and ".join(dict.fromkeys(span.name for _, span in ordered))
     covering = TimeWindow(names, ordered[0][1].start, ordered[-1][1].end)
@@ -105,4 +105,6 @@ def count_missing_days(
     if all(len(run) <= SHORT_RUN_DAYS for run in runs):
         restricted = restricted.over_few_days()
     by_day = {part.window.start.date(): part for part in count(restricted, covering)}
-    return {key: replace(by_day[span.start.date()], window=span) for key, span in ordered}
+    parts = {key: replace(by_day[span.start.date()], window=span) for key, span in ordered}
+    counted(parts)
+    return parts

@@ -283,25 +283,28 @@ class OutcomeDayParts:
     ) -> dict[str, OutcomeProfile]:
         """The profiles of the `missing` spans (by key), counted (`count_missing_days`) and cached with what they
         were counted from."""
-        computed = count_missing_days(
+        last_day = self.as_of.date().isoformat()
+
+        def store(parts: dict[str, OutcomeProfile]) -> None:
+            entries = []
+            for key, part in parts.items():
+                day = day_of_span(missing[key])
+                now = predicted.get(day, DayTotals(0, None))
+                recorded = {
+                    label_day: totals for label_day, totals in labels.items() if day <= label_day <= last_day
+                }
+                entries.append(
+                    (key, missing[key], OutcomeDayPart(part, now.rows, now.latest, self.as_of, recorded))
+                )
+            self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, entries)
+
+        return count_missing_days(
             self.predictions,
             missing,
             lambda source, covering: outcome_days(source, self.outcomes, covering, self.as_of, binning),
+            store,
             together=True,
         )
-        last_day = self.as_of.date().isoformat()
-        entries = []
-        for key, span in missing.items():
-            day = day_of_span(span)
-            now = predicted.get(day, DayTotals(0, None))
-            recorded = {
-                label_day: totals for label_day, totals in labels.items() if day <= label_day <= last_day
-            }
-            part = OutcomeDayPart(computed[key], now.rows, now.latest, self.as_of, recorded)
-            entries.append((key, span, part))
-        if entries:
-            self.cache.put_many(ProfileKind.OUTCOMES, self.outcomes.mapping.table, entries)
-        return computed
 
     def _report(self, day: str, why: str) -> None:
         self.cache.note_recomputed(self.outcomes.mapping.table, day)

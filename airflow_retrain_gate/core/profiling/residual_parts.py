@@ -94,19 +94,23 @@ class ResidualDayParts:
     ) -> dict[str, ResidualProfile]:
         """The profiles of the `missing` spans (by key), counted (`count_missing_days`); whole days are cached with
         what they were counted from."""
-        computed = count_missing_days(
+
+        def store(parts: dict[str, ResidualProfile]) -> None:
+            entries = []
+            for key, part in parts.items():
+                span = missing[key]
+                if is_whole_day(span):
+                    now = featured.get(day_of_span(span), DayTotals(0, None))
+                    entries.append((key, span, ResidualDayPart(part, self.as_of, now.rows, now.latest)))
+            if entries:
+                self.cache.put_many(ProfileKind.RESIDUALS, self.features.mapping.table, entries)
+
+        return count_missing_days(
             self.predictions,
             missing,
             lambda source, covering: split_residual_days(
                 profile_residuals(source, self.outcomes, self.features, covering, self.as_of, binning)
             ),
+            store,
             together=True,
         )
-        entries = []
-        for key, span in missing.items():
-            if is_whole_day(span):
-                now = featured.get(day_of_span(span), DayTotals(0, None))
-                entries.append((key, span, ResidualDayPart(computed[key], self.as_of, now.rows, now.latest)))
-        if entries:
-            self.cache.put_many(ProfileKind.RESIDUALS, self.features.mapping.table, entries)
-        return computed
