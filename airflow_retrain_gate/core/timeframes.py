@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 _DURATION = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?\s*\d+(?:\.\d+)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+Item = TypeVar("Item")
 
 
 def is_bare_number(value: object) -> bool:
@@ -151,3 +155,14 @@ class TimeWindow:
     def to_dict(self) -> dict[str, str]:
         """JSON form: ISO timestamps."""
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def touching_runs(ordered: Iterable[Item], span_of: Callable[[Item], TimeWindow]) -> list[list[Item]]:
+    """Items in time order, grouped into runs whose spans (`span_of`) touch end to start."""
+    runs: list[list[Item]] = []
+    for item in ordered:
+        if runs and span_of(runs[-1][-1]).end == span_of(item).start:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs

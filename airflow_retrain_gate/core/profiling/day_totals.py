@@ -13,12 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from airflow_retrain_gate.core.profiling.missing_days import touching_runs
 from airflow_retrain_gate.core.profiling.queries import day_key
 from airflow_retrain_gate.core.profiling.table_source import TableSource
 from airflow_retrain_gate.core.scans import Scan, Statement
 from airflow_retrain_gate.core.sql import day_of
-from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc
+from airflow_retrain_gate.core.timeframes import TimeWindow, midnight, to_utc, touching_runs
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class DayTotalsReader:
             (
                 (TimeWindow(name, run[0][1].start, run[-1][1].end), len(run))
                 for name, named in by_window.items()
-                for run in touching_runs(named)
+                for run in touching_runs(named, lambda item: item[1])
             ),
             key=lambda item: item[0].start,
         )

@@ -14,7 +14,7 @@ from airflow_retrain_gate.core.profiling.profiles import (
     TableProfile,
 )
 from airflow_retrain_gate.core.profiling.table_source import TableSource
-from airflow_retrain_gate.core.timeframes import TimeWindow
+from airflow_retrain_gate.core.timeframes import TimeWindow, touching_runs
 
 SHORT_RUN_DAYS = 2
 """Runs of at most this many missing days (a daily run's new day in each window) are profiled together, in one
@@ -57,17 +57,6 @@ def wanted_parts(
     )
 
 
-def touching_runs(ordered: list[tuple[str, TimeWindow]]) -> list[list[tuple[str, TimeWindow]]]:
-    """(key, span) pairs in time order, grouped into runs of touching spans."""
-    runs: list[list[tuple[str, TimeWindow]]] = []
-    for item in ordered:
-        if runs and runs[-1][-1][1].end == item[1].start:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
-
-
 def count_missing_days(
     source: TableSource,
     missing: dict[str, TimeWindow],
@@ -84,7 +73,7 @@ def count_missing_days(
     if not missing:
         return {}
     ordered = sorted(missing.items(), key=lambda item: item[1].start)
-    runs = touching_runs(ordered)
+    runs = touching_runs(ordered, lambda item: item[1])
     if not together and len(runs) > 1 and any(len(run) > SHORT_RUN_DAYS for run in runs):
         # Each long run reads only its own days; the short ones (a daily run's new days) go together.
         short = [item for run in runs if len(run) <= SHORT_RUN_DAYS for item in run]

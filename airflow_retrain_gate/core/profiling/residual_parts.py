@@ -24,6 +24,7 @@ from airflow_retrain_gate.core.profiling.day_totals import (
 from airflow_retrain_gate.core.profiling.features import FeatureBinning
 from airflow_retrain_gate.core.profiling.kinds import ProfileKind
 from airflow_retrain_gate.core.profiling.missing_days import count_missing_days, wanted_parts
+from airflow_retrain_gate.core.profiling.outcomes import LABELS_SPAN
 from airflow_retrain_gate.core.profiling.profiles import ResidualDayPart, ResidualProfile
 from airflow_retrain_gate.core.profiling.residuals import (
     merge_residual_days,
@@ -82,6 +83,13 @@ class ResidualDayParts:
         for window, window_keys in wanted_by_window.by_window():
             cached = sum(1 for key in window_keys if key in reused)
             self.cache.tally_joined_parts(ProfileKind.RESIDUALS, cached, len(window_keys) - cached)
+            if cached:  # the join's reads that the cached days spared
+                share = cached / len(window_keys)
+                self.cache.answered += [
+                    self.predictions.scan(window, share),
+                    self.outcomes.scan(LABELS_SPAN, share),
+                    self.features.scan(window, share),
+                ]
             profiles.append(merge_residual_days(window, [found[key] for key in window_keys]))
         return profiles
 

@@ -19,7 +19,7 @@ from airflow_retrain_gate.core.profiling.table_schema import (
 )
 from airflow_retrain_gate.core.scans import Scan
 from airflow_retrain_gate.core.sql import as_number
-from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc
+from airflow_retrain_gate.core.timeframes import TimeWindow, to_utc, touching_runs
 from airflow_retrain_gate.core.warehouse import Warehouse
 
 
@@ -149,12 +149,8 @@ class TableSource:
 
     def _in_spans(self, spans: Collection[TimeWindow]) -> ColumnElement[bool]:
         """Rows whose timestamp lies in one of `spans` (none: no row), touching spans tested as one range."""
-        ranges: list[TimeWindow] = []
-        for span in sorted(spans, key=lambda span: span.start):
-            if ranges and ranges[-1].end == span.start:
-                ranges[-1] = TimeWindow(ranges[-1].name, ranges[-1].start, span.end)
-            else:
-                ranges.append(span)
+        runs = touching_runs(sorted(spans, key=lambda span: span.start), lambda span: span)
+        ranges = [TimeWindow(run[0].name, run[0].start, run[-1].end) for run in runs]
         return sa.or_(*(self._within("timestamp", span) for span in ranges)) if ranges else sa.false()
 
     def _within(self, field: str, window: TimeWindow) -> ColumnElement[bool]:
